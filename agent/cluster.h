@@ -1,0 +1,52 @@
+// The cluster model shared by every datastore: the network and the nodes. (Services come with
+// the service NAT work.) Plain values; validation lives in config.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.h"
+
+namespace ovl {
+
+// Where a value came from, for messages: "cluster.yaml:12:5".
+struct SourceMark {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+  std::string toString() const;
+};
+
+struct NetworkConfig {
+  Ipv4Prefix podCidr;                   // network.podCIDR, e.g. 10.244.0.0/16
+  uint8_t subnetLength = 24;            // network.subnetLength
+  std::optional<Ipv4Prefix> serviceCidr;  // network.serviceCIDR
+  uint32_t vni = 1;                     // network.vni, 1..16777215
+  uint16_t port = 4789;                 // network.port (VXLAN UDP destination port)
+  std::optional<uint32_t> mtu;          // network.mtu: unset or "auto" = underlay MTU - 50
+
+  bool operator==(const NetworkConfig&) const = default;
+};
+
+struct Node {
+  std::string name;
+  Ipv4 underlayIp;
+  Ipv4Prefix podSubnet;
+  std::optional<MacAddr> vtepMac;  // optional override; default MacAddr::fromIdentity(name)
+  SourceMark mark;                 // where the entry starts, for messages
+
+  MacAddr effectiveVtepMac() const { return vtepMac ? *vtepMac : MacAddr::fromIdentity(name); }
+  bool operator==(const Node& o) const {
+    return name == o.name && underlayIp == o.underlayIp && podSubnet == o.podSubnet &&
+           vtepMac == o.vtepMac;
+  }
+};
+
+struct Cluster {
+  NetworkConfig network;
+  std::vector<Node> nodes;  // valid nodes only, in file order
+};
+
+}  // namespace ovl
