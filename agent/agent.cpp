@@ -1,1 +1,307 @@
-// placeholder, being written
+#include "agent/agent.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/config.h"
+#include "agent/file_datastore.h"
+#include "agent/health.h"
+#include "agent/netlink_overlay_kernel.h"
+#include "agent/overlay_reconciler.h"
+#include "common/fd.h"
+
+namespace ovl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kEventDebounce{20};  // kernel notifications come in bursts
+constexpr milliseconds kRetryMin{100};
+constexpr milliseconds kRetryMax{10'000};
+constexpr milliseconds kMaxSleep{1'000};  // heartbeat period of the loop
+
+std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
+  std::vector<std::string> out;
+  out.reserve(issues.size());
+  for (const auto& i : issues) {
+    out.push_back(i.toString());
+  }
+  return out;
+}
+
+void setLogLevel(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// The loop's state: the plan of the last good cluster file, and when work is due.
+class AgentLoop {
+ public:
+  AgentLoop(AgentConfig cfg, OverlayKernel& kernel, FileDatastore& store, nl::EventMonitor& events,
+            HealthState& health)
+      : cfg_(std::move(cfg)),
+        reconciler_(kernel, cfg_.underlayInterface),
+        store_(store),
+        events_(events),
+        health_(health) {}
+
+  // Reads the cluster file and plans. At start-up every issue is fatal (exit 2); later a bad
+  // file keeps the last good plan, and a bad node entry only drops that node.
+  bool loadPlan(bool startup) {
+    ClusterLoad load = store_.load();
+    health_.setConfigIssues(issueStrings(load.issues));
+    for (const auto& i : load.issues) {
+      spdlog::error("{}", i.toString());
+    }
+    if (startup && !load.issues.empty()) {
+      spdlog::error("{} problem(s) in {}; not starting", load.issues.size(), store_.path());
+      return false;
+    }
+    if (load.fatal) {
+      spdlog::error("{} not applied; keeping the last good cluster ({} peers)", store_.path(),
+                    plan_ ? plan_->peers.size() : 0);
+      return false;
+    }
+    auto plan = planOverlay(load.cluster, cfg_.nodeName, PlanNames{cfg_.vtepName, cfg_.bridgeName});
+    if (!plan) {
+      spdlog::error("{}: {}{}", store_.path(), plan.error().message,
+                    startup ? "" : "; keeping the last good cluster");
+      return false;
+    }
+    if (plan_ && !startup) {
+      spdlog::info("cluster file reloaded: {} peers (was {})", plan->peers.size(),
+                   plan_->peers.size());
+    }
+    plan_ = std::move(*plan);
+    due_ = Clock::now();
+    return true;
+  }
+
+  int run(int signalFd) {
+    nextResync_ = Clock::now() + std::chrono::seconds(cfg_.resyncSeconds);
+    for (;;) {
+      health_.heartbeat();
+      auto now = Clock::now();
+      if (now >= nextResync_) {
+        fullRead_ = true;
+        due_ = now;
+        nextResync_ = now + std::chrono::seconds(cfg_.resyncSeconds);
+      }
+      if (due_ && now >= *due_) {
+        pass();
+      }
+      int timeout = sleepMs();
+      pollfd fds[3] = {{signalFd, POLLIN, 0}, {store_.fd(), POLLIN, 0}, {events_.fd(), POLLIN, 0}};
+      int n = ::poll(fds, 3, timeout);
+      if (n < 0 && errno != EINTR) {
+        spdlog::error("poll: {}", std::strerror(errno));
+        return 1;
+      }
+      if ((fds[0].revents & POLLIN) != 0) {
+        signalfd_siginfo si{};
+        if (::read(signalFd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGHUP) {
+            spdlog::info("SIGHUP: reloading {}", store_.path());
+            loadPlan(false);
+          } else {
+            spdlog::info("signal {}: stopping; the kernel keeps the overlay as it is",
+                         strsignal(static_cast<int>(si.ssi_signo)));
+            sd_notify(0, "STOPPING=1");
+            return 0;
+          }
+        }
+      }
+      if ((fds[1].revents & POLLIN) != 0 && store_.changed()) {
+        loadPlan(false);
+      }
+      if ((fds[2].revents & POLLIN) != 0) {
+        drainEvents();
+      }
+    }
+  }
+
+ private:
+  void pass() {
+    due_.reset();
+    if (!plan_) {
+      return;
+    }
+    const auto t0 = Clock::now();
+    ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
+    fullRead_ = false;
+    const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    for (const auto& a : r.actions) {
+      spdlog::info("{}", a);
+    }
+    if (r.ok()) {
+      retry_ = kRetryMin;
+      spdlog::log(r.actions.empty() ? spdlog::level::debug : spdlog::level::info,
+                  "converged: {} peers, {} writes, {:.1f} ms{}", plan_->peers.size(), r.opsApplied,
+                  ms, r.fullRead ? " (full read)" : "");
+      health_.setConverged(true, "", plan_->peers.size());
+      if (!notifiedReady_) {
+        sd_notify(0, "READY=1");
+        notifiedReady_ = true;
+      }
+      return;
+    }
+    for (const auto& e : r.errors) {
+      spdlog::error("{}", e.message);
+    }
+    health_.setConverged(false, r.errors.front().message, plan_->peers.size());
+    spdlog::warn("{} error(s); retrying in {} ms", r.errors.size(), retry_.count());
+    due_ = Clock::now() + retry_;
+    retry_ = std::min(retry_ * 2, kRetryMax);
+    fullRead_ = true;
+  }
+
+  void drainEvents() {
+    auto evs = events_.drain();
+    if (!evs) {
+      spdlog::warn("kernel notifications: {}; re-reading the kernel", evs.error().message);
+      scheduleFullRead();
+      return;
+    }
+    for (const auto& ev : *evs) {
+      if (reconciler_.eventMayBeDrift(ev)) {
+        spdlog::debug("kernel notification {}: checking for drift", ev.toString());
+        scheduleFullRead();
+        return;
+      }
+    }
+  }
+
+  void scheduleFullRead() {
+    fullRead_ = true;
+    auto at = Clock::now() + kEventDebounce;
+    if (!due_ || *due_ > at) {
+      due_ = at;
+    }
+  }
+
+  int sleepMs() const {
+    auto now = Clock::now();
+    auto until = std::min(now + kMaxSleep, nextResync_);
+    if (due_) {
+      until = std::min(until, *due_);
+    }
+    auto ms = std::chrono::duration_cast<milliseconds>(until - now).count();
+    return static_cast<int>(std::max<int64_t>(ms, 0));
+  }
+
+  AgentConfig cfg_;
+  OverlayReconciler reconciler_;
+  FileDatastore& store_;
+  nl::EventMonitor& events_;
+  HealthState& health_;
+  std::optional<OverlayPlan> plan_;
+  std::optional<Clock::time_point> due_;
+  Clock::time_point nextResync_;
+  bool fullRead_ = true;
+  bool notifiedReady_ = false;
+  milliseconds retry_ = kRetryMin;
+};
+
+int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {
+  // The VTEP's name may come from the cluster file's VNI; read it if it is readable.
+  std::string vtep = cfg.vtepName;
+  if (vtep.empty()) {
+    ClusterLoad load = loadClusterFile(cfg.clusterFile);
+    if (load.fatal) {
+      spdlog::error("cannot tell the VTEP's name: {} is unreadable and vtepName is not set",
+                    cfg.clusterFile);
+      return 2;
+    }
+    vtep = fmt::format("ovl.{}", load.cluster.network.vni);
+  }
+  OverlayReconciler reconciler(kernel, cfg.underlayInterface);
+  ReconcileReport r = reconciler.cleanup(vtep, cfg.bridgeName);
+  for (const auto& a : r.actions) {
+    spdlog::info("{}", a);
+  }
+  for (const auto& e : r.errors) {
+    spdlog::error("{}", e.message);
+  }
+  if (r.actions.empty() && r.ok()) {
+    spdlog::info("nothing to clean up: no {} or {}", vtep, cfg.bridgeName);
+  }
+  return r.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int runAgent(const AgentOptions& options) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  AgentConfigResult acr = loadAgentConfig(options.configPath);
+  if (!acr.issues.empty()) {
+    for (const auto& i : acr.issues) {
+      spdlog::error("{}", i.toString());
+    }
+    return 2;
+  }
+  AgentConfig cfg = std::move(acr.config);
+  setLogLevel(options.logLevel.empty() ? cfg.logLevel : options.logLevel);
+
+  auto kernel = NetlinkOverlayKernel::create();
+  if (!kernel) {
+    spdlog::error("{}", kernel.error().message);
+    return 1;
+  }
+  if (options.cleanup) {
+    return cleanup(cfg, *kernel);
+  }
+
+  // Block the signals the loop reads from a signalfd before any thread starts.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  UniqueFd sigFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigFd.valid()) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return 1;
+  }
+
+  auto store = FileDatastore::create(cfg.clusterFile);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return 2;
+  }
+  // Subscribe before the first read, so no change between the read and the watch is missed.
+  auto events = nl::EventMonitor::create();
+  if (!events) {
+    spdlog::error("{}", events.error().message);
+    return 1;
+  }
+  HealthState health;
+  AgentLoop loop(cfg, *kernel, *store, *events, health);
+  if (!loop.loadPlan(true)) {
+    return 2;
+  }
+  std::unique_ptr<HealthServer> server;
+  if (!cfg.healthAddress.empty()) {
+    auto s = HealthServer::start(cfg.healthAddress, health);
+    if (!s) {
+      spdlog::error("{}", s.error().message);
+      return 2;
+    }
+    server = std::move(*s);
+  }
+  spdlog::info("ovl-agent {} on node {}: cluster file {}, health on {}", "0.1.0", cfg.nodeName,
+               cfg.clusterFile, cfg.healthAddress.empty() ? "(off)" : cfg.healthAddress);
+  return loop.run(sigFd.get());
+}
+
+}  // namespace ovl

@@ -20,12 +20,12 @@ struct SourceMark {
 };
 
 struct NetworkConfig {
-  Ipv4Prefix podCidr;                   // network.podCIDR, e.g. 10.244.0.0/16
-  uint8_t subnetLength = 24;            // network.subnetLength
+  Ipv4Prefix podCidr;                     // network.podCIDR, e.g. 10.244.0.0/16
+  uint8_t subnetLength = 24;              // network.subnetLength
   std::optional<Ipv4Prefix> serviceCidr;  // network.serviceCIDR
-  uint32_t vni = 1;                     // network.vni, 1..16777215
-  uint16_t port = 4789;                 // network.port (VXLAN UDP destination port)
-  std::optional<uint32_t> mtu;          // network.mtu: unset or "auto" = underlay MTU - 50
+  uint32_t vni = 1;                       // network.vni, 1..16777215
+  uint16_t port = 4789;                   // network.port (VXLAN UDP destination port)
+  std::optional<uint32_t> mtu;            // network.mtu: unset or "auto" = underlay MTU - 50
 
   bool operator==(const NetworkConfig&) const = default;
 };

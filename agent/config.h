@@ -14,8 +14,8 @@ namespace ovl {
 
 struct ConfigIssue {
   SourceMark mark;
-  std::string field;    // dotted path, e.g. "nodes[2].podSubnet" or "network.vni"
-  std::string message;  // what is wrong and what was expected
+  std::string field;             // dotted path, e.g. "nodes[2].podSubnet" or "network.vni"
+  std::string message;           // what is wrong and what was expected
   std::string toString() const;  // "cluster.yaml:12:5: nodes[2].podSubnet: ..."
 };
 
@@ -27,18 +27,18 @@ struct AgentConfig {
   static constexpr const char* kDefaultStateDir = "/run/ovl";
   static constexpr int kDefaultResyncSeconds = 60;
 
-  std::string nodeName;                  // nodeName (required): this node's entry in the cluster
-  std::string datastore = "file";       // datastore: file (etcd comes later)
-  std::string clusterFile;              // clusterFile: path; relative paths are taken from
-                                        //   the directory of agent.yaml
-  std::string underlayInterface;        // underlayInterface: optional; default = the interface
-                                        //   that holds this node's underlayIP
-  std::string vtepName;                 // vtepName: default "ovl.<vni>"
+  std::string nodeName;                     // nodeName (required): this node's entry in the cluster
+  std::string datastore = "file";           // datastore: file (etcd comes later)
+  std::string clusterFile;                  // clusterFile: path; relative paths are taken from
+                                            //   the directory of agent.yaml
+  std::string underlayInterface;            // underlayInterface: optional; default = the interface
+                                            //   that holds this node's underlayIP
+  std::string vtepName;                     // vtepName: default "ovl.<vni>"
   std::string bridgeName = kDefaultBridge;  // bridgeName
   std::string healthAddress = kDefaultHealthAddress;  // healthAddress: "IP:port", "" = off
   std::string stateDir = kDefaultStateDir;            // stateDir
   int resyncSeconds = kDefaultResyncSeconds;          // resyncSeconds: full re-read period
-  std::string logLevel = "info";        // logLevel: trace|debug|info|warn|error
+  std::string logLevel = "info";                      // logLevel: trace|debug|info|warn|error
 
   std::string path;  // the file it was read from
 };

@@ -1,1 +1,74 @@
-// placeholder, being written
+#include "agent/health.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ovl {
+
+int64_t HealthState::nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void HealthState::setConverged(bool converged, std::string lastError, size_t peers) {
+  std::lock_guard lock(mu_);
+  converged_.store(converged);
+  lastError_ = std::move(lastError);
+  peers_ = peers;
+}
+
+void HealthState::setConfigIssues(std::vector<std::string> issues) {
+  std::lock_guard lock(mu_);
+  configIssues_ = std::move(issues);
+}
+
+std::string HealthState::json() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json j{{"alive", alive()},
+                   {"ready", converged_.load()},
+                   {"peers", peers_},
+                   {"lastError", lastError_},
+                   {"configIssues", configIssues_}};
+  return j.dump() + "\n";
+}
+
+Result<std::unique_ptr<HealthServer>> HealthServer::start(const std::string& address,
+                                                          const HealthState& state) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return Error::msg(fmt::format("healthAddress '{}': expected IP:port", address));
+  }
+  std::string host = address.substr(0, colon);
+  int port = std::atoi(address.c_str() + colon + 1);
+  std::unique_ptr<HealthServer> hs(new HealthServer());
+  hs->server_ = std::make_unique<httplib::Server>();
+  const HealthState* st = &state;
+  hs->server_->Get("/healthz", [st](const httplib::Request&, httplib::Response& res) {
+    res.status = st->alive() ? 200 : 503;
+    res.set_content(st->json(), "application/json");
+  });
+  hs->server_->Get("/readyz", [st](const httplib::Request&, httplib::Response& res) {
+    res.status = st->alive() && st->ready() ? 200 : 503;
+    res.set_content(st->json(), "application/json");
+  });
+  if (!hs->server_->bind_to_port(host, port)) {
+    return Error::sys(errno != 0 ? errno : EADDRINUSE,
+                      fmt::format("healthAddress {}: cannot listen", address));
+  }
+  hs->thread_ = std::thread([srv = hs->server_.get()] { srv->listen_after_bind(); });
+  return hs;
+}
+
+HealthServer::~HealthServer() {
+  if (server_) {
+    server_->stop();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+}  // namespace ovl

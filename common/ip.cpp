@@ -20,8 +20,12 @@ std::optional<Ipv4> Ipv4::parse(std::string_view text) {
   return Ipv4{ntohl(a.s_addr)};
 }
 
-Ipv4 Ipv4::fromNetworkOrder(uint32_t be) { return Ipv4{ntohl(be)}; }
-uint32_t Ipv4::networkOrder() const { return htonl(value); }
+Ipv4 Ipv4::fromNetworkOrder(uint32_t be) {
+  return Ipv4{ntohl(be)};
+}
+uint32_t Ipv4::networkOrder() const {
+  return htonl(value);
+}
 
 std::string Ipv4::toString() const {
   return fmt::format("{}.{}.{}.{}", value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff,
@@ -44,7 +48,9 @@ std::optional<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
   return Ipv4Prefix{*ip, static_cast<uint8_t>(len)};
 }
 
-std::string Ipv4Prefix::toString() const { return fmt::format("{}/{}", addr.toString(), len); }
+std::string Ipv4Prefix::toString() const {
+  return fmt::format("{}/{}", addr.toString(), len);
+}
 
 std::optional<MacAddr> MacAddr::parse(std::string_view text) {
   if (text.size() != 17) {

@@ -33,12 +33,8 @@ struct Ipv4Prefix {
   Ipv4 network() const { return Ipv4{addr.value & mask()}; }
   bool isNetworkAddress() const { return addr.value == network().value; }
   bool contains(Ipv4 ip) const { return (ip.value & mask()) == network().value; }
-  bool contains(const Ipv4Prefix& other) const {
-    return other.len >= len && contains(other.addr);
-  }
-  bool overlaps(const Ipv4Prefix& other) const {
-    return contains(other) || other.contains(*this);
-  }
+  bool contains(const Ipv4Prefix& other) const { return other.len >= len && contains(other.addr); }
+  bool overlaps(const Ipv4Prefix& other) const { return contains(other) || other.contains(*this); }
   std::string toString() const;
 
   auto operator<=>(const Ipv4Prefix&) const = default;

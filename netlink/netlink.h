@@ -59,13 +59,13 @@ class Netlink {
 
   // --- permanent neighbours (ARP) on one interface
   Result<std::vector<Neighbour>> neighbours(int index);  // only NUD_PERMANENT IPv4 entries
-  Status replaceNeighbour(const Neighbour& n);            // NLM_F_CREATE|NLM_F_REPLACE
+  Status replaceNeighbour(const Neighbour& n);           // NLM_F_CREATE|NLM_F_REPLACE
   Status deleteNeighbour(const Neighbour& n);
 
   // --- FDB entries (AF_BRIDGE, NTF_SELF) on one VXLAN interface
   Result<std::vector<FdbEntry>> fdb(int index);  // only entries with a dst (unicast remotes)
-  Status appendFdb(const FdbEntry& f);           // NLM_F_CREATE|NLM_F_APPEND (like `bridge fdb append`)
-  Status replaceFdb(const FdbEntry& f);          // NLM_F_CREATE|NLM_F_REPLACE
+  Status appendFdb(const FdbEntry& f);   // NLM_F_CREATE|NLM_F_APPEND (like `bridge fdb append`)
+  Status replaceFdb(const FdbEntry& f);  // NLM_F_CREATE|NLM_F_REPLACE
   Status deleteFdb(const FdbEntry& f);
 
   // --- IPv4 routes, main table
@@ -76,8 +76,14 @@ class Netlink {
   // --- pipelined writes: many requests in flight, one ack each (used for cold programming of
   // thousands of objects). Returns one Status per op, in order.
   struct Op {
-    enum class Kind { kReplaceNeighbour, kDeleteNeighbour, kReplaceFdb, kDeleteFdb, kReplaceRoute,
-                      kDeleteRoute };
+    enum class Kind {
+      kReplaceNeighbour,
+      kDeleteNeighbour,
+      kReplaceFdb,
+      kDeleteFdb,
+      kReplaceRoute,
+      kDeleteRoute
+    };
     Kind kind;
     Neighbour neighbour{};
     FdbEntry fdbEntry{};

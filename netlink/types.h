@@ -27,8 +27,8 @@ struct Link {
   std::string kind;  // "vxlan", "bridge", "veth", "" for plain devices
   MacAddr mac;
   uint32_t mtu = 0;
-  bool up = false;              // IFF_UP (administratively up)
-  std::optional<int> master;    // IFLA_MASTER
+  bool up = false;            // IFF_UP (administratively up)
+  std::optional<int> master;  // IFLA_MASTER
   std::optional<VxlanInfo> vxlan;
 
   bool operator==(const Link&) const = default;
@@ -50,8 +50,8 @@ struct VxlanSpec {
 };
 
 struct Address {
-  int index = 0;       // interface
-  Ipv4Prefix local;    // e.g. 10.244.1.0/32
+  int index = 0;     // interface
+  Ipv4Prefix local;  // e.g. 10.244.1.0/32
 
   auto operator<=>(const Address&) const = default;
   std::string toString() const;

@@ -24,8 +24,8 @@ TEST(Ipv4Prefix, ParsesAndKnowsItsNetwork) {
   ASSERT_TRUE(q);
   EXPECT_FALSE(q->isNetworkAddress());
   EXPECT_EQ(q->network().toString(), "10.244.1.0");
-  for (const char* bad : {"10.244.1.0", "10.244.1.0/", "10.244.1.0/33", "10.244.1.0/2x",
-                          "10.244.1.0/-1", "/24"}) {
+  for (const char* bad :
+       {"10.244.1.0", "10.244.1.0/", "10.244.1.0/33", "10.244.1.0/2x", "10.244.1.0/-1", "/24"}) {
     EXPECT_FALSE(Ipv4Prefix::parse(bad)) << bad;
   }
   EXPECT_EQ(Ipv4Prefix::parse("0.0.0.0/0")->mask(), 0u);

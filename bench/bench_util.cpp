@@ -1,0 +1,74 @@
+#include "bench/bench_util.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace ovl::bench {
+
+void sh(const std::string& cmd) {
+  if (std::system(cmd.c_str()) != 0) {
+    throw std::runtime_error("command failed: " + cmd);
+  }
+}
+
+double nowMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double timeShMs(const std::string& cmd) {
+  double t0 = nowMs();
+  sh(cmd);
+  return nowMs() - t0;
+}
+
+ScopedNetns::ScopedNetns(const std::string& name, bool enter) : name_(name) {
+  sh("ip netns add " + name_);
+  sh("ip -n " + name_ + " link set lo up");
+  if (enter) {
+    origFd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (origFd_ < 0 || fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+      throw std::runtime_error("cannot enter namespace " + name_);
+    }
+    ::close(fd);
+  }
+}
+
+ScopedNetns::~ScopedNetns() {
+  if (origFd_ >= 0) {
+    (void)::setns(origFd_, CLONE_NEWNET);
+    ::close(origFd_);
+  }
+  (void)std::system(("ip netns del " + name_ + " 2>/dev/null").c_str());
+}
+
+Stats Stats::of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  Stats s;
+  if (v.empty()) {
+    return s;
+  }
+  s.min = v.front();
+  s.max = v.back();
+  s.median = v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return s;
+}
+
+std::string describe(const std::string& label, const std::vector<double>& samples) {
+  Stats s = Stats::of(samples);
+  return fmt::format("{:<58} median {:9.3f} ms  (min {:9.3f}, max {:9.3f}, n={})", label, s.median,
+                     s.min, s.max, samples.size());
+}
+
+}  // namespace ovl::bench

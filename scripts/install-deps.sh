@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything ovl needs to build, test and run its demo, from Debian 12's packages.
+# Idempotent: when every package is present it does nothing (no network access).
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake make pkg-config clang-format
+  # libraries (see shared DESIGN.md): netlink, nftables, config, CLI, logging, HTTP, systemd
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libyaml-cpp-dev libfmt-dev
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
+  libgtest-dev libgmock-dev
+  # independent witnesses and peers for tests and benchmarks
+  iproute2 nftables iptables procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
