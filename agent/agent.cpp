@@ -1,15 +1,19 @@
 #include "agent/agent.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/config.h"
@@ -238,6 +242,64 @@ int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {
   return r.ok() ? 0 : 1;
 }
 
+// Takes <stateDir>/agent.lock (flock, released by the kernel when the process ends, however
+// it ends), creating stateDir if needed.
+Result<UniqueFd> lockStateDir(const AgentConfig& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.stateDir, ec);
+  if (ec) {
+    return Error{ec.value(),
+                 fmt::format("stateDir {}: cannot create it: {}", cfg.stateDir, ec.message())};
+  }
+  const std::string path = cfg.stateDir + "/agent.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    return Error::sys(errno, "open " + path);
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+    holder.erase(holder.find_last_not_of("\n") + 1);
+    return Error{EWOULDBLOCK,
+                 fmt::format("another ovl-agent (pid {}) already runs with stateDir {} ({} is "
+                             "locked); one agent per node",
+                             holder, cfg.stateDir, path)};
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+    return Error::sys(errno, "write " + path);
+  }
+  return fd;
+}
+
+// A named underlay interface that does not exist is a configuration error, reported at
+// start-up with where it was written. (Without a name, the interface holding the node's
+// underlay IP is looked up on every full pass, so an address that comes later is found.)
+Status checkUnderlayInterface(const AgentConfig& cfg, OverlayKernel& kernel) {
+  if (cfg.underlayInterface.empty()) {
+    return okStatus();
+  }
+  auto links = kernel.links();
+  if (!links) {
+    return links.error();
+  }
+  std::vector<std::string> names;
+  for (const auto& l : *links) {
+    if (l.name == cfg.underlayInterface) {
+      return okStatus();
+    }
+    names.push_back(l.name);
+  }
+  auto mark = cfg.marks.contains("underlayInterface") ? cfg.marks.at("underlayInterface")
+                                                      : SourceMark{cfg.path};
+  return Error{ENODEV,
+               ConfigIssue{mark, "underlayInterface",
+                           fmt::format("no interface '{}' on this host; expected one of: {}",
+                                       cfg.underlayInterface, fmt::join(names, ", "))}
+                   .toString()};
+}
+
 }  // namespace
 
 int runAgent(const AgentOptions& options) {
@@ -252,6 +314,13 @@ int runAgent(const AgentOptions& options) {
   AgentConfig cfg = std::move(acr.config);
   setLogLevel(options.logLevel.empty() ? cfg.logLevel : options.logLevel);
 
+  // One agent per node: a second one would fight the first over the same kernel objects.
+  auto lock = lockStateDir(cfg);
+  if (!lock) {
+    spdlog::error("{}", lock.error().message);
+    return 2;
+  }
+
   auto kernel = NetlinkOverlayKernel::create();
   if (!kernel) {
     spdlog::error("{}", kernel.error().message);
@@ -259,6 +328,10 @@ int runAgent(const AgentOptions& options) {
   }
   if (options.cleanup) {
     return cleanup(cfg, *kernel);
+  }
+  if (auto st = checkUnderlayInterface(cfg, *kernel); !st) {
+    spdlog::error("{}", st.error().message);
+    return 2;
   }
 
   // Block the signals the loop reads from a signalfd before any thread starts.

@@ -699,6 +699,7 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
     if (const YAML::Node* v = Reader::find(f, key)) {
       if (auto name = r.interfaceName(*v, std::string(key))) {
         *target = *name;
+        c.marks[std::string(key)] = r.markOf(*v);
       }
     }
   }

@@ -4,6 +4,7 @@
 // Every problem is a ConfigIssue naming file:line:column, the field and what was expected.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct AgentConfig {
   std::string logLevel = "info";                      // logLevel: trace|debug|info|warn|error
 
   std::string path;  // the file it was read from
+  // Where each field was given (key = field name), for checks that can only be made later,
+  // such as whether underlayInterface exists in this network namespace.
+  std::map<std::string, SourceMark> marks;
 };
 
 struct AgentConfigResult {

@@ -14,8 +14,11 @@ Result<FileDatastore> FileDatastore::create(const std::string& path) {
   if (!fd.valid()) {
     return Error::sys(errno, "inotify_init1");
   }
-  const uint32_t mask =
-      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MODIFY | IN_ATTRIB;
+  // A write is seen when its writer closes the file (IN_CLOSE_WRITE), not at each write():
+  // `printf > file` truncates first, and reading then would find an empty file. An atomic
+  // replace is a rename onto the name (IN_MOVED_TO); a removal is reported and keeps the last
+  // good cluster.
+  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
   if (inotify_add_watch(fd.get(), dir.c_str(), mask) < 0) {
     return Error::sys(errno, "watch directory " + dir + " of the cluster file");
   }

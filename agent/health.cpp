@@ -54,6 +54,12 @@ Result<std::unique_ptr<HealthServer>> HealthServer::start(const std::string& add
     res.status = st->alive() && st->ready() ? 200 : 503;
     res.set_content(st->json(), "application/json");
   });
+  // cpp-httplib's default adds SO_REUSEPORT, which would let a second agent share the port
+  // and answer for the first. Only SO_REUSEADDR (restart while old connections linger).
+  hs->server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (!hs->server_->bind_to_port(host, port)) {
     return Error::sys(errno != 0 ? errno : EADDRINUSE,
                       fmt::format("healthAddress {}: cannot listen", address));

@@ -52,6 +52,8 @@ std::string vtepMismatch(const nl::Link& link, const nl::VxlanSpec& want) {
 
 ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullRead) {
   ReconcileReport report;
+  vtepName_ = plan.vtepName;
+  bridgeName_ = plan.bridgeName;
   report.fullRead = fullRead || !cacheValid_;
   if (report.fullRead) {
     cacheValid_ = false;
@@ -268,6 +270,24 @@ Status OverlayReconciler::ensureOnlyAddress(int index, const std::string& name,
   return okStatus();
 }
 
+namespace {
+
+template <typename T>
+bool has(const std::vector<T>& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Whether a notification about one of ovl's entry kinds contradicts what ovl believes: an
+// entry it holds was deleted, or an entry it does not want appeared. The notifications of its
+// own acknowledged writes agree with its belief (applyToState ran before they are read).
+template <typename T>
+bool contradicts(bool deleted, const T& entry, const std::vector<T>& believed,
+                 const std::vector<T>& desired) {
+  return deleted ? has(believed, entry) : !has(desired, entry);
+}
+
+}  // namespace
+
 bool OverlayReconciler::eventMayBeDrift(const nl::Event& event) const {
   using K = nl::Event::Kind;
   if (event.kind == K::kOverflow) {
@@ -276,18 +296,35 @@ bool OverlayReconciler::eventMayBeDrift(const nl::Event& event) const {
   if (!cacheValid_ || !vtepIndex_) {
     return false;  // the next pass re-reads everything anyway
   }
-  const bool ours = event.index == *vtepIndex_ || (bridgeIndex_ && event.index == *bridgeIndex_) ||
-                    (underlayIndex_ && event.index == *underlayIndex_);
+  const bool ourDevice = event.index == *vtepIndex_ ||
+                         (bridgeIndex_ && event.index == *bridgeIndex_) ||
+                         (underlayIndex_ && event.index == *underlayIndex_);
   switch (event.kind) {
     case K::kLink:
-      // Any change of ovl's devices or the underlay (deleted, down, MTU, renamed); also a new
-      // device, which may be one re-created by someone else under ovl's names.
-      return ours || !event.deleted;
+      // A change of ovl's devices or of the underlay (deleted, down, MTU), or a device that
+      // appeared under one of ovl's names (someone re-created it).
+      return ourDevice || (!event.deleted && !event.linkName.empty() &&
+                           (event.linkName == vtepName_ || event.linkName == bridgeName_));
     case K::kAddress:
-      return ours;
+      return ourDevice;
     case K::kNeighbour:
+      if (event.index != *vtepIndex_) {
+        return false;
+      }
+      if (event.fdb) {
+        return contradicts(event.deleted, *event.fdb, actual_.fdb, desired_.fdb);
+      }
+      if (event.neighbour) {
+        return contradicts(event.deleted, *event.neighbour, actual_.neighbours,
+                           desired_.neighbours);
+      }
+      // A non-permanent entry on the VTEP: harmless unless it replaced one of ovl's (same IP).
+      return true;
     case K::kRoute:
-      return event.index == *vtepIndex_;
+      if (event.index != *vtepIndex_ || !event.route) {
+        return false;  // not a main-table route through the VTEP: not ovl's
+      }
+      return contradicts(event.deleted, *event.route, actual_.routes, desired_.routes);
     case K::kOverflow:
       break;
   }

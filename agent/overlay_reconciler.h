@@ -64,6 +64,8 @@ class OverlayReconciler {
   std::optional<int> underlayIndex_;
   PeerState actual_;   // acknowledged state of the VTEP's peer entries
   PeerState desired_;  // what the last pass wanted
+  std::string vtepName_;
+  std::string bridgeName_;
 };
 
 }  // namespace ovl

@@ -80,6 +80,13 @@ MacAddr MacAddr::fromIdentity(std::string_view identity) {
   for (char c : identity) {
     h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
   }
+  // FNV-1a's low bits change little between names that differ in one character (node1,
+  // node2): the splitmix64 finalizer spreads every input bit over all 48 bits taken.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
   MacAddr mac;
   for (size_t i = 0; i < 6; ++i) {
     mac.bytes[i] = static_cast<uint8_t>(h >> (8 * i));

@@ -45,7 +45,8 @@ struct MacAddr {
 
   static std::optional<MacAddr> parse(std::string_view text);  // "aa:bb:cc:dd:ee:ff"
   // A locally administered unicast MAC derived from an identity string (a node name). The same
-  // identity always gives the same MAC, across restarts, reboots and ovl versions (FNV-1a 64).
+  // identity always gives the same MAC, across restarts, reboots and ovl versions (FNV-1a 64, then
+  // the splitmix64 finalizer).
   static MacAddr fromIdentity(std::string_view identity);
   std::string toString() const;
   bool isZero() const { return bytes == std::array<uint8_t, 6>{}; }

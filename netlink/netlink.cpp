@@ -343,6 +343,68 @@ Result<NeighPtr> parseNeighbour(const nlmsghdr* h) {
   return NeighPtr(raw);
 }
 
+// The value of a neighbour message when it is what ovl programs on a VTEP: a permanent IPv4
+// neighbour, or an FDB entry (AF_BRIDGE) with an IPv4 remote (NDA_DST).
+std::optional<Neighbour> permanentNeighbourOf(rtnl_neigh* obj) {
+  if (rtnl_neigh_get_family(obj) != AF_INET || (rtnl_neigh_get_state(obj) & NUD_PERMANENT) == 0) {
+    return std::nullopt;
+  }
+  auto ip = detail::ipv4From(rtnl_neigh_get_dst(obj));
+  if (!ip) {
+    return std::nullopt;
+  }
+  return Neighbour{rtnl_neigh_get_ifindex(obj), *ip,
+                   detail::macFrom(rtnl_neigh_get_lladdr(obj)).value_or(MacAddr{})};
+}
+
+std::optional<FdbEntry> fdbEntryOf(rtnl_neigh* obj) {
+  if (rtnl_neigh_get_family(obj) != AF_BRIDGE) {
+    return std::nullopt;
+  }
+  auto dst = detail::ipv4From(rtnl_neigh_get_dst(obj));  // NDA_DST: the remote VTEP
+  auto mac = detail::macFrom(rtnl_neigh_get_lladdr(obj));
+  if (!dst || !mac) {
+    return std::nullopt;
+  }
+  return FdbEntry{rtnl_neigh_get_ifindex(obj), *mac, *dst};
+}
+
+// The value of a route message when it is of the kind ovl programs: IPv4 unicast, main table,
+// one nexthop.
+std::optional<Route> routeOf(rtnl_route* r) {
+  if (rtnl_route_get_family(r) != AF_INET || rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+      rtnl_route_get_type(r) != RTN_UNICAST || rtnl_route_get_nnexthops(r) != 1) {
+    return std::nullopt;
+  }
+  rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+  nl_addr* dst = rtnl_route_get_dst(r);
+  auto dstIp = detail::ipv4From(dst);
+  if (!dstIp) {
+    // The default route has a zero-length RTA_DST-less destination.
+    if (dst == nullptr || nl_addr_get_prefixlen(dst) != 0) {
+      return std::nullopt;
+    }
+    dstIp = Ipv4{};
+  }
+  Route route;
+  route.dst = Ipv4Prefix{*dstIp, static_cast<uint8_t>(nl_addr_get_prefixlen(dst))};
+  route.gateway = detail::ipv4From(rtnl_route_nh_get_gateway(nh)).value_or(Ipv4{});
+  route.index = rtnl_route_nh_get_ifindex(nh);
+  // Single-path routes report their nexthop flags in rtm_flags; libnl copies them to the
+  // nexthop it builds from RTA_OIF/RTA_GATEWAY.
+  route.onlink = (rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0;
+  return route;
+}
+
+Result<std::optional<Route>> parseRoute(const nlmsghdr* h) {
+  rtnl_route* raw = nullptr;
+  if (int err = rtnl_route_parse(const_cast<nlmsghdr*>(h), &raw); err < 0) {
+    return detail::nlError(err, "parse route message");
+  }
+  RoutePtr r(raw);
+  return routeOf(r.get());
+}
+
 }  // namespace
 
 // --- Socket ----------------------------------------------------------------------------------
@@ -675,17 +737,10 @@ Result<std::vector<Neighbour>> Netlink::neighbours(int index) {
         if (!n) {
           return n.error();
         }
-        rtnl_neigh* obj = n->get();
-        if (rtnl_neigh_get_family(obj) != AF_INET || rtnl_neigh_get_ifindex(obj) != index ||
-            (rtnl_neigh_get_state(obj) & NUD_PERMANENT) == 0) {
-          return okStatus();
+        auto neigh = permanentNeighbourOf(n->get());
+        if (neigh && neigh->index == index) {
+          out.push_back(*neigh);
         }
-        auto ip = detail::ipv4From(rtnl_neigh_get_dst(obj));
-        if (!ip) {
-          return okStatus();
-        }
-        out.push_back(
-            Neighbour{index, *ip, detail::macFrom(rtnl_neigh_get_lladdr(obj)).value_or(MacAddr{})});
         return okStatus();
       },
       [&] { out.clear(); });
@@ -725,16 +780,10 @@ Result<std::vector<FdbEntry>> Netlink::fdb(int index) {
         if (!n) {
           return n.error();
         }
-        rtnl_neigh* obj = n->get();
-        if (rtnl_neigh_get_family(obj) != AF_BRIDGE || rtnl_neigh_get_ifindex(obj) != index) {
-          return okStatus();
+        auto entry = fdbEntryOf(n->get());
+        if (entry && entry->index == index) {
+          out.push_back(*entry);
         }
-        auto dst = detail::ipv4From(rtnl_neigh_get_dst(obj));  // NDA_DST: the remote VTEP
-        auto mac = detail::macFrom(rtnl_neigh_get_lladdr(obj));
-        if (!dst || !mac) {
-          return okStatus();
-        }
-        out.push_back(FdbEntry{index, *mac, *dst});
         return okStatus();
       },
       [&] { out.clear(); });
@@ -773,37 +822,13 @@ Result<std::vector<Route>> Netlink::routes(int index) {
         if (h->nlmsg_type != RTM_NEWROUTE) {
           return okStatus();
         }
-        rtnl_route* raw = nullptr;
-        if (int err = rtnl_route_parse(const_cast<nlmsghdr*>(h), &raw); err < 0) {
-          return detail::nlError(err, "parse route message");
+        auto route = parseRoute(h);
+        if (!route) {
+          return route.error();
         }
-        RoutePtr r(raw);
-        if (rtnl_route_get_family(r.get()) != AF_INET ||
-            rtnl_route_get_table(r.get()) != RT_TABLE_MAIN ||
-            rtnl_route_get_type(r.get()) != RTN_UNICAST || rtnl_route_get_nnexthops(r.get()) != 1) {
-          return okStatus();
+        if (*route && (*route)->index == index) {
+          out.push_back(**route);
         }
-        rtnl_nexthop* nh = rtnl_route_nexthop_n(r.get(), 0);
-        if (rtnl_route_nh_get_ifindex(nh) != index) {
-          return okStatus();
-        }
-        nl_addr* dst = rtnl_route_get_dst(r.get());
-        auto dstIp = detail::ipv4From(dst);
-        if (!dstIp) {
-          // The default route has a zero-length RTA_DST-less destination.
-          if (dst == nullptr || nl_addr_get_prefixlen(dst) != 0) {
-            return okStatus();
-          }
-          dstIp = Ipv4{};
-        }
-        Route route;
-        route.dst = Ipv4Prefix{*dstIp, static_cast<uint8_t>(nl_addr_get_prefixlen(dst))};
-        route.gateway = detail::ipv4From(rtnl_route_nh_get_gateway(nh)).value_or(Ipv4{});
-        route.index = index;
-        // Single-path routes report their nexthop flags in rtm_flags; libnl copies them to
-        // the nexthop it builds from RTA_OIF/RTA_GATEWAY.
-        route.onlink = (rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) != 0;
-        out.push_back(route);
         return okStatus();
       },
       [&] { out.clear(); });
@@ -914,6 +939,12 @@ std::optional<Event> toEvent(const nlmsghdr* h) {
       e.kind = Event::Kind::kLink;
       e.deleted = h->nlmsg_type == RTM_DELLINK;
       e.index = static_cast<const ifinfomsg*>(NLMSG_DATA(h))->ifi_index;
+      if (nlattr* name = nlmsg_find_attr(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), IFLA_IFNAME);
+          name != nullptr) {
+        e.linkName.assign(
+            static_cast<const char*>(nla_data(name)),
+            strnlen(static_cast<const char*>(nla_data(name)), static_cast<size_t>(nla_len(name))));
+      }
       return e;
     case RTM_NEWADDR:
     case RTM_DELADDR:
@@ -932,6 +963,10 @@ std::optional<Event> toEvent(const nlmsghdr* h) {
       e.kind = Event::Kind::kNeighbour;
       e.deleted = h->nlmsg_type == RTM_DELNEIGH;
       e.index = static_cast<const ndmsg*>(NLMSG_DATA(h))->ndm_ifindex;
+      if (auto n = parseNeighbour(h)) {
+        e.neighbour = permanentNeighbourOf(n->get());
+        e.fdb = fdbEntryOf(n->get());
+      }
       return e;
     case RTM_NEWROUTE:
     case RTM_DELROUTE:
@@ -941,6 +976,9 @@ std::optional<Event> toEvent(const nlmsghdr* h) {
       e.kind = Event::Kind::kRoute;
       e.deleted = h->nlmsg_type == RTM_DELROUTE;
       e.index = routeIndex(h);
+      if (auto r = parseRoute(h); r && *r) {
+        e.route = **r;
+      }
       return e;
     default:
       return std::nullopt;
@@ -965,7 +1003,9 @@ Result<std::vector<Event>> EventMonitor::drain() {
       if (errno == ENOBUFS) {
         // The kernel dropped notifications that did not fit the receive buffer. The socket
         // stays usable; the caller must re-read the full state.
-        out.push_back(Event{Event::Kind::kOverflow, false, 0});
+        Event overflow;
+        overflow.kind = Event::Kind::kOverflow;
+        out.push_back(overflow);
         continue;
       }
       return Error::sys(errno, "receive rtnetlink events");

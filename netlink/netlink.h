@@ -105,6 +105,13 @@ struct Event {
   Kind kind = Kind::kLink;
   bool deleted = false;  // RTM_DEL*
   int index = 0;         // interface the object belongs to (0 if unknown)
+  // The object, when it is of a kind ovl programs (parsed as the dumps parse it): a permanent
+  // IPv4 neighbour, an FDB entry with a remote, a main-table single-path IPv4 route; the
+  // device name of a link.
+  std::optional<Neighbour> neighbour;
+  std::optional<FdbEntry> fdb;
+  std::optional<Route> route;
+  std::string linkName;
   std::string toString() const;
 };
 

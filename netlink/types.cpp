@@ -121,7 +121,12 @@ std::string Event::toString() const {
     case Kind::kOverflow:
       return "overflow (events lost, re-read the kernel state)";
   }
-  return fmt::format("{} {} {}", what, deleted ? "deleted" : "new/changed", dev(index));
+  std::string object = neighbour           ? neighbour->toString()
+                       : fdb               ? "fdb " + fdb->toString()
+                       : route             ? route->toString()
+                       : !linkName.empty() ? fmt::format("{} {}", linkName, dev(index))
+                                           : dev(index);
+  return fmt::format("{} {} {}", what, deleted ? "deleted" : "new/changed", object);
 }
 
 }  // namespace ovl::nl

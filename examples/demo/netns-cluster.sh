@@ -197,7 +197,7 @@ agent_wait_ready() {
   pid=${OVL_AGENT_PID[$i]:-}
   deadline=$((SECONDS + timeout))
   while :; do
-    code=$(_ovl_http_status "$ns" "$host" "$port" /readyz)
+    code=$(_ovl_http_status "$ns" "$host" "$port" /readyz) || code=""
     [[ $code == 200 ]] && return 0
     if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
       _ovl_err "agent $i (pid $pid) exited before becoming ready; log: ${OVL_AGENT_LOG[$i]:-}"

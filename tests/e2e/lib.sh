@@ -69,7 +69,9 @@ check_all_pairs() {
     for ((j = 1; j <= pods; j++)); do pods_list+=("$i.$j"); done
   done
   for src in "${pods_list[@]}"; do
-    pod_exec "${src%.*}" "${src#*.}" "$probe" serve --port "$OVL_PROBE_PORT" \
+    # `ip netns exec` execs the server, so $! is the server and `kill` below ends it (a
+    # backgrounded shell function would leave it running, orphaned, on the port).
+    ip netns exec "$(pod_ns "${src%.*}" "${src#*.}")" "$probe" serve --port "$OVL_PROBE_PORT" \
       --hello "n${src%.*}p${src#*.}" >"$results/serve-$src.log" 2>&1 &
     servers+=($!)
   done
@@ -78,7 +80,7 @@ check_all_pairs() {
     if ! wait_until 5 pod_exec "$i" "$j" "$probe" connect "$(pod_ip "$i" "$j")" \
       "$OVL_PROBE_PORT" >/dev/null; then
       kill "${servers[@]}" 2>/dev/null
-      wait "${servers[@]}" 2>/dev/null
+      wait "${servers[@]}" 2>/dev/null || true
       printf 'check_all_pairs: server in pod n%sp%s did not start\n' "$i" "$j" >&2
       return 1
     fi
@@ -101,9 +103,9 @@ check_all_pairs() {
     ) &
     clients+=($!)
   done
-  wait "${clients[@]}"
+  wait "${clients[@]}" || true
   kill "${servers[@]}" 2>/dev/null
-  wait "${servers[@]}" 2>/dev/null
+  wait "${servers[@]}" 2>/dev/null || true
 
   line=$(printf '%-7s' 'src\dst')
   for dst in "${pods_list[@]}"; do line+=$(printf ' %-6s' "n${dst%.*}p${dst#*.}"); done

@@ -591,10 +591,13 @@ TEST_F(NetlinkTest, EventMonitorSeesRouteDeletedBySomeoneElse) {
     auto events = mon->drain();
     ASSERT_TRUE(events) << events.error().message;
     for (const Event& e : *events) {
-      seen = seen || (e.kind == Event::Kind::kRoute && e.deleted && e.index == vtep);
+      // The event carries the route as the dumps read it, so the agent can tell this from
+      // its own writes.
+      seen = seen || (e.kind == Event::Kind::kRoute && e.deleted && e.index == vtep && e.route &&
+                      *e.route == Route{prefix("10.244.2.0/24"), ip("10.244.2.0"), vtep, true});
     }
   }
-  EXPECT_TRUE(seen) << "no kRoute deleted event for dev #" << vtep;
+  EXPECT_TRUE(seen) << "no kRoute deleted event carrying 10.244.2.0/24 for dev #" << vtep;
   auto none = mon->drain();  // nothing pending: returns at once, empty
   ASSERT_TRUE(none);
 }
@@ -621,6 +624,17 @@ TEST_F(NetlinkTest, EventMonitorSeesLinkAddressNeighbourAndFdbChanges) {
   EXPECT_TRUE(has(Event::Kind::kNeighbour, false));
   EXPECT_TRUE(has(Event::Kind::kNeighbour, true));  // the AF_BRIDGE FDB delete
   EXPECT_FALSE(has(Event::Kind::kOverflow, false));
+  // Each carries its object, parsed as the dumps parse it.
+  const FdbEntry fdb{vtep, mac("02:00:00:00:00:02"), ip("192.168.50.2")};
+  const Neighbour neigh{vtep, ip("10.244.2.0"), mac("02:00:00:00:00:02")};
+  auto carries = [&](auto pred) {
+    return std::find_if(events->begin(), events->end(), pred) != events->end();
+  };
+  EXPECT_TRUE(carries([&](const Event& e) { return e.deleted && e.fdb == fdb; }));
+  EXPECT_TRUE(carries([&](const Event& e) { return !e.deleted && e.fdb == fdb; }));
+  EXPECT_TRUE(carries([&](const Event& e) { return !e.deleted && e.neighbour == neigh; }));
+  EXPECT_TRUE(carries(
+      [&](const Event& e) { return e.kind == Event::Kind::kLink && e.linkName == "vtep"; }));
 }
 
 TEST_F(NetlinkTest, EventMonitorReportsOverflowAndKeepsWorking) {
@@ -668,7 +682,13 @@ TEST(NetlinkTypes, ToStringReadsLikeIproute2) {
   EXPECT_EQ(
       (Neighbour{5, *Ipv4::parse("10.244.2.0"), *MacAddr::parse("aa:bb:cc:dd:ee:ff")}).toString(),
       "10.244.2.0 lladdr aa:bb:cc:dd:ee:ff dev #5");
-  EXPECT_EQ((Event{Event::Kind::kRoute, true, 5}).toString(), "route deleted dev #5");
+  Event deleted;
+  deleted.kind = Event::Kind::kRoute;
+  deleted.deleted = true;
+  deleted.index = 5;
+  EXPECT_EQ(deleted.toString(), "route deleted dev #5");
+  deleted.route = Route{*Ipv4Prefix::parse("10.244.2.0/24"), *Ipv4::parse("10.244.2.0"), 5, true};
+  EXPECT_EQ(deleted.toString(), "route deleted 10.244.2.0/24 via 10.244.2.0 dev #5 onlink");
   EXPECT_EQ((VxlanSpec{"vtep", 42, *Ipv4::parse("192.168.50.1"), 2, 8472, 1450,
                        *MacAddr::parse("02:aa:bb:cc:dd:01")})
                 .toString(),

@@ -676,6 +676,9 @@ logLevel: debug
   EXPECT_EQ(c.nodeName, "node-7");
   EXPECT_EQ(c.clusterFile, "/srv/cluster.yaml");
   EXPECT_EQ(c.underlayInterface, "enp1s0");
+  ASSERT_TRUE(c.marks.contains("underlayInterface"));
+  EXPECT_EQ(c.marks.at("underlayInterface").line, 4);
+  EXPECT_EQ(c.marks.at("underlayInterface").column, 20);
   EXPECT_EQ(c.vtepName, "vx0");
   EXPECT_EQ(c.bridgeName, "br-pods");
   EXPECT_EQ(c.healthAddress, "0.0.0.0:8080");

@@ -211,15 +211,48 @@ TEST_F(ReconcilerTest, CleanupRemovesOnlyOvlDevices) {
   EXPECT_NE(k.link("eth0"), nullptr);
 }
 
-TEST_F(ReconcilerTest, EventsOnOtherDevicesAreNotDrift) {
+nl::Event event(nl::Event::Kind kind, bool deleted, int index) {
+  nl::Event e;
+  e.kind = kind;
+  e.deleted = deleted;
+  e.index = index;
+  return e;
+}
+
+TEST_F(ReconcilerTest, OwnWritesAreNotDriftButOthersChangesAre) {
+  using K = nl::Event::Kind;
   OverlayReconciler r(k, "");
   ASSERT_TRUE(r.reconcile(plan(cluster(2)), false).ok());
   const int vtep = *r.vtepIndex();
-  EXPECT_TRUE(r.eventMayBeDrift(nl::Event{nl::Event::Kind::kOverflow, false, 0}));
-  EXPECT_TRUE(r.eventMayBeDrift(nl::Event{nl::Event::Kind::kRoute, true, vtep}));
-  EXPECT_TRUE(r.eventMayBeDrift(nl::Event{nl::Event::Kind::kLink, true, vtep}));
-  EXPECT_FALSE(r.eventMayBeDrift(nl::Event{nl::Event::Kind::kRoute, true, 999}));
-  EXPECT_FALSE(r.eventMayBeDrift(nl::Event{nl::Event::Kind::kNeighbour, false, 999}));
+  const nl::Route ours = k.peers(vtep).routes.at(0);
+  const nl::FdbEntry ourFdb = k.peers(vtep).fdb.at(0);
+
+  EXPECT_TRUE(r.eventMayBeDrift(event(K::kOverflow, false, 0)));
+  // The notification of ovl's own write agrees with what it believes: no drift.
+  auto added = event(K::kRoute, false, vtep);
+  added.route = ours;
+  EXPECT_FALSE(r.eventMayBeDrift(added));
+  auto addedFdb = event(K::kNeighbour, false, vtep);
+  addedFdb.fdb = ourFdb;
+  EXPECT_FALSE(r.eventMayBeDrift(addedFdb));
+  // Someone deleted ovl's route, or added an FDB entry ovl does not want: drift.
+  auto deleted = added;
+  deleted.deleted = true;
+  EXPECT_TRUE(r.eventMayBeDrift(deleted));
+  auto bogus = addedFdb;
+  bogus.fdb->dst = *Ipv4::parse("192.168.50.99");
+  EXPECT_TRUE(r.eventMayBeDrift(bogus));
+  // A route of another table, or through another device, is not ovl's business.
+  EXPECT_FALSE(r.eventMayBeDrift(event(K::kRoute, true, vtep)));
+  auto elsewhere = deleted;
+  elsewhere.index = 999;
+  EXPECT_FALSE(r.eventMayBeDrift(elsewhere));
+  // Links: ovl's own devices, and a device re-created under ovl's name, are checked.
+  EXPECT_TRUE(r.eventMayBeDrift(event(K::kLink, true, vtep)));
+  EXPECT_FALSE(r.eventMayBeDrift(event(K::kLink, false, 999)));
+  auto renamed = event(K::kLink, false, 999);
+  renamed.linkName = "ovl.1";
+  EXPECT_TRUE(r.eventMayBeDrift(renamed));
 }
 
 }  // namespace
