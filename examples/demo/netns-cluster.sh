@@ -19,11 +19,15 @@
 #   agent_start I DIR AGENT_BIN [ARGS...] agent_kill I [SIGNAL]   agent_wait_ready I [TIMEOUT_S]
 #   node_exec I CMD...   pod_exec I J CMD...   ul_exec CMD...
 #   node_ns I   pod_ns I J   pod_ip I J   node_ip I
+#   wait_until TIMEOUT_S CMD...           poll CMD every 100 ms; prints elapsed ms on success
+#   check_all_pairs N PODS TCPPROBE_BIN   TCP between every ordered pair of pods (a matrix)
 #   cluster_down
 
 RUN="${OVL_RUN:-ovl$$}"
 OVL_HEALTH_ADDR="${OVL_HEALTH_ADDR:-127.0.0.1:9765}"
 OVL_UNDERLAY_NET="${OVL_UNDERLAY_NET:-192.168.50}"
+OVL_PROBE_PORT="${OVL_PROBE_PORT:-7777}"
+OVL_PROBE_TIMEOUT_MS="${OVL_PROBE_TIMEOUT_MS:-2000}"
 
 declare -ga OVL_CREATED_NS=()  # namespaces in creation order
 declare -gA OVL_AGENT_PID=()   # node index -> pid of its agent
@@ -256,4 +260,113 @@ cluster_down() {
   OVL_NODES=0
   OVL_PODS=0
   return 0
+}
+
+_ovl_now_ms() {
+  local t=${EPOCHREALTIME/./}
+  printf '%s\n' "$((t / 1000))"
+}
+
+# wait_until TIMEOUT_S CMD...: runs CMD every 100 ms until it succeeds (returns 0 and prints
+# "waited N ms for: CMD") or TIMEOUT_S passes (returns 1, printing CMD's last output on stderr).
+wait_until() {
+  local timeout=${1:?usage: wait_until TIMEOUT_S CMD...} start deadline out now
+  shift
+  start=$(_ovl_now_ms)
+  deadline=$((start + timeout * 1000))
+  while :; do
+    if out=$("$@" 2>&1); then
+      now=$(_ovl_now_ms)
+      printf 'waited %s ms for: %s\n' "$((now - start))" "$*"
+      return 0
+    fi
+    now=$(_ovl_now_ms)
+    if ((now >= deadline)); then
+      printf 'timed out after %s s waiting for: %s\n%s\n' "$timeout" "$*" "$out" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# check_all_pairs N PODS TCPPROBE_BIN: serves in every pod (with the pod's name as hello), then
+# connects from every pod to every other one and checks that the right pod answered. Prints a
+# matrix (rows: source, columns: destination) and returns non-zero naming the failing pairs.
+check_all_pairs() {
+  local n=${1:?usage: check_all_pairs N PODS TCPPROBE_BIN} pods=${2:?} probe=${3:?}
+  local i j k l src dst out rc=0 total=0 bad=0 line
+  local -a pods_list=() servers=() clients=() failures=()
+  local results
+  results=$(mktemp -d "${TMPDIR:-/tmp}/${RUN}-pairs.XXXXXX") || return 1
+  for ((i = 1; i <= n; i++)); do
+    for ((j = 1; j <= pods; j++)); do pods_list+=("$i.$j"); done
+  done
+  for src in "${pods_list[@]}"; do
+    # `ip netns exec` execs the server, so $! is the server and `kill` below ends it (a
+    # backgrounded shell function would leave it running, orphaned, on the port).
+    ip netns exec "$(pod_ns "${src%.*}" "${src#*.}")" "$probe" serve --port "$OVL_PROBE_PORT" \
+      --hello "n${src%.*}p${src#*.}" >"$results/serve-$src.log" 2>&1 &
+    servers+=($!)
+  done
+  for src in "${pods_list[@]}"; do
+    i=${src%.*} j=${src#*.}
+    if ! wait_until 5 pod_exec "$i" "$j" "$probe" connect "$(pod_ip "$i" "$j")" \
+      "$OVL_PROBE_PORT" >/dev/null; then
+      kill "${servers[@]}" 2>/dev/null
+      wait "${servers[@]}" 2>/dev/null || true
+      printf 'check_all_pairs: server in pod n%sp%s did not start\n' "$i" "$j" >&2
+      return 1
+    fi
+  done
+  # One client job per source pod, each trying every destination in turn.
+  for src in "${pods_list[@]}"; do
+    (
+      i=${src%.*} j=${src#*.}
+      for dst in "${pods_list[@]}"; do
+        [[ $src == "$dst" ]] && continue
+        k=${dst%.*} l=${dst#*.}
+        if out=$(pod_exec "$i" "$j" "$probe" connect "$(pod_ip "$k" "$l")" "$OVL_PROBE_PORT" \
+          --timeout-ms "$OVL_PROBE_TIMEOUT_MS" --expect-hello 2>&1) &&
+          [[ $out == "n${k}p${l}" ]]; then
+          echo ok >"$results/$src-$dst"
+        else
+          printf '%s\n' "${out//$'\n'/ }" >"$results/$src-$dst"
+        fi
+      done
+    ) &
+    clients+=($!)
+  done
+  wait "${clients[@]}" || true
+  kill "${servers[@]}" 2>/dev/null
+  wait "${servers[@]}" 2>/dev/null || true
+
+  line=$(printf '%-7s' 'src\dst')
+  for dst in "${pods_list[@]}"; do line+=$(printf ' %-6s' "n${dst%.*}p${dst#*.}"); done
+  printf '%s\n' "$line"
+  for src in "${pods_list[@]}"; do
+    line=$(printf '%-7s' "n${src%.*}p${src#*.}")
+    for dst in "${pods_list[@]}"; do
+      if [[ $src == "$dst" ]]; then
+        line+=$(printf ' %-6s' '-')
+        continue
+      fi
+      total=$((total + 1))
+      out=$(<"$results/$src-$dst")
+      if [[ $out == ok ]]; then
+        line+=$(printf ' %-6s' ok)
+      else
+        line+=$(printf ' %-6s' FAIL)
+        bad=$((bad + 1))
+        failures+=("n${src%.*}p${src#*.} -> n${dst%.*}p${dst#*.} ($(pod_ip "${dst%.*}" "${dst#*.}")): $out")
+      fi
+    done
+    printf '%s\n' "$line"
+  done
+  rm -rf "$results"
+  printf 'pairs: %s/%s ok\n' "$((total - bad))" "$total"
+  if ((bad > 0)); then
+    printf 'failing pair: %s\n' "${failures[@]}" >&2
+    rc=1
+  fi
+  return "$rc"
 }
