@@ -718,17 +718,16 @@ Status Netlink::deleteAddress(const Address& a) {
 
 // --- neighbours ------------------------------------------------------------------------------
 
-Result<std::vector<Neighbour>> Netlink::neighbours(int index) {
-  std::vector<Neighbour> out;
+namespace {
+
+// A dump of RTM_NEWNEIGH messages (neighbours or FDB entries), keeping the values `extract`
+// recognises on device `index`.
+template <typename T, typename MakeRequest, typename Extract>
+Result<std::vector<T>> dumpNeighbourTable(nl_sock* sk, const std::string& what, int index,
+                                          MakeRequest request, Extract extract) {
+  std::vector<T> out;
   auto st = runDump(
-      sock_.get(), "dump neighbours of " + devName(index),
-      [index] {
-        ndmsg ndm{};
-        ndm.ndm_family = AF_INET;
-        // NDA_IFINDEX makes the kernel dump only this device's entries.
-        return putU32(simpleRequest(RTM_GETNEIGH, NLM_F_DUMP, &ndm, sizeof(ndm)), NDA_IFINDEX,
-                      static_cast<uint32_t>(index));
-      },
+      sk, what, request,
       [&](const nlmsghdr* h) -> Status {
         if (h->nlmsg_type != RTM_NEWNEIGH) {
           return okStatus();
@@ -737,9 +736,9 @@ Result<std::vector<Neighbour>> Netlink::neighbours(int index) {
         if (!n) {
           return n.error();
         }
-        auto neigh = permanentNeighbourOf(n->get());
-        if (neigh && neigh->index == index) {
-          out.push_back(*neigh);
+        auto value = extract(n->get());
+        if (value && value->index == index) {
+          out.push_back(*value);
         }
         return okStatus();
       },
@@ -748,6 +747,21 @@ Result<std::vector<Neighbour>> Netlink::neighbours(int index) {
     return st.error();
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Neighbour>> Netlink::neighbours(int index) {
+  return dumpNeighbourTable<Neighbour>(
+      sock_.get(), "dump neighbours of " + devName(index), index,
+      [index] {
+        ndmsg ndm{};
+        ndm.ndm_family = AF_INET;
+        // NDA_IFINDEX makes the kernel dump only this device's entries.
+        return putU32(simpleRequest(RTM_GETNEIGH, NLM_F_DUMP, &ndm, sizeof(ndm)), NDA_IFINDEX,
+                      static_cast<uint32_t>(index));
+      },
+      permanentNeighbourOf);
 }
 
 Status Netlink::replaceNeighbour(const Neighbour& n) {
@@ -761,9 +775,8 @@ Status Netlink::deleteNeighbour(const Neighbour& n) {
 // --- FDB -------------------------------------------------------------------------------------
 
 Result<std::vector<FdbEntry>> Netlink::fdb(int index) {
-  std::vector<FdbEntry> out;
-  auto st = runDump(
-      sock_.get(), "dump fdb of " + devName(index),
+  return dumpNeighbourTable<FdbEntry>(
+      sock_.get(), "dump fdb of " + devName(index), index,
       [index] {
         // The AF_BRIDGE dump takes an ifinfomsg header (iproute2's `bridge fdb show dev X`):
         // ifi_index limits the dump to that device's entries.
@@ -772,25 +785,7 @@ Result<std::vector<FdbEntry>> Netlink::fdb(int index) {
         ifi.ifi_index = index;
         return simpleRequest(RTM_GETNEIGH, NLM_F_DUMP, &ifi, sizeof(ifi));
       },
-      [&](const nlmsghdr* h) -> Status {
-        if (h->nlmsg_type != RTM_NEWNEIGH) {
-          return okStatus();
-        }
-        auto n = parseNeighbour(h);
-        if (!n) {
-          return n.error();
-        }
-        auto entry = fdbEntryOf(n->get());
-        if (entry && entry->index == index) {
-          out.push_back(*entry);
-        }
-        return okStatus();
-      },
-      [&] { out.clear(); });
-  if (!st) {
-    return st.error();
-  }
-  return out;
+      fdbEntryOf);
 }
 
 Status Netlink::appendFdb(const FdbEntry& f) {
