@@ -62,7 +62,11 @@ class AgentLoop {
   // Reads the cluster file and plans. At start-up every issue is fatal (exit 2); later a bad
   // file keeps the last good plan, and a bad node entry only drops that node.
   bool loadPlan(bool startup) {
-    ClusterLoad load = store_.load();
+    auto loaded = store_.loadIfChanged();
+    if (!loaded) {
+      return true;  // the same content as last time
+    }
+    ClusterLoad load = std::move(*loaded);
     health_.setConfigIssues(issueStrings(load.issues));
     for (const auto& i : load.issues) {
       spdlog::error("{}", i.toString());
@@ -97,6 +101,7 @@ class AgentLoop {
       health_.heartbeat();
       auto now = Clock::now();
       if (now >= nextResync_) {
+        loadPlan(false);  // in case an inotify event was missed
         fullRead_ = true;
         due_ = now;
         nextResync_ = now + std::chrono::seconds(cfg_.resyncSeconds);
@@ -125,7 +130,7 @@ class AgentLoop {
           }
         }
       }
-      if ((fds[1].revents & POLLIN) != 0 && store_.changed()) {
+      if ((fds[1].revents & POLLIN) != 0 && store_.maybeChanged()) {
         loadPlan(false);
       }
       if ((fds[2].revents & POLLIN) != 0) {

@@ -1,5 +1,5 @@
-// The cluster model shared by every datastore: the network and the nodes. (Services come with
-// the service NAT work.) Plain values; validation lives in config.h.
+// The cluster model shared by every datastore: the network, the nodes and the services (whose
+// model is in rules/service.h). Plain values; validation lives in config.h.
 #pragma once
 
 #include <cstdint>
@@ -7,17 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "agent/source_mark.h"
 #include "common/ip.h"
+#include "rules/service.h"
 
 namespace ovl {
-
-// Where a value came from, for messages: "cluster.yaml:12:5".
-struct SourceMark {
-  std::string file;
-  int line = 0;    // 1-based; 0 = unknown
-  int column = 0;  // 1-based
-  std::string toString() const;
-};
 
 struct NetworkConfig {
   Ipv4Prefix podCidr;                     // network.podCIDR, e.g. 10.244.0.0/16
@@ -26,6 +20,8 @@ struct NetworkConfig {
   uint32_t vni = 1;                       // network.vni, 1..16777215
   uint16_t port = 4789;                   // network.port (VXLAN UDP destination port)
   std::optional<uint32_t> mtu;            // network.mtu: unset or "auto" = underlay MTU - 50
+  // network.masquerade: off-cluster (default) | all | none
+  svc::MasqueradeMode masquerade = svc::MasqueradeMode::kOffCluster;
 
   bool operator==(const NetworkConfig&) const = default;
 };
@@ -46,7 +42,8 @@ struct Node {
 
 struct Cluster {
   NetworkConfig network;
-  std::vector<Node> nodes;  // valid nodes only, in file order
+  std::vector<Node> nodes;             // valid nodes only, in file order
+  std::vector<svc::Service> services;  // valid services only, in file order
 };
 
 }  // namespace ovl

@@ -33,10 +33,35 @@ namespace {
 
 using FieldNames = std::span<const std::string_view>;
 
-constexpr std::string_view kClusterFields[] = {"network", "nodes"};
-constexpr std::string_view kNetworkFields[] = {"podCIDR", "subnetLength", "serviceCIDR",
-                                               "vni",     "port",         "mtu"};
+constexpr std::string_view kClusterFields[] = {"network", "nodes", "services"};
+constexpr std::string_view kNetworkFields[] = {"podCIDR", "subnetLength", "serviceCIDR", "vni",
+                                               "port",    "mtu",          "masquerade"};
 constexpr std::string_view kNodeFields[] = {"name", "underlayIP", "podSubnet", "vtepMAC"};
+constexpr std::string_view kServiceFields[] = {"namespace",
+                                               "name",
+                                               "type",
+                                               "clusterIP",
+                                               "clusterIPs",
+                                               "externalIPs",
+                                               "sessionAffinity",
+                                               "sessionAffinityTimeoutSeconds",
+                                               "internalTrafficPolicy",
+                                               "externalTrafficPolicy",
+                                               "ports",
+                                               "endpoints"};
+constexpr std::string_view kServicePortFields[] = {"name", "protocol", "port", "targetPort",
+                                                   "nodePort"};
+constexpr std::string_view kEndpointFields[] = {"ip",          "node",   "ready", "serving",
+                                                "terminating", "weight", "ports"};
+// Keyword values, each list in the order of the enum it maps to.
+constexpr std::string_view kMasqueradeModes[] = {"off-cluster", "all", "none"};
+constexpr std::string_view kServiceTypes[] = {"ClusterIP", "NodePort", "LoadBalancer"};
+constexpr std::string_view kProtocols[] = {"TCP", "UDP", "SCTP"};
+constexpr svc::Protocol kProtocolValues[] = {svc::Protocol::kTcp, svc::Protocol::kUdp,
+                                             svc::Protocol::kSctp};
+constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
+constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
+constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr std::string_view kAgentFields[] = {
     "nodeName",   "datastore",     "clusterFile", "underlayInterface", "vtepName",
     "bridgeName", "healthAddress", "stateDir",    "resyncSeconds",     "logLevel"};
@@ -49,6 +74,10 @@ constexpr int64_t kMinMtu = 576;  // the smallest datagram every IPv4 host must 
 constexpr int64_t kMaxMtu = 65535;
 constexpr int64_t kMaxResyncSeconds = 86400;
 constexpr size_t kMaxNodeNameLength = 253;      // a DNS name
+constexpr size_t kMaxLabelLength = 63;          // a DNS label: a namespace or service name
+constexpr size_t kMaxPortNameLength = 15;       // an IANA service name, as Kubernetes requires
+constexpr int64_t kMaxAffinityTimeout = 86400;  // one day, as in Kubernetes
+constexpr int64_t kMaxWeight = UINT32_MAX;
 constexpr size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ (16) minus the terminating NUL
 constexpr size_t kMaxFileSize = 64u << 20;      // far above any real cluster file
 
@@ -106,6 +135,81 @@ bool isValidNodeName(std::string_view name) {
   return alnum(name.front()) && alnum(name.back());
 }
 
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most `max` characters: an RFC 1123 label, what Kubernetes
+// accepts as a namespace or service name.
+bool isDnsLabel(std::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) {
+    return false;
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  for (char c : name) {
+    if (!alnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return alnum(name.front()) && alnum(name.back());
+}
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+// Why `ip` can be neither an external IP nor an endpoint (nothing would ever reach it through
+// DNAT, or it would capture traffic that is not the service's), or nullptr when it can.
+const char* specialAddress(Ipv4 ip) {
+  const uint32_t v = ip.value;
+  if ((v >> 24) == 0) {
+    return "in 0.0.0.0/8 (this host on this network)";
+  }
+  if ((v >> 24) == 127) {
+    return "a loopback address (127.0.0.0/8)";
+  }
+  if ((v >> 16) == 0xa9fe) {
+    return "a link-local address (169.254.0.0/16)";
+  }
+  if ((v >> 28) == 0xe) {
+    return "a multicast address (224.0.0.0/4)";
+  }
+  if (v == UINT32_MAX) {
+    return "the broadcast address";
+  }
+  return nullptr;
+}
+
+// Why `ip` cannot be a node's underlay IP (it would never carry unicast VXLAN packets between
+// hosts, or it would be routed into the overlay itself), or nullopt when it can.
+std::optional<std::string> unusableUnderlayIp(Ipv4 ip, const std::optional<Ipv4Prefix>& podCidr,
+                                              const std::optional<Ipv4Prefix>& serviceCidr) {
+  const uint32_t v = ip.value;
+  if ((v >> 24) == 0) {
+    return "in 0.0.0.0/8 (this host on this network)";
+  }
+  if ((v >> 24) == 127) {
+    return "a loopback address (127.0.0.0/8)";
+  }
+  if ((v >> 16) == 0xa9fe) {
+    return "a link-local address (169.254.0.0/16)";
+  }
+  if ((v >> 28) == 0xe) {
+    return "a multicast address (224.0.0.0/4)";
+  }
+  if (v == UINT32_MAX) {
+    return "the broadcast address (255.255.255.255, in 240.0.0.0/4)";
+  }
+  if ((v >> 28) == 0xf) {
+    return "a reserved address (240.0.0.0/4)";
+  }
+  if (podCidr && podCidr->contains(ip)) {
+    return fmt::format("inside network.podCIDR {}", podCidr->toString());
+  }
+  if (serviceCidr && serviceCidr->contains(ip)) {
+    return fmt::format("inside network.serviceCIDR {}", serviceCidr->toString());
+  }
+  return std::nullopt;
+}
+
 // What the kernel accepts as a link name (dev_valid_name): 1..15 bytes, no '/', no whitespace,
 // not "." or "..".
 bool isValidInterfaceName(std::string_view name) {
@@ -132,6 +236,13 @@ bool isDecimal(std::string_view text) {
     }
   }
   return true;
+}
+
+// Whether `name` has the form of the default VTEP name, "ovl.<vni>": "ovl." and digits only.
+bool looksLikeDefaultVtepName(std::string_view name) {
+  constexpr std::string_view prefix = AgentConfig::kDefaultVtepPrefix;
+  return name.size() > prefix.size() && name.starts_with(prefix) &&
+         isDecimal(name.substr(prefix.size()));
 }
 
 // "a.b.c.d:port" with the port in 1..65535.
@@ -376,6 +487,53 @@ class Reader {
     return name;
   }
 
+  // One of `options` (matched exactly, or in any case when `anyCase`): its index.
+  std::optional<size_t> keyword(const YAML::Node& v, const std::string& field, FieldNames options,
+                                std::string_view what, bool anyCase = false) {
+    const std::string expected =
+        fmt::format("one of {}{}", joinNames(options), anyCase ? " (in any case)" : "");
+    auto str = text(v, field, expected);
+    if (!str) {
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < options.size(); ++i) {
+      if (anyCase ? equalsIgnoringCase(options[i], *str) : options[i] == *str) {
+        return i;
+      }
+    }
+    issue(v, field, fmt::format("unknown {} '{}'; expected {}", what, *str, expected));
+    return std::nullopt;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& v, const std::string& field) {
+    auto index = keyword(v, field, kBooleans, "boolean", /*anyCase=*/true);
+    if (!index) {
+      return std::nullopt;
+    }
+    return *index == 1;
+  }
+
+  // A DNS label (namespace, service name, port name) of at most `max` characters.
+  std::optional<std::string> label(const YAML::Node& v, const std::string& field,
+                                   std::string_view what, size_t max) {
+    auto name = text(v, field, what);
+    if (name && !isDnsLabel(*name, max)) {
+      issue(v, field,
+            fmt::format("invalid {} '{}'; expected lower-case letters, digits and '-', starting "
+                        "and ending with a letter or digit, at most {} characters",
+                        what, *name, max));
+      return std::nullopt;
+    }
+    return name;
+  }
+
+  // Appends `suffix` to the messages of the issues from index `from` on.
+  void annotateSince(size_t from, std::string_view suffix) {
+    for (size_t i = from; i < issues_.size(); ++i) {
+      issues_[i].message += suffix;
+    }
+  }
+
   std::optional<std::string> interfaceName(const YAML::Node& v, const std::string& field) {
     auto name = text(v, field, "an interface name");
     if (name && !isValidInterfaceName(*name)) {
@@ -406,6 +564,8 @@ void sortByPosition(std::vector<ConfigIssue>& issues) {
 struct NetworkFacts {
   std::optional<Ipv4Prefix> podCidr;
   std::optional<uint8_t> subnetLength;
+  std::optional<Ipv4Prefix> serviceCidr;
+  bool serviceCidrGiven = false;  // given, though perhaps invalid
 };
 
 // Values already taken by earlier node entries. The first entry that holds a value keeps it,
@@ -449,20 +609,33 @@ class ClusterParser {
     }
     out_.fatal = r_.issueCount() > 0;
 
-    const YAML::Node* nodes = Reader::find(top, "nodes");
-    if (nodes == nullptr) {
-      return;  // no nodes yet: valid, the agent reports its own node missing
+    // No nodes yet is valid: the agent reports its own node missing.
+    if (const YAML::Node* nodes = Reader::find(top, "nodes")) {
+      if (nodes->IsSequence()) {
+        size_t index = 0;
+        for (const auto& entry : *nodes) {
+          parseNode(entry, index++, facts);
+        }
+      } else {
+        r_.issue(*nodes, "nodes",
+                 fmt::format("expected a sequence of node entries (- name: ...); got {}",
+                             describe(*nodes)));
+        out_.fatal = true;
+      }
     }
-    if (!nodes->IsSequence()) {
-      r_.issue(*nodes, "nodes",
-               fmt::format("expected a sequence of node entries (- name: ...); got {}",
-                           describe(*nodes)));
-      out_.fatal = true;
-      return;
-    }
-    size_t index = 0;
-    for (const auto& entry : *nodes) {
-      parseNode(entry, index++, facts);
+
+    // Service issues are never fatal: a bad service is rejected, the others are kept.
+    if (const YAML::Node* services = Reader::find(top, "services")) {
+      if (services->IsSequence()) {
+        size_t index = 0;
+        for (const auto& entry : *services) {
+          parseService(entry, index++, facts);
+        }
+      } else {
+        r_.issue(*services, "services",
+                 fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
+                             describe(*services)));
+      }
     }
   }
 
@@ -506,6 +679,7 @@ class ClusterParser {
     }
 
     if (const YAML::Node* v = Reader::find(f, "serviceCIDR")) {
+      facts.serviceCidrGiven = true;
       auto service = r_.networkPrefix(*v, "network.serviceCIDR", "10.96.0.0/12");
       if (service && facts.podCidr && service->overlaps(*facts.podCidr)) {
         r_.issue(*v, "network.serviceCIDR",
@@ -513,6 +687,7 @@ class ClusterParser {
                              service->toString(), facts.podCidr->toString()));
       } else if (service) {
         nc.serviceCidr = service;
+        facts.serviceCidr = service;
       }
     }
 
@@ -537,6 +712,11 @@ class ClusterParser {
         r_.issue(*v, "network.mtu",
                  fmt::format("expected \"auto\" or an integer in {}..{}, got {}", kMinMtu, kMaxMtu,
                              describe(*v)));
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "masquerade")) {
+      if (auto mode = r_.keyword(*v, "network.masquerade", kMasqueradeModes, "masquerade mode")) {
+        nc.masquerade = static_cast<svc::MasqueradeMode>(*mode);
       }
     }
     return facts;
@@ -568,6 +748,15 @@ class ClusterParser {
     if (ipNode != nullptr) {
       ip = r_.ipv4(*ipNode, path + ".underlayIP");
     }
+    if (ip) {
+      if (auto why = unusableUnderlayIp(*ip, facts.podCidr, facts.serviceCidr)) {
+        r_.issue(*ipNode, path + ".underlayIP",
+                 fmt::format("underlay IP {} is {}; a node's underlay IP carries VXLAN packets; "
+                             "it must be a unicast address outside the pod and service networks",
+                             ip->toString(), *why));
+        ip.reset();  // claims nothing: no other node could use it either
+      }
+    }
 
     std::optional<Ipv4Prefix> subnet;
     const YAML::Node* subnetNode =
@@ -587,17 +776,42 @@ class ClusterParser {
                            subnet->toString(), facts.podCidr->toString()));
     }
 
-    if (const YAML::Node* v = Reader::find(f, "vtepMAC")) {
-      node.vtepMac = r_.unicastMac(*v, path + ".vtepMAC");
+    const YAML::Node* macNode = Reader::find(f, "vtepMAC");
+    if (macNode != nullptr) {
+      node.vtepMac = r_.unicastMac(*macNode, path + ".vtepMAC");
     }
 
     // Conflicts with earlier entries: the first keeps the value, this one is rejected.
+    bool uniqueName = false;
     if (name) {
       auto [it, inserted] = names_.try_emplace(*name, claim);
+      uniqueName = inserted;
       if (!inserted) {
         r_.issue(*nameNode, path + ".name",
                  fmt::format("node name '{}' is already used by the entry at {}", *name,
                              it->second.where.toString()));
+      }
+    }
+    // The effective VTEP MAC: the one given, or else the one derived from the name. A derived
+    // MAC of a duplicate name is not claimed again (the name issue already says it all).
+    std::optional<MacAddr> mac = node.vtepMac;
+    if (macNode == nullptr && uniqueName) {
+      mac = MacAddr::fromIdentity(*name);
+    }
+    if (mac) {
+      auto [it, inserted] = vtepMacs_.try_emplace(*mac, claim);
+      if (!inserted) {
+        if (macNode != nullptr) {
+          r_.issue(*macNode, path + ".vtepMAC",
+                   fmt::format("VTEP MAC {} is already used by {}; each node needs its own",
+                               mac->toString(), it->second.toString()));
+        } else {
+          r_.issue(*nameNode, path + ".vtepMAC",
+                   fmt::format("VTEP MAC {} (derived from the name '{}', as no vtepMAC is given) "
+                               "is already used by {}; each node needs its own: set a different "
+                               "vtepMAC on one of them",
+                               mac->toString(), *name, it->second.toString()));
+        }
       }
     }
     if (ip) {
@@ -633,14 +847,538 @@ class ClusterParser {
     out_.cluster.nodes.push_back(std::move(node));
   }
 
+  // ---- services ----
+
+  // A cluster or external IP of the service being parsed, with where it was given.
+  struct Address {
+    Ipv4 ip;
+    YAML::Node node;
+    std::string field;
+  };
+  // A port of the service being parsed, with where its values were given.
+  struct PortEntry {
+    svc::ServicePort port;
+    YAML::Node nameNode;
+    YAML::Node portNode;
+    YAML::Node nodePortNode;
+    std::string path;            // "services[1].ports[0]"
+    bool valid = false;          // every value in it is valid and its port/protocol is unique
+    bool uniqueNodePort = true;  // no earlier port of the service has its nodePort/protocol
+  };
+
+  void parseService(const YAML::Node& entry, size_t index, const NetworkFacts& facts) {
+    const std::string path = fmt::format("services[{}]", index);
+    const size_t issuesBefore = r_.issueCount();
+    if (!entry.IsMap()) {
+      r_.issue(entry, path,
+               fmt::format("expected a map with fields {}; got {}", joinNames(kServiceFields),
+                           describe(entry)));
+      return;
+    }
+    svc::Service s;
+    s.mark = r_.markOf(entry);
+    Fields f = r_.fields(entry, path, kServiceFields);
+
+    std::optional<std::string> ns;
+    if (const YAML::Node* v =
+            r_.require(f, entry, path, "namespace", "the service's namespace, such as default")) {
+      ns = r_.label(*v, path + ".namespace", "namespace", kMaxLabelLength);
+    }
+    std::optional<std::string> name;
+    const YAML::Node* nameNode = r_.require(f, entry, path, "name", "the service's name");
+    if (nameNode != nullptr) {
+      name = r_.label(*nameNode, path + ".name", "service name", kMaxLabelLength);
+    }
+    const std::optional<std::string> id =
+        ns && name ? std::optional(fmt::format("{}/{}", *ns, *name)) : std::nullopt;
+    const Claim claim{id ? fmt::format("service '{}'", *id) : path, s.mark};
+
+    std::optional<svc::ServiceType> type = svc::ServiceType::kClusterIP;
+    if (const YAML::Node* v = Reader::find(f, "type")) {
+      constexpr svc::ServiceType kValues[] = {svc::ServiceType::kClusterIP,
+                                              svc::ServiceType::kNodePort,
+                                              svc::ServiceType::kLoadBalancer};
+      auto i = r_.keyword(*v, path + ".type", kServiceTypes, "service type");
+      type = i ? std::optional(kValues[*i]) : std::nullopt;
+    }
+
+    // Addresses: the cluster IPs, then the external IPs. One address given twice in a service
+    // is reported once here and claimed once below.
+    std::vector<Address> clusterIps;
+    std::vector<Address> externalIps;
+    std::map<uint32_t, std::string> ownAddresses;  // address -> the field that gave it first
+    auto addAddress = [&](std::vector<Address>& to, const YAML::Node& v, const std::string& field) {
+      auto ip = r_.ipv4(v, field);
+      if (!ip) {
+        return false;
+      }
+      auto [it, inserted] = ownAddresses.try_emplace(ip->value, field);
+      if (!inserted) {
+        r_.issue(v, field,
+                 fmt::format("{} is already given as {} of this service; expected distinct "
+                             "addresses",
+                             ip->toString(), it->second));
+        return false;
+      }
+      to.push_back(Address{*ip, v, field});
+      return true;
+    };
+
+    const YAML::Node* clusterIpNode = Reader::find(f, "clusterIP");
+    const YAML::Node* clusterIpsNode = Reader::find(f, "clusterIPs");
+    if (clusterIpNode != nullptr && clusterIpsNode != nullptr) {
+      r_.issue(*clusterIpsNode, path + ".clusterIPs",
+               fmt::format("both clusterIP (at {}) and clusterIPs are given; expected one of them",
+                           r_.markOf(*clusterIpNode).toString()));
+    } else if (clusterIpNode != nullptr) {
+      addAddress(clusterIps, *clusterIpNode, path + ".clusterIP");
+    } else if (clusterIpsNode != nullptr) {
+      if (!clusterIpsNode->IsSequence() || clusterIpsNode->size() == 0) {
+        r_.issue(*clusterIpsNode, path + ".clusterIPs",
+                 fmt::format("expected a non-empty sequence of IPv4 addresses inside "
+                             "network.serviceCIDR; got {}",
+                             clusterIpsNode->IsSequence() ? "an empty sequence"
+                                                          : describe(*clusterIpsNode)));
+      } else {
+        for (size_t i = 0; i < clusterIpsNode->size(); ++i) {
+          addAddress(clusterIps, (*clusterIpsNode)[i], fmt::format("{}.clusterIPs[{}]", path, i));
+        }
+      }
+    } else {
+      r_.require(f, entry, path, "clusterIP",
+                 "an IPv4 address inside network.serviceCIDR (or clusterIPs: a sequence of them)");
+    }
+    for (const Address& a : clusterIps) {
+      if (facts.serviceCidr && !facts.serviceCidr->contains(a.ip)) {
+        r_.issue(a.node, a.field,
+                 fmt::format("cluster IP {} is outside network.serviceCIDR {}; expected an "
+                             "address inside it",
+                             a.ip.toString(), facts.serviceCidr->toString()));
+      } else if (!facts.serviceCidrGiven) {
+        r_.issue(a.node, a.field,
+                 fmt::format("cluster IP {} cannot be checked: network.serviceCIDR is not set; "
+                             "set it to the range of cluster IPs, such as 10.96.0.0/12",
+                             a.ip.toString()));
+      }
+      // (serviceCIDR given but invalid: that issue is fatal already, nothing more to say here)
+    }
+
+    if (const YAML::Node* v = Reader::find(f, "externalIPs")) {
+      if (!v->IsSequence()) {
+        r_.issue(*v, path + ".externalIPs",
+                 fmt::format("expected a sequence of IPv4 addresses; got {}", describe(*v)));
+      } else {
+        for (size_t i = 0; i < v->size(); ++i) {
+          const std::string field = fmt::format("{}.externalIPs[{}]", path, i);
+          if (!addAddress(externalIps, (*v)[i], field)) {
+            continue;
+          }
+          const Address& a = externalIps.back();
+          constexpr std::string_view kExpected =
+              "expected an address outside network.podCIDR and network.serviceCIDR";
+          if (const char* why = specialAddress(a.ip)) {
+            r_.issue(a.node, field,
+                     fmt::format("external IP {} is {}; expected a unicast address that clients "
+                                 "can reach",
+                                 a.ip.toString(), why));
+          } else if (facts.podCidr && facts.podCidr->contains(a.ip)) {
+            r_.issue(a.node, field,
+                     fmt::format("external IP {} is inside network.podCIDR {}; {}", a.ip.toString(),
+                                 facts.podCidr->toString(), kExpected));
+          } else if (facts.serviceCidr && facts.serviceCidr->contains(a.ip)) {
+            r_.issue(a.node, field,
+                     fmt::format("external IP {} is inside network.serviceCIDR {}; {}",
+                                 a.ip.toString(), facts.serviceCidr->toString(), kExpected));
+          }
+        }
+      }
+    }
+
+    bool affinityKnown = true;  // false when the value given is invalid
+    if (const YAML::Node* v = Reader::find(f, "sessionAffinity")) {
+      auto i = r_.keyword(*v, path + ".sessionAffinity", kAffinities, "session affinity");
+      affinityKnown = i.has_value();
+      s.affinityClientIp = i == size_t{1};
+    }
+    if (const YAML::Node* v = Reader::find(f, "sessionAffinityTimeoutSeconds")) {
+      const std::string field = path + ".sessionAffinityTimeoutSeconds";
+      if (auto t = r_.integer(*v, field, 1, kMaxAffinityTimeout)) {
+        s.affinityTimeoutSeconds = static_cast<uint32_t>(*t);
+        if (affinityKnown && !s.affinityClientIp) {
+          r_.issue(*v, field,
+                   fmt::format("sessionAffinityTimeoutSeconds {} is given but sessionAffinity is "
+                               "None; expected sessionAffinity: ClientIP, or no timeout",
+                               *t));
+        }
+      }
+    }
+    constexpr svc::TrafficPolicy kPolicies[] = {svc::TrafficPolicy::kCluster,
+                                                svc::TrafficPolicy::kLocal};
+    if (const YAML::Node* v = Reader::find(f, "internalTrafficPolicy")) {
+      if (auto i =
+              r_.keyword(*v, path + ".internalTrafficPolicy", kTrafficPolicies, "traffic policy")) {
+        s.internalTrafficPolicy = kPolicies[*i];
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "externalTrafficPolicy")) {
+      if (auto i =
+              r_.keyword(*v, path + ".externalTrafficPolicy", kTrafficPolicies, "traffic policy")) {
+        s.externalTrafficPolicy = kPolicies[*i];
+      }
+    }
+
+    // Ports.
+    std::vector<PortEntry> ports;
+    if (const YAML::Node* v =
+            r_.require(f, entry, path, "ports", "a sequence of ports (- port: 80), at least one")) {
+      if (!v->IsSequence() || v->size() == 0) {
+        r_.issue(*v, path + ".ports",
+                 fmt::format("expected a sequence of ports (- port: 80), at least one; got {}",
+                             v->IsSequence() ? "an empty sequence" : describe(*v)));
+      } else {
+        for (size_t i = 0; i < v->size(); ++i) {
+          ports.push_back(
+              parseServicePort((*v)[i], fmt::format("{}.ports[{}]", path, i), v->size(), type));
+        }
+      }
+    }
+    checkPortsWithinService(ports);
+
+    // Endpoints.
+    std::map<std::string, std::string, std::less<>> portNames;  // name -> its port's path
+    for (const PortEntry& p : ports) {
+      if (!p.port.name.empty()) {
+        portNames.try_emplace(p.port.name, p.path);
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "endpoints")) {
+      if (!v->IsSequence()) {
+        r_.issue(*v, path + ".endpoints",
+                 fmt::format("expected a sequence of endpoints (- ip: 10.244.1.11); got {}",
+                             describe(*v)));
+      } else {
+        std::map<uint32_t, std::string> endpointIps;  // ip -> the endpoint that gave it first
+        for (size_t i = 0; i < v->size(); ++i) {
+          const std::string epPath = fmt::format("{}.endpoints[{}]", path, i);
+          if (auto ep = parseEndpoint((*v)[i], epPath, portNames)) {
+            auto [it, inserted] = endpointIps.try_emplace(ep->ip.value, epPath);
+            if (!inserted) {
+              r_.issue((*v)[i]["ip"], epPath + ".ip",
+                       fmt::format("endpoint {} is already listed as {}; expected each endpoint "
+                                   "once (use weight for a larger share)",
+                                   ep->ip.toString(), it->second));
+            } else {
+              s.endpoints.push_back(std::move(*ep));
+            }
+          }
+        }
+      }
+    }
+
+    // Conflicts with earlier services: the first keeps the value, this one is rejected.
+    if (id) {
+      auto [it, inserted] = serviceIds_.try_emplace(*id, claim);
+      if (!inserted) {
+        r_.issue(*nameNode, path + ".name",
+                 fmt::format("service '{}' is already defined by the entry at {}", *id,
+                             it->second.where.toString()));
+      }
+    }
+    for (const std::vector<Address>* list : {&clusterIps, &externalIps}) {
+      for (const Address& a : *list) {
+        for (const PortEntry& p : ports) {
+          if (!p.valid) {
+            continue;
+          }
+          const std::string what =
+              fmt::format("{}:{}/{}", a.ip.toString(), p.port.port, svc::toString(p.port.protocol));
+          auto [it, inserted] = serviceAddresses_.try_emplace(what, claim);
+          if (!inserted) {
+            r_.issue(a.node, a.field,
+                     fmt::format("{} ({}) is already used by {}; expected an address, port and "
+                                 "protocol that no other service uses (cluster IPs and external "
+                                 "IPs share one space)",
+                                 what, p.path.substr(path.size() + 1), it->second.toString()));
+          }
+        }
+      }
+    }
+    for (const PortEntry& p : ports) {
+      if (!p.valid || !p.uniqueNodePort || !p.port.nodePort) {
+        continue;
+      }
+      const std::string what =
+          fmt::format("{}/{}", *p.port.nodePort, svc::toString(p.port.protocol));
+      auto [it, inserted] = nodePorts_.try_emplace(what, claim);
+      if (!inserted) {
+        r_.issue(p.nodePortNode, p.path + ".nodePort",
+                 fmt::format("nodePort {} is already used by {}; expected a node port and "
+                             "protocol that no other service uses",
+                             what, it->second.toString()));
+      }
+    }
+
+    if (r_.issueCount() != issuesBefore) {
+      // Rejected; its issues say why. Each one names the service, for logs read out of context.
+      r_.annotateSince(issuesBefore, id ? fmt::format(" (service {} is rejected)", *id)
+                                        : std::string(" (this service is rejected)"));
+      return;
+    }
+    s.ns = *ns;
+    s.name = *name;
+    s.type = *type;
+    for (const Address& a : clusterIps) {
+      s.clusterIps.push_back(a.ip);
+    }
+    for (const Address& a : externalIps) {
+      s.externalIps.push_back(a.ip);
+    }
+    for (PortEntry& p : ports) {
+      s.ports.push_back(std::move(p.port));
+    }
+    out_.cluster.services.push_back(std::move(s));
+  }
+
+  // One entry of a service's `ports`; `valid` when every value in it is.
+  PortEntry parseServicePort(const YAML::Node& entry, const std::string& path, size_t portCount,
+                             std::optional<svc::ServiceType> type) {
+    PortEntry out;
+    out.path = path;
+    const size_t issuesBefore = r_.issueCount();
+    if (!entry.IsMap()) {
+      r_.issue(entry, path,
+               fmt::format("expected a map with fields {}; got {}", joinNames(kServicePortFields),
+                           describe(entry)));
+      return out;
+    }
+    Fields f = r_.fields(entry, path, kServicePortFields);
+    svc::ServicePort& p = out.port;
+
+    const YAML::Node* nameNode =
+        portCount > 1 ? r_.require(f, entry, path, "name",
+                                   "a port name (required when a service has more than one port)")
+                      : Reader::find(f, "name");
+    if (nameNode != nullptr) {
+      out.nameNode = *nameNode;
+      if (auto name = r_.label(*nameNode, path + ".name", "port name", kMaxPortNameLength)) {
+        p.name = *name;
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "protocol")) {
+      if (auto i = r_.keyword(*v, path + ".protocol", kProtocols, "protocol", /*anyCase=*/true)) {
+        p.protocol = kProtocolValues[*i];
+      }
+    }
+    if (const YAML::Node* v =
+            r_.require(f, entry, path, "port", fmt::format("an integer in 1..{}", kMaxPort))) {
+      out.portNode = *v;
+      if (auto port = r_.integer(*v, path + ".port", 1, kMaxPort)) {
+        p.port = static_cast<uint16_t>(*port);
+      }
+    }
+    p.targetPort = p.port;
+    if (const YAML::Node* v = Reader::find(f, "targetPort")) {
+      if (auto port = r_.integer(*v, path + ".targetPort", 1, kMaxPort)) {
+        p.targetPort = static_cast<uint16_t>(*port);
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "nodePort")) {
+      out.nodePortNode = *v;
+      if (auto port = r_.integer(*v, path + ".nodePort", 1, kMaxPort)) {
+        p.nodePort = static_cast<uint16_t>(*port);
+        if (type == svc::ServiceType::kClusterIP) {
+          r_.issue(*v, path + ".nodePort",
+                   fmt::format("nodePort {} is given on a ClusterIP service; expected type "
+                               "NodePort or LoadBalancer, or no nodePort",
+                               *port));
+        }
+      }
+    }
+    out.valid = r_.issueCount() == issuesBefore;
+    return out;
+  }
+
+  // Within one service: port names, port/protocol pairs and node ports are each used once.
+  // A duplicate is not claimed against other services (that would only repeat the issue).
+  void checkPortsWithinService(std::vector<PortEntry>& ports) {
+    std::map<std::string, std::string, std::less<>> names;
+    std::map<std::pair<svc::Protocol, uint16_t>, std::string> servicePorts;
+    std::map<std::pair<svc::Protocol, uint16_t>, std::string> nodePorts;
+    for (PortEntry& p : ports) {
+      if (!p.port.name.empty()) {
+        auto [it, inserted] = names.try_emplace(p.port.name, p.path);
+        if (!inserted) {
+          r_.issue(p.nameNode, p.path + ".name",
+                   fmt::format("port name '{}' is already used by {}; expected unique names",
+                               p.port.name, it->second));
+        }
+      }
+      if (p.port.port != 0) {
+        auto [it, inserted] = servicePorts.try_emplace({p.port.protocol, p.port.port}, p.path);
+        if (!inserted) {
+          r_.issue(p.portNode, p.path + ".port",
+                   fmt::format("port {}/{} is already defined by {}; expected each port and "
+                               "protocol once",
+                               p.port.port, svc::toString(p.port.protocol), it->second));
+          p.valid = false;
+        }
+      }
+      if (p.port.nodePort) {
+        auto [it, inserted] = nodePorts.try_emplace({p.port.protocol, *p.port.nodePort}, p.path);
+        if (!inserted) {
+          r_.issue(p.nodePortNode, p.path + ".nodePort",
+                   fmt::format("nodePort {}/{} is already used by {}; expected each node port "
+                               "and protocol once",
+                               *p.port.nodePort, svc::toString(p.port.protocol), it->second));
+          p.uniqueNodePort = false;
+        }
+      }
+    }
+  }
+
+  std::optional<svc::Endpoint> parseEndpoint(
+      const YAML::Node& entry, const std::string& path,
+      const std::map<std::string, std::string, std::less<>>& portNames) {
+    const size_t issuesBefore = r_.issueCount();
+    if (!entry.IsMap()) {
+      r_.issue(entry, path,
+               fmt::format("expected a map with fields {}; got {}", joinNames(kEndpointFields),
+                           describe(entry)));
+      return std::nullopt;
+    }
+    Fields f = r_.fields(entry, path, kEndpointFields);
+    svc::Endpoint ep;
+
+    if (const YAML::Node* v =
+            r_.require(f, entry, path, "ip", "the endpoint's IPv4 address, such as 10.244.1.11")) {
+      if (auto ip = r_.ipv4(*v, path + ".ip")) {
+        ep.ip = *ip;
+        if (const char* why = specialAddress(*ip)) {
+          r_.issue(*v, path + ".ip",
+                   fmt::format("endpoint {} is {}; expected a pod or host address", ip->toString(),
+                               why));
+        }
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "node")) {
+      if (auto node = r_.nodeName(*v, path + ".node")) {
+        ep.node = *node;
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "ready")) {
+      ep.ready = r_.boolean(*v, path + ".ready").value_or(true);
+    }
+    ep.serving = ep.ready;
+    if (const YAML::Node* v = Reader::find(f, "serving")) {
+      ep.serving = r_.boolean(*v, path + ".serving").value_or(ep.ready);
+    }
+    if (const YAML::Node* v = Reader::find(f, "terminating")) {
+      ep.terminating = r_.boolean(*v, path + ".terminating").value_or(false);
+    }
+    if (const YAML::Node* v = Reader::find(f, "weight")) {
+      if (auto w = r_.integer(*v, path + ".weight", 0, kMaxWeight)) {
+        ep.weight = static_cast<uint32_t>(*w);
+      }
+    }
+    if (const YAML::Node* v = Reader::find(f, "ports")) {
+      if (!v->IsMap()) {
+        r_.issue(*v, path + ".ports",
+                 fmt::format("expected a map of port name to port ({{http: 8080}}); got {}",
+                             describe(*v)));
+      } else {
+        for (const auto& kv : *v) {
+          if (!kv.first.IsScalar()) {
+            r_.issue(kv.first, path + ".ports",
+                     fmt::format("expected port names as keys; got {}", describe(kv.first)));
+            continue;
+          }
+          const std::string& portName = kv.first.Scalar();
+          const std::string field = fmt::format("{}.ports.{}", path, portName);
+          if (!portNames.contains(portName)) {
+            std::string known;
+            for (const auto& [n, unused] : portNames) {
+              known += (known.empty() ? "" : ", ") + n;
+            }
+            r_.issue(kv.first, field,
+                     fmt::format("no port named '{}' in this service; expected {}", portName,
+                                 known.empty() ? "no overrides (its ports have no names)"
+                                               : "one of " + known));
+            continue;
+          }
+          if (ep.ports.contains(portName)) {
+            r_.issue(kv.first, field, fmt::format("port '{}' is given twice", portName));
+            continue;
+          }
+          if (auto port = r_.integer(kv.second, field, 1, kMaxPort)) {
+            ep.ports.emplace(portName, static_cast<uint16_t>(*port));
+          }
+        }
+      }
+    }
+    if (r_.issueCount() != issuesBefore) {
+      return std::nullopt;
+    }
+    return ep;
+  }
+
   ClusterLoad& out_;
   Reader r_;
   std::map<std::string, Claim, std::less<>> names_;
   std::map<uint32_t, Claim> underlayIps_;
+  std::map<MacAddr, Claim> vtepMacs_;  // effective VTEP MACs: given or derived from the name
   std::vector<std::pair<Ipv4Prefix, Claim>> podSubnets_;
+  // Services: "ns/name", "ip:port/proto" (cluster and external IPs alike), "nodePort/proto".
+  std::map<std::string, Claim, std::less<>> serviceIds_;
+  std::map<std::string, Claim, std::less<>> serviceAddresses_;
+  std::map<std::string, Claim, std::less<>> nodePorts_;
 };
 
 // ---- agent.yaml ----
+
+// The VTEP, the bridge and the underlay interface are three different links, so the names given
+// for them must differ. Only names given explicitly are compared: the default VTEP name depends
+// on the cluster file's vni. Instead, a bridge or underlay name of the form "ovl.<digits>" is
+// rejected, as it would be the default VTEP name for some vni.
+void checkInterfaceNames(Reader& r, const AgentConfig& c) {
+  struct Given {
+    std::string_view key;
+    const std::string* name;
+    SourceMark mark;
+  };
+  std::vector<Given> given;
+  for (const Given& g :
+       {Given{"underlayInterface", &c.underlayInterface, {}}, Given{"vtepName", &c.vtepName, {}},
+        Given{"bridgeName", &c.bridgeName, {}}}) {
+    if (auto it = c.marks.find(std::string(g.key)); it != c.marks.end()) {
+      given.push_back(Given{g.key, g.name, it->second});
+    }
+  }
+  std::stable_sort(given.begin(), given.end(), [](const Given& a, const Given& b) {
+    return std::pair(a.mark.line, a.mark.column) < std::pair(b.mark.line, b.mark.column);
+  });
+  for (size_t i = 0; i < given.size(); ++i) {
+    const Given& g = given[i];
+    if (g.key != "vtepName" && looksLikeDefaultVtepName(*g.name)) {
+      r.issue(g.mark, std::string(g.key),
+              fmt::format("{} '{}' has the form of the default VTEP name ({}<vni>), which is "
+                          "reserved: it would collide with the VTEP whenever vtepName is not "
+                          "set; expected a name other than '{}' followed by digits only",
+                          g.key, *g.name, AgentConfig::kDefaultVtepPrefix,
+                          AgentConfig::kDefaultVtepPrefix));
+      continue;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (*given[j].name == *g.name) {
+        r.issue(g.mark, std::string(g.key),
+                fmt::format("{} '{}' is the same name as {} at {}; expected three different "
+                            "names for vtepName, bridgeName and underlayInterface (the VTEP, the "
+                            "pod bridge and the underlay are separate interfaces)",
+                            g.key, *g.name, given[j].key, given[j].mark.toString()));
+        break;
+      }
+    }
+  }
+}
 
 void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
   if (!root.IsMap()) {
@@ -703,6 +1441,7 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
       }
     }
   }
+  checkInterfaceNames(r, c);
 
   if (const YAML::Node* v = Reader::find(f, "healthAddress")) {
     constexpr std::string_view kExpected =

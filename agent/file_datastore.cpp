@@ -2,10 +2,23 @@
 
 #include <sys/inotify.h>
 
-#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
 
 namespace ovl {
+
+namespace {
+
+// A write is seen when its writer closes the file (IN_CLOSE_WRITE), not at each write():
+// `printf > file` truncates first, and reading then would find an empty file. Renames onto
+// the name (and symlink swaps) are IN_MOVED_TO; the *_SELF events say the directory itself
+// went away, and with it the watch.
+constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_CREATE |
+                           IN_DELETE_SELF | IN_MOVE_SELF;
+
+}  // namespace
 
 Result<FileDatastore> FileDatastore::create(const std::string& path) {
   std::filesystem::path p(path);
@@ -14,20 +27,23 @@ Result<FileDatastore> FileDatastore::create(const std::string& path) {
   if (!fd.valid()) {
     return Error::sys(errno, "inotify_init1");
   }
-  // A write is seen when its writer closes the file (IN_CLOSE_WRITE), not at each write():
-  // `printf > file` truncates first, and reading then would find an empty file. An atomic
-  // replace is a rename onto the name (IN_MOVED_TO); a removal is reported and keeps the last
-  // good cluster.
-  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
-  if (inotify_add_watch(fd.get(), dir.c_str(), mask) < 0) {
+  FileDatastore ds(path, dir, std::move(fd));
+  ds.watch_ = inotify_add_watch(ds.inotify_.get(), dir.c_str(), kMask);
+  if (ds.watch_ < 0) {
     return Error::sys(errno, "watch directory " + dir + " of the cluster file");
   }
-  return FileDatastore(path, p.filename().string(), std::move(fd));
+  return ds;
 }
 
-bool FileDatastore::changed() {
+void FileDatastore::watchDirectory() {
+  // The directory may be back (re-created, or renamed back); if not, the resync re-reads.
+  watch_ = inotify_add_watch(inotify_.get(), dir_.c_str(), kMask);
+}
+
+bool FileDatastore::maybeChanged() {
   alignas(inotify_event) char buf[16384];
   bool hit = false;
+  bool lost = false;
   for (;;) {
     ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
     if (n <= 0) {
@@ -35,13 +51,39 @@ bool FileDatastore::changed() {
     }
     for (ssize_t off = 0; off < n;) {
       auto* ev = reinterpret_cast<inotify_event*>(buf + off);
-      if ((ev->mask & IN_Q_OVERFLOW) != 0 || (ev->len > 0 && base_ == ev->name)) {
-        hit = true;
-      }
+      hit = true;  // any change in the directory: compare the content to know
+      lost |= (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
     }
   }
+  if (lost) {
+    if (watch_ >= 0) {
+      inotify_rm_watch(inotify_.get(), watch_);
+    }
+    watchDirectory();
+  }
   return hit;
+}
+
+std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
+  if (watch_ < 0) {
+    watchDirectory();
+  }
+  std::ifstream in(path_, std::ios::binary);
+  std::ostringstream text;
+  if (in) {
+    text << in.rdbuf();
+  }
+  if (!in) {
+    lastHash_.reset();
+    return loadClusterFile(path_);  // reports why it cannot be read
+  }
+  const size_t hash = std::hash<std::string>{}(text.str());
+  if (lastHash_ == hash) {
+    return std::nullopt;
+  }
+  lastHash_ = hash;
+  return parseCluster(text.str(), path_);
 }
 
 }  // namespace ovl

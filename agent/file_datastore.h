@@ -1,8 +1,13 @@
-// The `file` datastore: the cluster as a YAML file, watched with inotify. The directory is
-// watched, not the file, so that editors and tools that replace the file by a rename (the
-// usual atomic write) are seen as well as writes in place.
+// The `file` datastore: the cluster as a YAML file, watched with inotify.
+//
+// The directory is watched, not the file: editors and tools replace files by renaming a new
+// one onto the name, and Kubernetes-style ConfigMap volumes swap a `..data` symlink. Any event
+// in the directory makes the file a candidate; it is re-read and counts as changed only when
+// its content differs from what was last loaded. The periodic resync re-reads it as well, so a
+// missed event (a watch lost with its directory) costs latency, never correctness.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "agent/config.h"
@@ -16,17 +21,23 @@ class FileDatastore {
   static Result<FileDatastore> create(const std::string& path);
 
   int fd() const { return inotify_.get(); }
-  // Drains pending inotify events; true when the cluster file may have changed.
-  bool changed();
-  ClusterLoad load() const { return loadClusterFile(path_); }
+  // Drains pending inotify events (re-adding the watch if its directory went away); true when
+  // the file may have changed.
+  bool maybeChanged();
+  // The cluster, when the file's content differs from the last load (or on the first call).
+  std::optional<ClusterLoad> loadIfChanged();
   const std::string& path() const { return path_; }
 
  private:
-  FileDatastore(std::string path, std::string base, UniqueFd fd)
-      : path_(std::move(path)), base_(std::move(base)), inotify_(std::move(fd)) {}
+  FileDatastore(std::string path, std::string dir, UniqueFd fd)
+      : path_(std::move(path)), dir_(std::move(dir)), inotify_(std::move(fd)) {}
+  void watchDirectory();
+
   std::string path_;
-  std::string base_;  // file name within the watched directory
+  std::string dir_;
   UniqueFd inotify_;
+  int watch_ = -1;
+  std::optional<size_t> lastHash_;  // of the content last loaded
 };
 
 }  // namespace ovl

@@ -38,7 +38,7 @@ struct OverlayPlan {
   // The pod bridge: address <subnet>.1/<len>, the pods' gateway.
   std::string bridgeName;
   Ipv4Prefix bridgeAddress;
-  // Every other node, sorted by name.
+  // Every other node, sorted by pod subnet (so desiredPeerState() lists routes by destination).
   std::vector<PeerPlan> peers;
 };
 

@@ -50,10 +50,46 @@ std::string vtepMismatch(const nl::Link& link, const nl::VxlanSpec& want) {
 
 }  // namespace
 
+std::string OverlayReconciler::linkFields(const OverlayPlan& p) {
+  return fmt::format("{} {} {} {} {} {} {} {} {}", p.vtepName, p.vni, p.port, p.mtu ? *p.mtu : 0,
+                     p.vtepMac.toString(), p.vtepAddress.toString(), p.bridgeName,
+                     p.bridgeAddress.toString(), p.underlayIp.toString());
+}
+
+void OverlayReconciler::removeRenamedDevices(const OverlayPlan& plan, ReconcileReport& report) {
+  // Devices this agent made under names the plan no longer uses (vtepName, bridgeName or the
+  // VNI changed). Only this process's own names: a device it does not know is never deleted.
+  const std::pair<const std::string*, const char*> old[] = {{&vtepName_, "vxlan"},
+                                                            {&bridgeName_, "bridge"}};
+  for (const auto& [name, kind] : old) {
+    if (name->empty() || *name == plan.vtepName || *name == plan.bridgeName) {
+      continue;
+    }
+    const nl::Link* l = findByName(links_, *name);
+    if (l == nullptr || l->kind != kind) {
+      continue;
+    }
+    if (auto st = kernel_.deleteLink(l->index); !st) {
+      report.errors.push_back(st.error().withContext("delete the former " + *name));
+      continue;
+    }
+    report.actions.push_back(
+        fmt::format("delete {}: the plan now names {}", *name,
+                    std::string(kind) == "vxlan" ? plan.vtepName : plan.bridgeName));
+    const int gone = l->index;
+    std::erase_if(links_, [&](const nl::Link& x) { return x.index == gone; });
+    std::erase_if(addresses_, [&](const nl::Address& a) { return a.index == gone; });
+  }
+}
+
 ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullRead) {
   ReconcileReport report;
-  vtepName_ = plan.vtepName;
-  bridgeName_ = plan.bridgeName;
+  // A change of what the devices should be (VNI, port, MTU, MAC, names, this node's subnet or
+  // underlay address) needs the links read and fixed, not only the peer delta.
+  const auto linkPlan = linkFields(plan);
+  if (linkPlan != lastLinkPlan_) {
+    cacheValid_ = false;
+  }
   report.fullRead = fullRead || !cacheValid_;
   if (report.fullRead) {
     cacheValid_ = false;
@@ -69,10 +105,14 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
     }
     links_ = std::move(*links);
     addresses_ = std::move(*addrs);
+    removeRenamedDevices(plan, report);
     if (auto st = ensureLinks(plan, report); !st) {
       report.errors.push_back(st.error());
       return report;
     }
+    vtepName_ = plan.vtepName;
+    bridgeName_ = plan.bridgeName;
+    lastLinkPlan_ = linkPlan;
     auto peers = kernel_.peerState(*vtepIndex_);
     if (!peers) {
       report.errors.push_back(peers.error().withContext("read peer entries of " + plan.vtepName));
@@ -137,6 +177,12 @@ Status OverlayReconciler::ensureLinks(const OverlayPlan& plan, ReconcileReport& 
                                plan.underlayIp.toString(), plan.nodeName)};
     }
   }
+  if (underlay->name == plan.vtepName || underlay->name == plan.bridgeName) {
+    return Error{EINVAL, fmt::format("the underlay interface '{}' has the name ovl uses for its "
+                                     "{}; choose another vtepName or bridgeName",
+                                     underlay->name,
+                                     underlay->name == plan.vtepName ? "VTEP" : "pod bridge")};
+  }
   // A copy: ensureVtep() may add to links_, which would leave a pointer into it dangling.
   const nl::Link underlayLink = *underlay;
   underlayIndex_ = underlayLink.index;
@@ -144,21 +190,41 @@ Status OverlayReconciler::ensureLinks(const OverlayPlan& plan, ReconcileReport& 
     return st;
   }
   const nl::Link* vtep = findByIndex(links_, *vtepIndex_);
-  return ensureBridge(plan, vtep != nullptr ? vtep->mtu : underlayLink.mtu - kVxlanOverhead,
-                      report);
+  // The bridge serves the local pods; the VTEP's peers are programmed even when it fails.
+  if (auto st = ensureBridge(plan, vtep != nullptr ? vtep->mtu : underlayLink.mtu - kVxlanOverhead,
+                             report);
+      !st) {
+    report.errors.push_back(st.error());
+  }
+  return okStatus();
 }
 
 Status OverlayReconciler::ensureVtep(const OverlayPlan& plan, const nl::Link& underlay,
                                      ReconcileReport& report) {
-  if (!plan.mtu && underlay.mtu <= kVxlanOverhead + 68) {
+  if (underlay.mtu <= kVxlanOverhead + 68) {
     return Error{EINVAL, fmt::format("underlay interface '{}' has MTU {}, too small for VXLAN",
                                      underlay.name, underlay.mtu)};
   }
-  nl::VxlanSpec spec{plan.vtepName,   plan.vni,
-                     plan.underlayIp, underlay.index,
-                     plan.port,       plan.mtu ? *plan.mtu : underlay.mtu - kVxlanOverhead,
-                     plan.vtepMac};
+  const uint32_t maxMtu = underlay.mtu - kVxlanOverhead;
+  uint32_t mtu = plan.mtu.value_or(maxMtu);
+  if (mtu > maxMtu) {
+    // The kernel refuses it; the overlay still works with the largest MTU that fits.
+    report.errors.push_back(Error{
+        EINVAL, fmt::format("network.mtu {} does not fit the underlay: '{}' has MTU {}, so the "
+                            "VTEP can have at most {}; using {}",
+                            mtu, underlay.name, underlay.mtu, maxMtu, maxMtu)});
+    mtu = maxMtu;
+  }
+  nl::VxlanSpec spec{plan.vtepName, plan.vni, plan.underlayIp, underlay.index,
+                     plan.port,     mtu,      plan.vtepMac};
   const nl::Link* existing = findByName(links_, plan.vtepName);
+  if (existing != nullptr && existing->kind != "vxlan") {
+    // Not a device ovl made: never deleted, whatever its name.
+    return Error{EEXIST,
+                 fmt::format("a '{}' device named {} exists and is not ovl's VTEP; "
+                             "remove it or set vtepName",
+                             existing->kind.empty() ? "plain" : existing->kind, plan.vtepName)};
+  }
   if (existing != nullptr) {
     std::string why = vtepMismatch(*existing, spec);
     if (!why.empty()) {
@@ -183,28 +249,29 @@ Status OverlayReconciler::ensureVtep(const OverlayPlan& plan, const nl::Link& un
     std::erase_if(addresses_, [&](const nl::Address& a) { return a.index == created->index; });
   }
   vtepIndex_ = existing->index;
-  nl::Link vtep = *existing;
-  if (vtep.mtu != spec.mtu) {
-    if (auto st = kernel_.setMtu(vtep.index, spec.mtu); !st) {
-      return st;
+  const nl::Link vtep = *existing;
+  // Attributes that fail to apply are reported, but the peers are still programmed.
+  auto attempt = [&](Status st, std::string what) {
+    if (st) {
+      report.actions.push_back(std::move(what));
+    } else {
+      report.errors.push_back(st.error());
     }
-    report.actions.push_back(fmt::format("set {} mtu {} (was {})", vtep.name, spec.mtu, vtep.mtu));
+  };
+  if (vtep.mtu != spec.mtu) {
+    attempt(kernel_.setMtu(vtep.index, spec.mtu),
+            fmt::format("set {} mtu {} (was {})", vtep.name, spec.mtu, vtep.mtu));
   }
   if (vtep.mac != spec.mac) {
-    if (auto st = kernel_.setMac(vtep.index, spec.mac); !st) {
-      return st;
-    }
-    report.actions.push_back(fmt::format("set {} address {} (was {})", vtep.name,
-                                         spec.mac.toString(), vtep.mac.toString()));
+    attempt(kernel_.setMac(vtep.index, spec.mac),
+            fmt::format("set {} address {} (was {})", vtep.name, spec.mac.toString(),
+                        vtep.mac.toString()));
   }
   if (auto st = ensureOnlyAddress(vtep.index, vtep.name, plan.vtepAddress, report); !st) {
-    return st;
+    report.errors.push_back(st.error());
   }
   if (!vtep.up) {
-    if (auto st = kernel_.setUp(vtep.index); !st) {
-      return st;
-    }
-    report.actions.push_back("set " + vtep.name + " up");
+    attempt(kernel_.setUp(vtep.index), "set " + vtep.name + " up");
   }
   return okStatus();
 }
@@ -213,13 +280,11 @@ Status OverlayReconciler::ensureBridge(const OverlayPlan& plan, uint32_t mtu,
                                        ReconcileReport& report) {
   const nl::Link* existing = findByName(links_, plan.bridgeName);
   if (existing != nullptr && existing->kind != "bridge") {
-    report.actions.push_back(fmt::format("re-create {}: it is a '{}' device, not a bridge",
-                                         plan.bridgeName, existing->kind));
-    if (auto st = kernel_.deleteLink(existing->index); !st) {
-      return st.error().withContext("delete " + plan.bridgeName);
-    }
-    std::erase_if(links_, [&](const nl::Link& l) { return l.name == plan.bridgeName; });
-    existing = nullptr;
+    // Not a device ovl made: never deleted, whatever its name.
+    return Error{EEXIST,
+                 fmt::format("a '{}' device named {} exists and is not a bridge; "
+                             "remove it or set bridgeName",
+                             existing->kind.empty() ? "plain" : existing->kind, plan.bridgeName)};
   }
   if (existing == nullptr) {
     auto created = kernel_.createBridge(plan.bridgeName, mtu);
@@ -233,13 +298,14 @@ Status OverlayReconciler::ensureBridge(const OverlayPlan& plan, uint32_t mtu,
   bridgeIndex_ = existing->index;
   const nl::Link bridge = *existing;
   if (auto st = ensureOnlyAddress(bridge.index, bridge.name, plan.bridgeAddress, report); !st) {
-    return st;
+    report.errors.push_back(st.error());
   }
   if (!bridge.up) {
     if (auto st = kernel_.setUp(bridge.index); !st) {
-      return st;
+      report.errors.push_back(st.error());
+    } else {
+      report.actions.push_back("set " + bridge.name + " up");
     }
-    report.actions.push_back("set " + bridge.name + " up");
   }
   return okStatus();
 }
@@ -320,11 +386,20 @@ bool OverlayReconciler::eventMayBeDrift(const nl::Event& event) const {
       }
       // A non-permanent entry on the VTEP: harmless unless it replaced one of ovl's (same IP).
       return true;
-    case K::kRoute:
-      if (event.index != *vtepIndex_ || !event.route) {
-        return false;  // not a main-table route through the VTEP: not ovl's
+    case K::kRoute: {
+      if (!event.route) {
+        return false;  // not a main-table single-path route: not ovl's
       }
-      return contradicts(event.deleted, *event.route, actual_.routes, desired_.routes);
+      if (event.index == *vtepIndex_) {
+        return contradicts(event.deleted, *event.route, actual_.routes, desired_.routes);
+      }
+      // Elsewhere: drift only if it took the place of one of ovl's routes (`ip route replace`
+      // onto another device sends no deletion for the VTEP's route).
+      auto it =
+          std::lower_bound(desired_.routes.begin(), desired_.routes.end(), event.route->dst,
+                           [](const nl::Route& r, const Ipv4Prefix& dst) { return r.dst < dst; });
+      return !event.deleted && it != desired_.routes.end() && it->dst == event.route->dst;
+    }
     case K::kOverflow:
       break;
   }

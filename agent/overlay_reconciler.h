@@ -51,6 +51,8 @@ class OverlayReconciler {
   Status ensureLinks(const OverlayPlan& plan, ReconcileReport& report);
   Status ensureVtep(const OverlayPlan& plan, const nl::Link& underlay, ReconcileReport& report);
   Status ensureBridge(const OverlayPlan& plan, uint32_t mtu, ReconcileReport& report);
+  void removeRenamedDevices(const OverlayPlan& plan, ReconcileReport& report);
+  static std::string linkFields(const OverlayPlan& plan);
   Status ensureOnlyAddress(int index, const std::string& name, const Ipv4Prefix& want,
                            ReconcileReport& report);
 
@@ -62,10 +64,11 @@ class OverlayReconciler {
   std::optional<int> vtepIndex_;
   std::optional<int> bridgeIndex_;
   std::optional<int> underlayIndex_;
-  PeerState actual_;   // acknowledged state of the VTEP's peer entries
-  PeerState desired_;  // what the last pass wanted
-  std::string vtepName_;
+  PeerState actual_;      // acknowledged state of the VTEP's peer entries
+  PeerState desired_;     // what the last pass wanted
+  std::string vtepName_;  // the names the last full pass made the devices under
   std::string bridgeName_;
+  std::string lastLinkPlan_;  // linkFields() of the plan the links were last made for
 };
 
 }  // namespace ovl

@@ -35,10 +35,10 @@ namespace ovl::nat {
 struct Target {
   enum class Kind : uint8_t { kBalance, kReject, kDrop };
   Kind kind = Kind::kReject;
-  uint32_t slots = 0;         // kBalance: endpoint slots (chain lb_<slots>)
+  uint32_t slots = 0;            // kBalance: endpoint slots (chain lb_<slots>)
   uint32_t affinityTimeout = 0;  // kBalance: > 0 = ClientIP affinity, seconds
-  bool masquerade = false;    // masquerade whatever the source (mode all, or ETP Cluster
-                              //   for NodePort/external traffic)
+  bool masquerade = false;       // masquerade whatever the source (mode all, or ETP Cluster
+                                 //   for NodePort/external traffic)
   auto operator<=>(const Target&) const = default;
 };
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/cluster.h"
+#include "agent/source_mark.h"
 #include "common/ip.h"
 
 namespace ovl::svc {
@@ -17,13 +17,24 @@ enum class Protocol : uint8_t { kTcp = 6, kUdp = 17, kSctp = 132 };  // IANA num
 enum class ServiceType { kClusterIP, kNodePort, kLoadBalancer };
 enum class TrafficPolicy { kCluster, kLocal };
 
-std::string toString(Protocol p);  // "tcp", "udp", "sctp"
+// "tcp", "udp", "sctp"
+inline std::string toString(Protocol p) {
+  switch (p) {
+    case Protocol::kTcp:
+      return "tcp";
+    case Protocol::kUdp:
+      return "udp";
+    case Protocol::kSctp:
+      return "sctp";
+  }
+  return std::to_string(static_cast<unsigned>(p));
+}
 
 struct ServicePort {
   std::string name;  // "" allowed when the service has one port
   Protocol protocol = Protocol::kTcp;
-  uint16_t port = 0;        // on the cluster IPs and external IPs
-  uint16_t targetPort = 0;  // on the endpoints (0 = same as port)
+  uint16_t port = 0;                 // on the cluster IPs and external IPs
+  uint16_t targetPort = 0;           // on the endpoints (0 = same as port)
   std::optional<uint16_t> nodePort;  // NodePort and LoadBalancer services
   bool operator==(const ServicePort&) const = default;
 };
@@ -34,8 +45,8 @@ struct Endpoint {
   bool ready = true;
   bool serving = true;
   bool terminating = false;
-  std::optional<uint32_t> weight;              // relative; unset = 1
-  std::map<std::string, uint16_t> ports;       // per service-port name: overrides targetPort
+  std::optional<uint32_t> weight;         // relative; unset = 1
+  std::map<std::string, uint16_t> ports;  // per service-port name: overrides targetPort
   bool operator==(const Endpoint&) const = default;
 };
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds, checks formatting, runs the unit tests
-# under ASan+UBSan, then every test (unit, netns, e2e) on the normal build. Needs root: the
+# and netns tests under ASan+UBSan, then every test (unit, netns, e2e) on the normal build. Needs root: the
 # netns and e2e tests create network namespaces (and delete them, also when they fail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-format.sh
 scripts/build.sh --asan
-echo "== unit tests under ASan+UBSan"
+echo "== unit and netns tests under ASan+UBSan (leaks included)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L unit --output-on-failure -j"$(nproc)"
+  ctest --test-dir build-asan -L 'unit|netns' --output-on-failure -j"$(nproc)"
 echo "== unit, netns and e2e tests"
 ctest --test-dir build -LE bench --output-on-failure -j"$(nproc)"

@@ -75,6 +75,10 @@ agent_kill 2 KILL
 node_exec 2 ip route del 10.244.3.0/24 dev ovl.1
 node_exec 2 bridge fdb add 02:de:ad:be:ef:01 dev ovl.1 dst 192.168.50.99 self permanent
 node_exec 2 bridge fdb append 00:00:00:00:00:00 dev ovl.1 dst 192.168.50.98 self permanent
+# Watch every route, neighbour and FDB change on node 2 across the restart: the new agent must
+# adopt what the kernel holds, deleting nothing but the bogus entries.
+ip netns exec "$(node_ns 2)" ip monitor route neigh >"$E2E_DIR/monitor.log" 2>&1 &
+monitor=$!
 e2e_sleep 1
 agent_start 2 "$E2E_DIR" "$AGENT"
 agent_wait_ready 2 10
@@ -87,6 +91,14 @@ if ! wait "$stream"; then
 fi
 cat "$E2E_DIR/stream.log"
 kill "$stream_server" 2>/dev/null || true
+kill "$monitor" 2>/dev/null || true
+wait "$monitor" 2>/dev/null || true
+if grep "^Deleted" "$E2E_DIR/monitor.log" | grep -v "192.168.50.9[89]"; then
+  fail "the restarted agent deleted entries it should have adopted"
+fi
+grep -q "^Deleted.*192.168.50.99" "$E2E_DIR/monitor.log" || fail "the monitor saw no deletion of the bogus entry"
+gap=$(sed -n 's/.*max gap \([0-9]*\) ms.*/\1/p' "$E2E_DIR/stream.log")
+((gap < 500)) || fail "the stream stalled for $gap ms while the agent restarted"
 [[ $(node_exec 1 cat /sys/class/net/ovl.1/address) == "$mac1" ]] || fail "node 1's VTEP MAC changed"
 [[ $(node_exec 2 cat /sys/class/net/ovl.1/ifindex) == "$vtep2_index" ]] ||
   fail "the restarted agent re-created its VTEP instead of adopting it"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -148,6 +149,7 @@ nodes:
                       MacAddr::parse("0a:58:0a:f4:02:01"),
                       {}}));
   EXPECT_EQ(n2.mark.toString(), "cluster.yaml:12:5");
+  EXPECT_TRUE(load.cluster.services.empty());
 }
 
 TEST(ClusterConfig, NetworkDefaults) {
@@ -372,8 +374,8 @@ TEST(ClusterConfig, NodesNotASequenceIsFatal) {
 TEST(ClusterConfig, UnknownTopLevelFieldIsFatal) {
   auto load = parseCluster(network("node:\n  - name: node1\n"), kFile);
   EXPECT_TRUE(load.fatal);
-  EXPECT_TRUE(
-      hasIssue(load.issues, "node", 3, {"unknown field 'node'; known fields are network, nodes"}));
+  EXPECT_TRUE(hasIssue(load.issues, "node", 3,
+                       {"unknown field 'node'; known fields are network, nodes, services"}));
 }
 
 TEST(ClusterConfig, UnknownNetworkFieldIsFatal) {
@@ -382,7 +384,7 @@ TEST(ClusterConfig, UnknownNetworkFieldIsFatal) {
   EXPECT_TRUE(hasIssue(
       load.issues, "network.vxlanPort", 3,
       {"unknown field 'vxlanPort'; known fields are podCIDR, subnetLength, serviceCIDR, vni, "
-       "port, mtu"}));
+       "port, mtu, masquerade"}));
 }
 
 TEST(ClusterConfig, FieldGivenTwiceIsFatal) {
@@ -503,6 +505,122 @@ TEST(ClusterConfig, OverlappingPodSubnetsRejectTheLaterEntry) {
                         "'node1' at cluster.yaml:4:5"}));
 }
 
+// How many issues name `field`.
+size_t issueCount(const std::vector<ConfigIssue>& issues, const std::string& field) {
+  return static_cast<size_t>(std::count_if(issues.begin(), issues.end(),
+                                           [&](const ConfigIssue& i) { return i.field == field; }));
+}
+
+TEST(ClusterConfig, DuplicateVtepMacRejectsTheLaterEntry) {
+  // Both given.
+  auto load = parseNodes(
+      node("node1", "192.168.50.1", "10.244.1.0/24") + "    vtepMAC: 0a:58:0a:f4:01:01\n" +
+      node("node2", "192.168.50.2", "10.244.2.0/24") + "    vtepMAC: 0a:58:0a:f4:01:01\n");
+  ASSERT_EQ(load.cluster.nodes.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(load.cluster.nodes[0].name, "node1");
+  EXPECT_EQ(load.issues.size(), 1u) << dump(load.issues);
+  EXPECT_TRUE(hasIssue(load.issues, "nodes[1].vtepMAC", 11,
+                       {"VTEP MAC 0a:58:0a:f4:01:01 is already used by node 'node1' at "
+                        "cluster.yaml:4:5; each node needs its own"}));
+
+  // The one given equals the one an earlier node derives from its name.
+  const std::string derived1 = MacAddr::fromIdentity("node1").toString();
+  load = parseNodes(node("node1", "192.168.50.1", "10.244.1.0/24") +
+                    node("node2", "192.168.50.2", "10.244.2.0/24") + "    vtepMAC: " + derived1 +
+                    "\n");
+  ASSERT_EQ(load.cluster.nodes.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(load.cluster.nodes[0].name, "node1");
+  EXPECT_TRUE(hasIssue(load.issues, "nodes[1].vtepMAC", 10,
+                       {"VTEP MAC " + derived1 + " is already used by node 'node1' at " +
+                        "cluster.yaml:4:5; each node needs its own"}));
+
+  // The one derived from the name equals one an earlier node gives: reported at the name.
+  const std::string derived2 = MacAddr::fromIdentity("node2").toString();
+  load = parseNodes(node("node1", "192.168.50.1", "10.244.1.0/24") + "    vtepMAC: " + derived2 +
+                    "\n" + node("node2", "192.168.50.2", "10.244.2.0/24"));
+  ASSERT_EQ(load.cluster.nodes.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(load.cluster.nodes[0].name, "node1");
+  EXPECT_TRUE(
+      hasIssue(load.issues, "nodes[1].vtepMAC", 8,
+               {"VTEP MAC " + derived2 + " (derived from the name 'node2'",
+                "already used by node 'node1' at cluster.yaml:4:5", "each node needs its own"}));
+
+  // The first entry keeps its MAC even when it is rejected for something else.
+  load = parseNodes(
+      node("node1", "192.168.50.1", "10.245.1.0/24") + "    vtepMAC: 0a:58:0a:f4:01:01\n" +
+      node("node2", "192.168.50.2", "10.244.2.0/24") + "    vtepMAC: 0a:58:0a:f4:01:01\n");
+  EXPECT_TRUE(load.cluster.nodes.empty()) << dump(load.issues);
+  EXPECT_TRUE(hasIssue(load.issues, "nodes[1].vtepMAC", 11, {"already used by node 'node1'"}));
+
+  // A duplicate name is reported once, not again as a duplicate derived MAC.
+  load = parseNodes(node("node1", "192.168.50.1", "10.244.1.0/24") +
+                    node("node1", "192.168.50.2", "10.244.2.0/24"));
+  EXPECT_EQ(load.issues.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(issueCount(load.issues, "nodes[1].vtepMAC"), 0u) << dump(load.issues);
+
+  // Different MACs, given or derived, are fine.
+  load = parseNodes(node("node1", "192.168.50.1", "10.244.1.0/24") +
+                    node("node2", "192.168.50.2", "10.244.2.0/24") +
+                    "    vtepMAC: 0a:58:0a:f4:02:01\n" +
+                    node("node3", "192.168.50.3", "10.244.3.0/24"));
+  EXPECT_EQ(load.cluster.nodes.size(), 3u) << dump(load.issues);
+}
+
+TEST(ClusterConfig, UnusableUnderlayIpIsRejected) {
+  struct Case {
+    const char* ip;
+    const char* says;
+  };
+  for (auto c : {Case{"0.0.0.0", "in 0.0.0.0/8"}, Case{"0.255.255.255", "in 0.0.0.0/8"},
+                 Case{"127.0.0.1", "a loopback address (127.0.0.0/8)"},
+                 Case{"127.255.255.254", "a loopback address (127.0.0.0/8)"},
+                 Case{"169.254.0.1", "a link-local address (169.254.0.0/16)"},
+                 Case{"224.0.0.1", "a multicast address (224.0.0.0/4)"},
+                 Case{"239.255.255.250", "a multicast address (224.0.0.0/4)"},
+                 Case{"240.0.0.1", "a reserved address (240.0.0.0/4)"},
+                 Case{"255.255.255.255", "the broadcast address (255.255.255.255, in 240.0.0.0/4)"},
+                 Case{"10.244.0.1", "inside network.podCIDR 10.244.0.0/16"},
+                 Case{"10.244.255.255", "inside network.podCIDR 10.244.0.0/16"}}) {
+    auto load = parseNodes(node("node1", c.ip, "10.244.1.0/24"));
+    EXPECT_TRUE(load.cluster.nodes.empty()) << c.ip;
+    EXPECT_TRUE(hasIssue(load.issues, "nodes[0].underlayIP", 5,
+                         {std::string("underlay IP ") + c.ip + " is " + c.says,
+                          "a node's underlay IP carries VXLAN packets; it must be a unicast "
+                          "address outside the pod and service networks"}))
+        << c.ip;
+  }
+  // The neighbours of those ranges are fine.
+  for (const char* good : {"1.0.0.0", "126.255.255.255", "128.0.0.1", "169.253.255.255",
+                           "169.255.0.1", "223.255.255.254", "10.243.255.255", "10.245.0.0"}) {
+    auto load = parseNodes(node("node1", good, "10.244.1.0/24"));
+    EXPECT_EQ(load.cluster.nodes.size(), 1u) << good << dump(load.issues);
+  }
+  // An unusable IP claims nothing: a second node with it gets the same issue, not "already used".
+  auto load = parseNodes(node("node1", "127.0.0.1", "10.244.1.0/24") +
+                         node("node2", "127.0.0.1", "10.244.2.0/24"));
+  EXPECT_TRUE(hasIssue(load.issues, "nodes[1].underlayIP", 8, {"a loopback address"}));
+
+  // Inside the service network, when there is a valid one.
+  const std::string withServiceCidr =
+      "network:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\nnodes:\n";
+  load = parseCluster(withServiceCidr + node("node1", "10.100.0.1", "10.244.1.0/24") +
+                          node("node2", "10.112.0.1", "10.244.2.0/24"),
+                      kFile);
+  EXPECT_FALSE(load.fatal) << dump(load.issues);
+  ASSERT_EQ(load.cluster.nodes.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(load.cluster.nodes[0].name, "node2");
+  EXPECT_TRUE(hasIssue(load.issues, "nodes[0].underlayIP", 6,
+                       {"underlay IP 10.100.0.1 is inside network.serviceCIDR 10.96.0.0/12",
+                        "outside the pod and service networks"}));
+  // An invalid serviceCIDR is reported on its own; nodes are not checked against it.
+  load = parseCluster("network:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.1/12\nnodes:\n" +
+                          node("node1", "10.100.0.1", "10.244.1.0/24"),
+                      kFile);
+  EXPECT_TRUE(load.fatal);
+  EXPECT_EQ(load.cluster.nodes.size(), 1u) << dump(load.issues);
+  EXPECT_EQ(issueCount(load.issues, "nodes[0].underlayIP"), 0u) << dump(load.issues);
+}
+
 TEST(ClusterConfig, InvalidVtepMacIsRejected) {
   struct Case {
     const char* mac;
@@ -605,6 +723,8 @@ TEST(ClusterConfig, ExampleFileIsValid) {
   ASSERT_TRUE(load.issues.empty()) << dump(load.issues);
   EXPECT_EQ(load.cluster.network.podCidr.toString(), "10.244.0.0/16");
   EXPECT_EQ(load.cluster.nodes.size(), 3u);
+  EXPECT_EQ(load.cluster.network.serviceCidr, Ipv4Prefix::parse("10.96.0.0/12"));
+  EXPECT_EQ(load.cluster.services.size(), 3u);  // checked in detail in service_config_test.cpp
 }
 
 TEST(AgentConfig, ExampleFileIsValid) {
@@ -753,6 +873,71 @@ TEST(AgentConfig, InterfaceNamesAreChecked) {
         kAgentFile);
     EXPECT_TRUE(r.issues.empty()) << dump(r.issues);
   }
+}
+
+TEST(AgentConfig, InterfaceNamesMustDiffer) {
+  struct Case {
+    const char* text;   // after nodeName and clusterFile (lines 1-2)
+    const char* field;  // the one given second
+    int line;
+    const char* says;
+  };
+  for (auto c : {
+           Case{
+               "vtepName: eth0\nunderlayInterface: eth0\n", "underlayInterface", 4,
+               "underlayInterface 'eth0' is the same name as vtepName at /etc/ovl/agent.yaml:3:11"},
+           Case{"underlayInterface: br0\nbridgeName: br0\n", "bridgeName", 4,
+                "bridgeName 'br0' is the same name as underlayInterface at "
+                "/etc/ovl/agent.yaml:3:20"},
+           Case{"bridgeName: vx0\nlogLevel: info\nvtepName: vx0\n", "vtepName", 5,
+                "vtepName 'vx0' is the same name as bridgeName at /etc/ovl/agent.yaml:3:13"},
+       }) {
+    auto r =
+        parseAgentConfig(std::string("nodeName: n1\nclusterFile: c.yaml\n") + c.text, kAgentFile);
+    EXPECT_EQ(r.issues.size(), 1u) << c.text << dump(r.issues);
+    EXPECT_TRUE(hasIssue(r.issues, c.field, c.line,
+                         {c.says,
+                          "expected three different names for vtepName, bridgeName and "
+                          "underlayInterface"}))
+        << c.text;
+  }
+  // All three the same: the second and the third are each reported against the first.
+  auto r = parseAgentConfig(
+      "nodeName: n1\nclusterFile: c.yaml\nbridgeName: x0\nvtepName: x0\nunderlayInterface: x0\n",
+      kAgentFile);
+  EXPECT_EQ(r.issues.size(), 2u) << dump(r.issues);
+  EXPECT_TRUE(hasIssue(r.issues, "vtepName", 4, {"same name as bridgeName at"}));
+  EXPECT_TRUE(hasIssue(r.issues, "underlayInterface", 5, {"same name as bridgeName at"}));
+  // Three different names are fine; the default VTEP name is not compared (it needs the vni).
+  r = parseAgentConfig(
+      "nodeName: n1\nclusterFile: c.yaml\nbridgeName: br0\nvtepName: vx0\nunderlayInterface: "
+      "eth0\n",
+      kAgentFile);
+  EXPECT_TRUE(r.issues.empty()) << dump(r.issues);
+}
+
+TEST(AgentConfig, BridgeAndUnderlayMustNotLookLikeTheDefaultVtepName) {
+  for (const char* key : {"bridgeName", "underlayInterface"}) {
+    for (const char* bad : {"ovl.1", "ovl.42", "ovl.16777215", "ovl.0"}) {
+      auto r = parseAgentConfig(
+          std::string("nodeName: n1\nclusterFile: c.yaml\n") + key + ": " + bad + "\n", kAgentFile);
+      EXPECT_TRUE(hasIssue(
+          r.issues, key, 3,
+          {std::string(key) + " '" + bad + "'", "form of the default VTEP name (ovl.<vni>)",
+           "collide with the VTEP whenever vtepName is not set",
+           "expected a name other than 'ovl.' followed by digits only"}))
+          << key << "=" << bad;
+    }
+    for (const char* good : {"ovl.", "ovl.1a", "ovl.x", "xovl.1", "ovl1", "ovlbr0"}) {
+      auto r = parseAgentConfig(
+          std::string("nodeName: n1\nclusterFile: c.yaml\n") + key + ": '" + good + "'\n",
+          kAgentFile);
+      EXPECT_TRUE(r.issues.empty()) << key << "=" << good << dump(r.issues);
+    }
+  }
+  // The VTEP itself may be named so.
+  auto r = parseAgentConfig("nodeName: n1\nclusterFile: c.yaml\nvtepName: ovl.7\n", kAgentFile);
+  EXPECT_TRUE(r.issues.empty()) << dump(r.issues);
 }
 
 TEST(AgentConfig, HealthAddressMustBeIpv4AndPort) {

@@ -101,7 +101,7 @@ class FakeKernel : public OverlayKernel {
         out.push_back(Error::sys(ENOENT, op.toString()));
         continue;
       }
-      applyToState(s, op);
+      kernelApply(s, op);
       out.push_back(okStatus());
     }
     return out;
@@ -138,6 +138,50 @@ class FakeKernel : public OverlayKernel {
                }) != s.routes.end();
     }
   }
+  // The kernel's semantics, written independently of the production applyToState() so that a
+  // mistake there shows up as a difference here.
+  static void kernelApply(PeerState& s, const nl::Netlink::Op& op) {
+    switch (op.kind) {
+      case Kind::kReplaceNeighbour:  // one entry per IP: NLM_F_REPLACE overwrites its MAC
+        for (auto& n : s.neighbours) {
+          if (n.ip == op.neighbour.ip) {
+            n = op.neighbour;
+            return;
+          }
+        }
+        s.neighbours.push_back(op.neighbour);
+        return;
+      case Kind::kDeleteNeighbour:  // by IP
+        std::erase_if(s.neighbours,
+                      [&](const nl::Neighbour& n) { return n.ip == op.neighbour.ip; });
+        return;
+      case Kind::kReplaceFdb:  // vxlan: NLM_F_REPLACE rewrites the MAC's first remote
+        for (auto& f : s.fdb) {
+          if (f.mac == op.fdbEntry.mac) {
+            f.dst = op.fdbEntry.dst;
+            return;
+          }
+        }
+        s.fdb.push_back(op.fdbEntry);
+        return;
+      case Kind::kDeleteFdb:  // by MAC and remote
+        std::erase(s.fdb, op.fdbEntry);
+        return;
+      case Kind::kReplaceRoute:  // one route per destination in the table
+        for (auto& r : s.routes) {
+          if (r.dst == op.route.dst) {
+            r = op.route;
+            return;
+          }
+        }
+        s.routes.push_back(op.route);
+        return;
+      case Kind::kDeleteRoute:
+        std::erase_if(s.routes, [&](const nl::Route& r) { return r.dst == op.route.dst; });
+        return;
+    }
+  }
+
   Status with(int index, const std::function<void(nl::Link&)>& f) {
     for (auto& l : links_) {
       if (l.index == index) {

@@ -257,3 +257,109 @@ TEST_F(ReconcilerTest, OwnWritesAreNotDriftButOthersChangesAre) {
 
 }  // namespace
 }  // namespace ovl
+
+namespace ovl {
+namespace {
+
+class ReconcilerConflictTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    eth0 = k.addLink(nl::Link{0, "eth0", "", *MacAddr::parse("02:00:00:00:01:01"), 1500, true,
+                              std::nullopt, std::nullopt});
+    k.addressList().push_back(nl::Address{eth0, *Ipv4Prefix::parse("192.168.50.1/24")});
+  }
+  static Cluster twoNodes() {
+    Cluster c;
+    c.network.podCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+    c.nodes = {Node{"node1",
+                    *Ipv4::parse("192.168.50.1"),
+                    *Ipv4Prefix::parse("10.244.1.0/24"),
+                    std::nullopt,
+                    {}},
+               Node{"node2",
+                    *Ipv4::parse("192.168.50.2"),
+                    *Ipv4Prefix::parse("10.244.2.0/24"),
+                    std::nullopt,
+                    {}}};
+    return c;
+  }
+  static OverlayPlan planOf(const Cluster& c, const std::string& bridge = "ovlbr0") {
+    return *planOverlay(c, "node1", PlanNames{"", bridge});
+  }
+  static bool mentions(const ReconcileReport& r, const std::string& text) {
+    for (const auto& e : r.errors) {
+      if (e.message.find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+  test::FakeKernel k;
+  int eth0 = 0;
+};
+
+TEST_F(ReconcilerConflictTest, ForeignDevicesUnderOvlNamesAreNeverDeleted) {
+  const int veth =
+      k.addLink(nl::Link{0, "ovlbr0", "veth", MacAddr{}, 1500, true, std::nullopt, std::nullopt});
+  OverlayReconciler r(k, "");
+  auto rep = r.reconcile(planOf(twoNodes()), false);
+  EXPECT_TRUE(mentions(rep, "not a bridge"));
+  ASSERT_NE(k.link("ovlbr0"), nullptr);
+  EXPECT_EQ(k.link("ovlbr0")->index, veth) << "someone else's device stays";
+  EXPECT_EQ(k.peers(k.link("ovl.1")->index).routes.size(), 1u) << "peers are still programmed";
+
+  k.addLink(nl::Link{0, "ovl.1", "", MacAddr{}, 1500, true, std::nullopt, std::nullopt});
+  ASSERT_TRUE(k.deleteLink(k.link("ovl.1")->index));  // the VTEP above; now a plain device
+  k.addLink(nl::Link{0, "ovl.1", "", MacAddr{}, 1500, true, std::nullopt, std::nullopt});
+  rep = r.reconcile(planOf(twoNodes()), true);
+  EXPECT_TRUE(mentions(rep, "not ovl's VTEP"));
+  EXPECT_EQ(k.link("ovl.1")->kind, "");
+}
+
+TEST_F(ReconcilerConflictTest, UnderlayWithAnOvlNameIsRefused) {
+  OverlayReconciler r(k, "eth0");
+  auto rep = r.reconcile(planOf(twoNodes(), "eth0"), false);
+  EXPECT_TRUE(mentions(rep, "underlay interface 'eth0' has the name ovl uses"));
+  EXPECT_EQ(k.link("eth0")->kind, "") << "the underlay is untouched";
+  EXPECT_EQ(k.link("ovl.1"), nullptr);
+}
+
+TEST_F(ReconcilerConflictTest, TooLargeMtuIsReportedClampedAndPeersStillProgrammed) {
+  Cluster c = twoNodes();
+  c.network.mtu = 1500;
+  OverlayReconciler r(k, "");
+  auto rep = r.reconcile(planOf(c), false);
+  EXPECT_TRUE(mentions(rep, "network.mtu 1500 does not fit"));
+  EXPECT_EQ(k.link("ovl.1")->mtu, 1450u);
+  EXPECT_EQ(k.peers(k.link("ovl.1")->index).routes.size(), 1u);
+}
+
+TEST_F(ReconcilerConflictTest, PlanChangesOfTheDevicesApplyWithoutWaitingForAResync) {
+  OverlayReconciler r(k, "");
+  ASSERT_TRUE(r.reconcile(planOf(twoNodes()), false).ok());
+  Cluster c = twoNodes();
+  c.network.vni = 2;  // the VTEP becomes ovl.2
+  auto rep = r.reconcile(planOf(c, "pods0"), false);
+  ASSERT_TRUE(rep.ok()) << rep.errors[0].message;
+  EXPECT_EQ(k.link("ovl.1"), nullptr) << "the former VTEP goes";
+  EXPECT_EQ(k.link("ovlbr0"), nullptr) << "the former bridge goes";
+  ASSERT_NE(k.link("ovl.2"), nullptr);
+  EXPECT_EQ(k.link("ovl.2")->vxlan->vni, 2u);
+  EXPECT_NE(k.link("pods0"), nullptr);
+  EXPECT_EQ(k.peers(k.link("ovl.2")->index).routes.size(), 1u);
+}
+
+TEST_F(ReconcilerConflictTest, RouteReplacedOntoAnotherDeviceIsDrift) {
+  OverlayReconciler r(k, "");
+  ASSERT_TRUE(r.reconcile(planOf(twoNodes()), false).ok());
+  nl::Event e;
+  e.kind = nl::Event::Kind::kRoute;
+  e.index = eth0;
+  e.route = nl::Route{*Ipv4Prefix::parse("10.244.2.0/24"), Ipv4{}, eth0, false};
+  EXPECT_TRUE(r.eventMayBeDrift(e));
+  e.route->dst = *Ipv4Prefix::parse("10.9.0.0/16");
+  EXPECT_FALSE(r.eventMayBeDrift(e)) << "not one of ovl's destinations";
+}
+
+}  // namespace
+}  // namespace ovl

@@ -1,0 +1,34 @@
+// The functional core of service NAT: which (VIP, protocol, port) and NodePort goes where, with
+// how many slots for which endpoint, as a pure function of the services and this node.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rules/nat_plan.h"
+#include "rules/service.h"
+
+namespace ovl::nat {
+
+struct PlanInputs {
+  std::string selfNode;  // for traffic policy Local and hairpin
+  Ipv4Prefix podCidr;
+  svc::MasqueradeMode masquerade = svc::MasqueradeMode::kOffCluster;
+};
+
+// An endpoint's share is its weight (unset = 1, 0 = never chosen), reduced by the weights'
+// greatest common divisor; the total over a service is capped here, scaled proportionally
+// (each endpoint with a weight > 0 keeps at least one slot).
+inline constexpr uint32_t kMaxSlots = 1024;
+
+NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in);
+
+// The endpoints chosen for one traffic direction and their slot counts, in slot order (exposed
+// for tests and `ovlctl trace`).
+struct Share {
+  const svc::Endpoint* endpoint;
+  uint32_t slots;
+};
+std::vector<Share> shares(const svc::Service& s, bool external, const PlanInputs& in);
+
+}  // namespace ovl::nat

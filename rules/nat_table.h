@@ -1,0 +1,105 @@
+// ovl's nftables table (`ip ovl`): keeps the kernel in step with a NatPlan, writing only the
+// difference, as one atomic nf_tables batch per sync.
+//
+// sync() compares the plan with the kernel's table, read back (chains with their rules
+// identified by their comments, sets and their elements), and sends the difference. The read-back
+// is cached as an acknowledged view: updated only after the kernel accepted a batch, and trusted
+// only while the ruleset generation (NFT_MSG_GETGEN) is the one our last batch produced. Anyone
+// else's change to any nftables table moves the generation, so the next sync reads the table
+// back again and repairs it; every batch also carries the generation it was computed against
+// (NFNL_BATCH_GENID), so the kernel refuses it if the ruleset changed in between, and sync()
+// re-reads and retries. The table is never flushed on start, and no other table is touched.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "rules/nat_plan.h"
+#include "rules/nft_layout.h"
+#include "rules/nft_socket.h"
+
+namespace ovl::nat {
+
+class NatTable {
+ public:
+  // What the last sync() did.
+  struct SyncStats {
+    size_t operations = 0;       // objects and elements written or deleted (0: nothing sent)
+    size_t elementsAdded = 0;    // including the add half of a replacement
+    size_t elementsDeleted = 0;  // including the delete half of a replacement
+    size_t chainsAdded = 0;
+    size_t chainsDeleted = 0;
+    size_t chainsRefilled = 0;  // flushed and refilled: their rules differed
+    size_t rulesAdded = 0;
+    size_t setsAdded = 0;
+    size_t messages = 0;    // netlink messages in the batch
+    size_t batchBytes = 0;  // 0: no batch sent
+    bool readBack = false;  // the kernel's table was read back (cache cold or stale)
+    bool rebuilt = false;   // the table was deleted and re-created in the batch (wrong shape)
+    double diffMs = 0;      // building the desired table and diffing it against the view
+    double kernelMs = 0;    // sending the batch until the kernel's last ack
+  };
+  // Since create().
+  struct Totals {
+    uint64_t syncs = 0;
+    uint64_t failures = 0;
+    uint64_t readBacks = 0;
+    uint64_t retries = 0;  // batches refused because the ruleset changed meanwhile
+    uint64_t elementsWritten = 0;
+  };
+
+  // Opens the netlink socket in the current network namespace; the table is used in it for the
+  // lifetime of the object. Does not touch the kernel's tables.
+  static Result<NatTable> create(std::string tableName = "ovl");
+
+  NatTable(NatTable&&) noexcept = default;
+  NatTable& operator=(NatTable&&) noexcept = default;
+
+  Status sync(const NatPlan& plan);
+  // Deletes the table (for --cleanup). Not an error when it does not exist.
+  Status remove();
+  // Forgets the cached view: the next sync reads the kernel's table back.
+  void invalidate() { view_.valid = false; }
+
+  const SyncStats& lastSync() const { return last_; }
+  const Totals& totals() const { return totals_; }
+  const std::string& tableName() const { return table_; }
+
+ private:
+  struct ChainState {
+    std::optional<nft::BaseHook> base;
+    std::vector<std::string> comments;  // of its rules, in order
+  };
+  struct SetState {
+    uint32_t keyType = 0, keyLen = 0, dataType = 0, dataLen = 0, flags = 0;
+  };
+  // What the kernel holds (as last read or acknowledged).
+  struct View {
+    bool valid = false;
+    uint32_t genId = 0;
+    bool tableExists = false;
+    std::map<std::string, ChainState> chains;
+    std::map<std::string, SetState> sets;
+    std::array<std::vector<nft::KernelElem>, nft::kSyncedSetCount> elems;  // sorted by key
+  };
+
+  NatTable(nft::NftSocket sock, std::string table)
+      : sock_(std::move(sock)), table_(std::move(table)) {}
+
+  Result<uint32_t> genId();
+  Status readBack(View& v);
+  Status readElements(View& v, nft::SetId id);
+  Result<bool> syncOnce(const NatPlan& plan);  // false: refused (ERESTART), retry
+
+  nft::NftSocket sock_;
+  std::string table_;
+  View view_;
+  SyncStats last_;
+  Totals totals_;
+};
+
+}  // namespace ovl::nat

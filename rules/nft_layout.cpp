@@ -1,0 +1,582 @@
+#include "rules/nft_layout.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ovl::nft {
+namespace {
+
+using nat::NatPlan;
+using nat::Target;
+
+// nftables' datatype numbers (nftables src/datatype.h); concatenations shift by TYPE_BITS.
+constexpr uint32_t kTypeBits = 6;
+constexpr uint32_t kTypeIpAddr = 7;
+constexpr uint32_t kTypeInetProto = 12;
+constexpr uint32_t kTypeInetService = 13;
+constexpr uint32_t kTypeMark = 19;
+
+uint32_t componentType(Component c) {
+  switch (c) {
+    case Component::kAddr:
+      return kTypeIpAddr;
+    case Component::kProto:
+      return kTypeInetProto;
+    case Component::kPort:
+      return kTypeInetService;
+    case Component::kSlot:
+      return kTypeMark;
+  }
+  return 0;
+}
+
+uint32_t concatType(const std::vector<Component>& comps) {
+  uint32_t t = 0;
+  for (Component c : comps) {
+    t = (t << kTypeBits) | componentType(c);
+  }
+  return t;
+}
+
+using C = Component;
+const std::array<SetLayout, kSetCount> kLayouts = {{
+    {SetId::kServices, "services", {C::kAddr, C::kProto, C::kPort}, {}, true, NFT_SET_MAP, 0},
+    {SetId::kNodePorts, "nodeports", {C::kProto, C::kPort}, {}, true, NFT_SET_MAP, 0},
+    {SetId::kRejectServices,
+     "reject_services",
+     {C::kAddr, C::kProto, C::kPort},
+     {},
+     true,
+     NFT_SET_MAP,
+     0},
+    {SetId::kRejectNodePorts, "reject_nodeports", {C::kProto, C::kPort}, {}, true, NFT_SET_MAP, 0},
+    {SetId::kEndpoints,
+     "endpoints",
+     {C::kAddr, C::kProto, C::kPort, C::kSlot},
+     {C::kAddr, C::kPort},
+     false,
+     NFT_SET_MAP,
+     0},
+    {SetId::kHairpin, "hairpin", {C::kAddr, C::kAddr}, {}, false, 0, 0},
+}};
+
+// ---- expressions -------------------------------------------------------------------------
+
+constexpr uint32_t R(int n) {
+  return NFT_REG32_00 + n;
+}
+
+void add(nftnl_rule* r, nftnl_expr* e) {
+  nftnl_rule_add_expr(r, e);  // the rule owns it from here
+}
+
+void payload(nftnl_rule* r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("payload");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+  add(r, e);
+}
+// ip saddr / ip daddr: network header offset 12 / 16, 4 bytes.
+void ipSaddr(nftnl_rule* r, uint32_t dreg) {
+  payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, dreg);
+}
+void ipDaddr(nftnl_rule* r, uint32_t dreg) {
+  payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, dreg);
+}
+// th dport: transport header offset 2, 2 bytes (the kernel zeroes the register's other 2 bytes;
+// non-first fragments have no transport header and end the rule).
+void thDport(nftnl_rule* r, uint32_t dreg) {
+  payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, dreg);
+}
+void meta(nftnl_rule* r, uint32_t key, uint32_t dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+  add(r, e);
+}
+// meta l4proto: 1 byte; the kernel's nft_reg_store8 zeroes the rest of the register.
+void l4proto(nftnl_rule* r, uint32_t dreg) {
+  meta(r, NFT_META_L4PROTO, dreg);
+}
+void immData(nftnl_rule* r, uint32_t dreg, const void* data, uint32_t len) {
+  nftnl_expr* e = nftnl_expr_alloc("immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+  nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+  add(r, e);
+}
+void immVerdict(nftnl_rule* r, int32_t verdict, const std::string& chain) {
+  nftnl_expr* e = nftnl_expr_alloc("immediate");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(verdict));
+  if (!chain.empty()) {
+    nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain.c_str());
+  }
+  add(r, e);
+}
+void cmp(nftnl_rule* r, uint32_t sreg, uint32_t op, const void* data, uint32_t len) {
+  nftnl_expr* e = nftnl_expr_alloc("cmp");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  add(r, e);
+}
+void bitwise(nftnl_rule* r, uint32_t reg, const void* mask, const void* xorv, uint32_t len) {
+  nftnl_expr* e = nftnl_expr_alloc("bitwise");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xorv, len);
+  add(r, e);
+}
+void ctLoad(nftnl_rule* r, uint32_t key, uint32_t dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+  add(r, e);
+}
+void ctSet(nftnl_rule* r, uint32_t key, uint32_t sreg) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, sreg);
+  add(r, e);
+}
+// ct mark set ct mark | bits  ==  (mark & ~bits) ^ bits
+void ctMarkOr(nftnl_rule* r, uint32_t bits) {
+  ctLoad(r, NFT_CT_MARK, R(0));
+  const uint32_t mask = ~bits;
+  bitwise(r, R(0), &mask, &bits, 4);
+  ctSet(r, NFT_CT_MARK, R(0));
+}
+// ct mark & bits == bits
+void ctMarkHas(nftnl_rule* r, uint32_t bits) {
+  ctLoad(r, NFT_CT_MARK, R(0));
+  const uint32_t zero = 0;
+  bitwise(r, R(0), &bits, &zero, 4);
+  cmp(r, R(0), NFT_CMP_EQ, &bits, 4);
+}
+void lookup(nftnl_rule* r, const char* set, uint32_t sreg, std::optional<uint32_t> dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("lookup");
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  if (dreg) {
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, *dreg);
+  }
+  add(r, e);
+}
+void numgenRandom(nftnl_rule* r, uint32_t modulus, uint32_t dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("numgen");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, modulus);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+  add(r, e);
+}
+void dnat(nftnl_rule* r, uint32_t addrReg, uint32_t portReg) {
+  nftnl_expr* e = nftnl_expr_alloc("nat");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, addrReg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, portReg);
+  add(r, e);
+}
+void masquerade(nftnl_rule* r) {
+  add(r, nftnl_expr_alloc("masq"));
+}
+void reject(nftnl_rule* r, uint32_t type, uint8_t code) {
+  nftnl_expr* e = nftnl_expr_alloc("reject");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+  add(r, e);
+}
+// fib daddr type local, and ip daddr != 127.0.0.0/8: NodePorts answer on the node's own
+// addresses but not on loopback.
+void localNotLoopback(nftnl_rule* r) {
+  nftnl_expr* e = nftnl_expr_alloc("fib");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, R(0));
+  add(r, e);
+  const uint32_t local = RTN_LOCAL;
+  cmp(r, R(0), NFT_CMP_EQ, &local, 4);
+  ipDaddr(r, R(0));
+  const uint32_t mask = htonl(0xff000000u);
+  const uint32_t zero = 0;
+  bitwise(r, R(0), &mask, &zero, 4);
+  const uint32_t loopback = htonl(0x7f000000u);
+  cmp(r, R(0), NFT_CMP_NEQ, &loopback, 4);
+}
+// The service key: ip daddr . l4proto . th dport in reg32_00..02 (nodePort: 0.0.0.0 for daddr).
+void serviceKey(nftnl_rule* r, bool nodePort, int first) {
+  if (nodePort) {
+    const uint32_t zero = 0;
+    immData(r, R(first), &zero, 4);
+  } else {
+    ipDaddr(r, R(first));
+  }
+  l4proto(r, R(first + 1));
+  thDport(r, R(first + 2));
+}
+
+RuleSpec rule(std::string comment, std::function<void(nftnl_rule*)> build) {
+  return RuleSpec{std::move(comment), std::move(build)};
+}
+
+// ---- chain names ---------------------------------------------------------------------------
+
+std::string lbChain(bool nodePort, uint32_t slots) {
+  return fmt::format("{}_{}", nodePort ? "nplb" : "lb", slots);
+}
+
+ChainSpec lbChainSpec(bool nodePort, uint32_t slots) {
+  const std::string name = lbChain(nodePort, slots);
+  ChainSpec c{name, std::nullopt, {}};
+  c.rules.push_back(rule("ovl: " + name + " dnat", [nodePort, slots](nftnl_rule* r) {
+    ctMarkOr(r, kMarkService);
+    serviceKey(r, nodePort, 0);
+    numgenRandom(r, slots, R(3));
+    lookup(r, "endpoints", R(0), R(4));
+    dnat(r, R(4), R(5));
+  }));
+  return c;
+}
+
+ChainSpec masqChainSpec(const std::string& target) {
+  const std::string name = target + "_masq";
+  ChainSpec c{name, std::nullopt, {}};
+  c.rules.push_back(rule("ovl: " + name + " mark", [target](nftnl_rule* r) {
+    ctMarkOr(r, kMarkMasquerade);
+    immVerdict(r, NFT_GOTO, target);
+  }));
+  return c;
+}
+
+// One vmap rule: <key> vmap @set.
+RuleSpec vmapRule(const std::string& comment, bool nodePort, const char* set) {
+  return rule(comment, [nodePort, set](nftnl_rule* r) {
+    if (nodePort) {
+      localNotLoopback(r);
+      l4proto(r, R(0));
+      thDport(r, R(1));
+    } else {
+      ipDaddr(r, R(0));
+      l4proto(r, R(1));
+      thDport(r, R(2));
+    }
+    lookup(r, set, R(0), NFT_REG_VERDICT);
+  });
+}
+
+ElemKey vipKey(const nat::VipEntry& v) {
+  return ElemKey{{v.ip.value, static_cast<uint32_t>(v.protocol), v.port, 0}};
+}
+ElemKey nodePortKey(const nat::NodePortEntry& n) {
+  return ElemKey{{static_cast<uint32_t>(n.protocol), n.port, 0, 0}};
+}
+
+const char* protoName(uint32_t p) {
+  switch (p) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_SCTP:
+      return "sctp";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+uint32_t SetLayout::keyType() const {
+  return concatType(key);
+}
+uint32_t SetLayout::dataType() const {
+  return verdict ? NFT_DATA_VERDICT : concatType(data);
+}
+
+const SetLayout& setLayout(SetId id) {
+  return kLayouts[static_cast<size_t>(id)];
+}
+const std::array<SetLayout, kSetCount>& setLayouts() {
+  return kLayouts;
+}
+
+size_t encode(const std::vector<Component>& comps, const std::array<uint32_t, 4>& w, uint8_t* out) {
+  for (size_t i = 0; i < comps.size(); ++i) {
+    uint8_t* reg = out + 4 * i;
+    std::memset(reg, 0, 4);
+    switch (comps[i]) {
+      case Component::kAddr: {
+        const uint32_t be = htonl(w[i]);
+        std::memcpy(reg, &be, 4);
+        break;
+      }
+      case Component::kProto:
+        reg[0] = static_cast<uint8_t>(w[i]);
+        break;
+      case Component::kPort: {
+        const uint16_t be = htons(static_cast<uint16_t>(w[i]));
+        std::memcpy(reg, &be, 2);
+        break;
+      }
+      case Component::kSlot:
+        std::memcpy(reg, &w[i], 4);
+        break;
+    }
+  }
+  return comps.size() * 4;
+}
+
+bool decode(const std::vector<Component>& comps, const void* data, size_t len,
+            std::array<uint32_t, 4>& w) {
+  if (len != comps.size() * 4) {
+    return false;
+  }
+  const auto* in = static_cast<const uint8_t*>(data);
+  w = {};
+  for (size_t i = 0; i < comps.size(); ++i) {
+    const uint8_t* reg = in + 4 * i;
+    switch (comps[i]) {
+      case Component::kAddr: {
+        uint32_t be;
+        std::memcpy(&be, reg, 4);
+        w[i] = ntohl(be);
+        break;
+      }
+      case Component::kProto:
+        w[i] = reg[0];
+        break;
+      case Component::kPort: {
+        uint16_t be;
+        std::memcpy(&be, reg, 2);
+        w[i] = ntohs(be);
+        break;
+      }
+      case Component::kSlot:
+        std::memcpy(&w[i], reg, 4);
+        break;
+    }
+  }
+  return true;
+}
+
+std::string keyToString(const SetLayout& layout, const ElemKey& key) {
+  std::string out;
+  for (size_t i = 0; i < layout.key.size(); ++i) {
+    if (i > 0) {
+      out += " . ";
+    }
+    const uint32_t v = key.w[i];
+    switch (layout.key[i]) {
+      case Component::kAddr:
+        out += Ipv4{v}.toString();
+        break;
+      case Component::kProto:
+        out += protoName(v) != nullptr ? protoName(v) : std::to_string(v);
+        break;
+      case Component::kPort:
+      case Component::kSlot:
+        out += std::to_string(v);
+        break;
+    }
+  }
+  return out;
+}
+
+UdataHandle commentUdata(std::string_view comment, uint8_t type) {
+  // nft keeps comments below 128 bytes (NFT_USERDATA_MAXLEN is 256 for all of the userdata).
+  constexpr size_t kMax = 127;
+  std::string text(comment.substr(0, kMax));
+  UdataHandle buf(nftnl_udata_buf_alloc(256));
+  nftnl_udata_put_strz(buf.get(), type, text.c_str());
+  return buf;
+}
+
+std::string parseComment(const void* data, uint32_t len, uint8_t type) {
+  struct Ctx {
+    uint8_t type;
+    std::string out;
+  } ctx{type, {}};
+  nftnl_udata_parse(
+      data, len,
+      [](const nftnl_udata* attr, void* p) -> int {
+        auto* c = static_cast<Ctx*>(p);
+        if (nftnl_udata_type(attr) == c->type && nftnl_udata_len(attr) > 0) {
+          const char* s = static_cast<const char*>(nftnl_udata_get(attr));
+          c->out.assign(s, strnlen(s, nftnl_udata_len(attr)));
+        }
+        return 0;
+      },
+      &ctx);
+  return ctx.out;
+}
+
+DesiredTable buildDesired(const NatPlan& plan) {
+  DesiredTable t;
+
+  // Which lb chains the elements point at: plain, affinity and masquerade variants.
+  std::set<uint32_t> slots(plan.slotCounts.begin(), plan.slotCounts.end());
+  std::set<std::string> masq;  // the targets of *_masq chains
+  std::map<std::tuple<bool, uint32_t, bool>, std::string_view> names;
+  const std::string_view rejectChain = *t.chainNames.insert("svc_reject").first;
+
+  // Returns false for a reject (the element goes to the reject_* map instead).
+  auto targetData = [&](bool nodePort, const Target& target, ElemData& d) -> bool {
+    if (target.kind == Target::Kind::kDrop) {
+      d.verdict = NF_DROP;
+      return true;
+    }
+    d.verdict = NFT_GOTO;
+    if (target.kind == Target::Kind::kReject || target.slots == 0) {
+      d.chain = rejectChain;  // a balance target without slots has no endpoint either
+      return false;
+    }
+    // ClientIP affinity (target.affinityTimeout) is not programmed yet: see nft_layout.h.
+    const auto key = std::make_tuple(nodePort, target.slots, target.masquerade);
+    auto it = names.find(key);
+    if (it == names.end()) {
+      std::string base = lbChain(nodePort, target.slots);
+      slots.insert(target.slots);
+      std::string name = base;
+      if (target.masquerade) {
+        masq.insert(base);
+        name += "_masq";
+      }
+      it = names.emplace(key, *t.chainNames.insert(std::move(name)).first).first;
+    }
+    d.chain = it->second;
+    return true;
+  };
+
+  auto& services = t.elems[static_cast<size_t>(SetId::kServices)];
+  auto& rejectServices = t.elems[static_cast<size_t>(SetId::kRejectServices)];
+  services.reserve(plan.vips.size());
+  for (const auto& v : plan.vips) {
+    DesiredElem e{vipKey(v), {}, v.comment};
+    (targetData(false, v.target, e.data) ? services : rejectServices).push_back(e);
+  }
+  auto& nodePorts = t.elems[static_cast<size_t>(SetId::kNodePorts)];
+  auto& rejectNodePorts = t.elems[static_cast<size_t>(SetId::kRejectNodePorts)];
+  for (const auto& n : plan.nodePorts) {
+    DesiredElem e{nodePortKey(n), {}, n.comment};
+    (targetData(true, n.target, e.data) ? nodePorts : rejectNodePorts).push_back(e);
+  }
+  auto& endpoints = t.elems[static_cast<size_t>(SetId::kEndpoints)];
+  endpoints.reserve(plan.slots.size());
+  for (const auto& s : plan.slots) {
+    DesiredElem e{
+        ElemKey{{s.vip.value, static_cast<uint32_t>(s.protocol), s.port, s.slot}}, {}, s.comment};
+    e.data.value = {s.endpoint.value, s.endpointPort};
+    endpoints.push_back(e);
+  }
+  auto& hairpin = t.elems[static_cast<size_t>(SetId::kHairpin)];
+  for (const Ipv4& ip : plan.hairpin) {
+    hairpin.push_back(DesiredElem{ElemKey{{ip.value, ip.value, 0, 0}}, {}, {}});
+  }
+  // NatPlan promises sorted vectors; a plan that is not sorted still works (sorted here, at a
+  // cost). Duplicate keys are left in: the kernel refuses the batch and names the element.
+  for (auto& v : t.elems) {
+    auto less = [](const DesiredElem& a, const DesiredElem& b) { return a.key < b.key; };
+    if (!std::is_sorted(v.begin(), v.end(), less)) {
+      std::stable_sort(v.begin(), v.end(), less);
+    }
+  }
+
+  // Chains: jump targets first (lb chains, then their masq variants, then the reject chain),
+  // base chains last.
+  for (uint32_t n : slots) {
+    if (n == 0) {
+      continue;
+    }
+    t.chains.push_back(lbChainSpec(false, n));
+    t.chains.push_back(lbChainSpec(true, n));
+  }
+  for (const auto& target : masq) {
+    t.chains.push_back(masqChainSpec(target));
+  }
+  {
+    ChainSpec c{"svc_reject", std::nullopt, {}};
+    c.rules.push_back(rule("ovl: reject tcp", [](nftnl_rule* r) {
+      l4proto(r, R(0));
+      const uint8_t tcp = IPPROTO_TCP;
+      cmp(r, R(0), NFT_CMP_EQ, &tcp, 1);
+      reject(r, NFT_REJECT_TCP_RST, 0);
+    }));
+    c.rules.push_back(rule("ovl: reject other", [](nftnl_rule* r) {
+      reject(r, NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH);
+    }));
+    t.chains.push_back(std::move(c));
+  }
+  // Rejects are decided in filter chains (reject is only valid there), before dstnat, so the
+  // nat path never sees a service without endpoints.
+  for (const auto& [name, hook] : {std::pair{"filter_prerouting", NF_INET_PRE_ROUTING},
+                                   std::pair{"filter_output", NF_INET_LOCAL_OUT}}) {
+    ChainSpec c{name, BaseHook{static_cast<uint32_t>(hook), -110, "filter"}, {}};
+    c.rules.push_back(vmapRule("ovl: reject services", false, "reject_services"));
+    c.rules.push_back(vmapRule("ovl: reject nodeports", true, "reject_nodeports"));
+    t.chains.push_back(std::move(c));
+  }
+  for (const auto& [name, hook] : {std::pair{"nat_prerouting", NF_INET_PRE_ROUTING},
+                                   std::pair{"nat_output", NF_INET_LOCAL_OUT}}) {
+    ChainSpec c{name, BaseHook{static_cast<uint32_t>(hook), -100, "nat"}, {}};
+    c.rules.push_back(vmapRule("ovl: services", false, "services"));
+    c.rules.push_back(vmapRule("ovl: nodeports", true, "nodeports"));
+    t.chains.push_back(std::move(c));
+  }
+  {
+    ChainSpec c{"nat_postrouting", BaseHook{NF_INET_POST_ROUTING, 100, "nat"}, {}};
+    c.rules.push_back(rule("ovl: masquerade marked", [](nftnl_rule* r) {
+      ctMarkHas(r, kMarkMasquerade);
+      masquerade(r);
+    }));
+    c.rules.push_back(rule("ovl: hairpin", [](nftnl_rule* r) {
+      ipSaddr(r, R(0));
+      ipDaddr(r, R(1));
+      lookup(r, "hairpin", R(0), std::nullopt);
+      masquerade(r);
+    }));
+    switch (plan.masquerade) {
+      case svc::MasqueradeMode::kOffCluster: {
+        const Ipv4Prefix cidr = plan.podCidr;
+        c.rules.push_back(
+            rule("ovl: masquerade off-cluster " + cidr.toString(), [cidr](nftnl_rule* r) {
+              ctMarkHas(r, kMarkService);
+              ipSaddr(r, R(0));
+              const uint32_t mask = htonl(cidr.mask());
+              const uint32_t zero = 0;
+              bitwise(r, R(0), &mask, &zero, 4);
+              const uint32_t net = htonl(cidr.network().value);
+              cmp(r, R(0), NFT_CMP_NEQ, &net, 4);
+              masquerade(r);
+            }));
+        break;
+      }
+      case svc::MasqueradeMode::kAll:
+        c.rules.push_back(rule("ovl: masquerade all", [](nftnl_rule* r) {
+          ctMarkHas(r, kMarkService);
+          masquerade(r);
+        }));
+        break;
+      case svc::MasqueradeMode::kNone:
+        break;
+    }
+    t.chains.push_back(std::move(c));
+  }
+  return t;
+}
+
+}  // namespace ovl::nft

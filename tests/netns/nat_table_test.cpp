@@ -1,0 +1,352 @@
+// NatTable against the real kernel: the table read back with `nft` as the witness, drift repair,
+// coexistence with other tables and iptables, all-or-nothing batches, and real TCP through the
+// DNAT path (a veth pair to a "pod" namespace with a server in it).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "rules/nat_table.h"
+#include "tests/netns/netns_fixture.h"
+
+namespace ovl::nat {
+namespace {
+
+Ipv4 ip(const char* text) {
+  return *Ipv4::parse(text);
+}
+
+// A ClusterIP service on vip:port/tcp with endpoints (ip, port); none = reject.
+struct Svc {
+  std::string name;
+  const char* vip;
+  uint16_t port;
+  std::vector<std::pair<const char*, uint16_t>> endpoints;
+};
+
+NatPlan makePlan(const std::vector<Svc>& services) {
+  NatPlan p;
+  for (const Svc& s : services) {
+    VipEntry v;
+    v.ip = ip(s.vip);
+    v.port = s.port;
+    v.comment = "default/" + s.name + ":http";
+    if (s.endpoints.empty()) {
+      v.target.kind = Target::Kind::kReject;
+    } else {
+      v.target.kind = Target::Kind::kBalance;
+      v.target.slots = static_cast<uint32_t>(s.endpoints.size());
+      p.slotCounts.insert(v.target.slots);
+    }
+    for (uint32_t i = 0; i < s.endpoints.size(); ++i) {
+      SlotEntry e;
+      e.vip = v.ip;
+      e.port = s.port;
+      e.slot = i;
+      e.endpoint = ip(s.endpoints[i].first);
+      e.endpointPort = s.endpoints[i].second;
+      e.comment = v.comment + " -> " + s.endpoints[i].first;
+      p.slots.push_back(e);
+    }
+    p.vips.push_back(v);
+  }
+  std::sort(p.vips.begin(), p.vips.end());
+  std::sort(p.slots.begin(), p.slots.end());
+  p.podCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+  return p;
+}
+
+std::vector<Svc> basicServices() {
+  return {{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}, {"10.244.1.12", 8080}}},
+          {"api", "10.96.0.20", 443, {{"10.244.2.5", 8443}}},
+          {"empty", "10.96.0.30", 80, {}}};
+}
+
+class NatTableTest : public test::NetnsTest {
+ protected:
+  std::string list() { return sh("nft list table ip ovl"); }
+  std::string json() { return sh("nft -j list table ip ovl"); }
+  static bool has(const std::string& hay, const std::string& needle) {
+    return hay.find(needle) != std::string::npos;
+  }
+};
+
+TEST_F(NatTableTest, FirstSyncCreatesEverythingSecondSendsNothing) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t) << t.error().message;
+  const NatPlan plan = makePlan(basicServices());
+  Status s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_GT(t->lastSync().operations, 0u);
+  EXPECT_EQ(t->lastSync().elementsAdded, 2u + 3u + 1u);  // services, endpoints, reject
+
+  const std::string j = json();
+  for (const char* chain :
+       {"\"lb_1\"", "\"lb_2\"", "\"nplb_2\"", "\"svc_reject\"", "\"nat_prerouting\"",
+        "\"nat_output\"", "\"nat_postrouting\"", "\"filter_prerouting\"", "\"filter_output\""}) {
+    EXPECT_TRUE(has(j, chain)) << chain << "\n" << j;
+  }
+  const std::string l = list();
+  EXPECT_TRUE(has(l, "10.96.0.10 . tcp . 80 comment \"default/web:http\" : goto lb_2")) << l;
+  EXPECT_TRUE(has(l, "10.96.0.30 . tcp . 80 comment \"default/empty:http\" : goto svc_reject"))
+      << l;
+  EXPECT_TRUE(has(l, "comment \"default/web:http -> 10.244.1.12\" : 10.244.1.12 . 8080")) << l;
+  EXPECT_TRUE(has(l, "numgen random mod 2 map @endpoints comment \"ovl: lb_2 dnat\"")) << l;
+  EXPECT_TRUE(has(l, "ip saddr != 10.244.0.0/16 masquerade")) << l;
+  EXPECT_TRUE(has(l, "ct mark & 0x00000002 == 0x00000002 masquerade")) << l;
+
+  s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(t->lastSync().operations, 0u);
+  EXPECT_EQ(t->lastSync().batchBytes, 0u);
+  EXPECT_FALSE(t->lastSync().readBack);  // the acknowledged view is still the kernel's
+
+  // A fresh NatTable (an agent restart) reads the table back and finds nothing to do.
+  auto t2 = NatTable::create();
+  ASSERT_TRUE(t2);
+  s = t2->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(t2->lastSync().readBack);
+  EXPECT_EQ(t2->lastSync().operations, 0u);
+  EXPECT_EQ(list(), l);
+}
+
+TEST_F(NatTableTest, OneServiceChangedTouchesOnlyItsElements) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t);
+  auto services = basicServices();
+  ASSERT_TRUE(t->sync(makePlan(services)));
+  services[1].endpoints.push_back({"10.244.3.7", 8443});  // api: 1 -> 2 endpoints
+  Status s = t->sync(makePlan(services));
+  ASSERT_TRUE(s) << s.error().message;
+  // services: api's element replaced (goto lb_1 -> lb_2); endpoints: one added; lb_1 deleted.
+  EXPECT_EQ(t->lastSync().elementsAdded, 2u);
+  EXPECT_EQ(t->lastSync().elementsDeleted, 1u);
+  EXPECT_EQ(t->lastSync().chainsDeleted, 2u);  // lb_1, nplb_1
+  EXPECT_EQ(t->lastSync().rulesAdded, 0u);
+  const std::string l = list();
+  EXPECT_TRUE(has(l, "10.96.0.20 . tcp . 443 comment \"default/api:http\" : goto lb_2")) << l;
+  EXPECT_TRUE(has(l, ": 10.244.3.7 . 8443")) << l;
+  EXPECT_FALSE(has(l, "chain lb_1 ")) << l;
+
+  // Comment-only change: replaced too.
+  services[0].name = "web2";
+  ASSERT_TRUE(t->sync(makePlan(services)));
+  EXPECT_EQ(t->lastSync().elementsAdded, 3u);  // 1 service + 2 endpoints
+  EXPECT_TRUE(has(list(), "comment \"default/web2:http\"")) << list();
+}
+
+TEST_F(NatTableTest, RepairsDrift) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t);
+  const NatPlan plan = makePlan(basicServices());
+  ASSERT_TRUE(t->sync(plan));
+  const std::string good = list();
+
+  sh("nft delete element ip ovl services '{ 10.96.0.10 . tcp . 80 }'");
+  sh("nft flush chain ip ovl nat_output");
+  sh("nft add element ip ovl endpoints '{ 10.96.0.99 . tcp . 80 . 0x0 : 1.2.3.4 . 5 }'");
+  Status s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(t->lastSync().readBack);
+  EXPECT_EQ(t->lastSync().chainsRefilled, 1u);
+  EXPECT_EQ(t->lastSync().elementsAdded, 1u);
+  EXPECT_EQ(t->lastSync().elementsDeleted, 1u);
+  EXPECT_EQ(list(), good);
+
+  // An edited rule (someone's rule appended to our chain) is removed.
+  sh("nft add rule ip ovl nat_prerouting counter");
+  ASSERT_TRUE(t->sync(plan));
+  EXPECT_EQ(list(), good);
+
+  sh("nft delete table ip ovl");
+  s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(list(), good);
+
+  // A set with the wrong shape: the table is rebuilt in one batch.
+  sh("nft delete table ip ovl");
+  sh("nft add table ip ovl");
+  sh("nft add map ip ovl services '{ type ipv4_addr : verdict; }'");
+  s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(t->lastSync().rebuilt);
+  EXPECT_EQ(list(), good);
+}
+
+TEST_F(NatTableTest, LeavesOtherTablesAndIptablesAlone) {
+  sh("nft add table ip other");
+  sh("nft add chain ip other c '{ type filter hook output priority 0; }'");
+  sh("nft add rule ip other c ip daddr 10.9.9.9 counter accept comment keep");
+  sh("iptables -t nat -A OUTPUT -d 10.1.2.3 -j ACCEPT");
+  const std::string other = sh("nft list table ip other");
+  const std::string ipt = sh("iptables -t nat -S OUTPUT");
+
+  auto t = NatTable::create();
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->sync(makePlan(basicServices())));
+  t->invalidate();
+  ASSERT_TRUE(t->sync(makePlan({})));
+  EXPECT_EQ(sh("nft list table ip other"), other);
+  EXPECT_EQ(sh("iptables -t nat -S OUTPUT"), ipt);
+  ASSERT_TRUE(t->remove());
+  EXPECT_NE(shStatus("nft list table ip ovl"), 0);
+  EXPECT_EQ(sh("nft list table ip other"), other);
+  EXPECT_EQ(sh("iptables -t nat -S OUTPUT"), ipt);
+  EXPECT_TRUE(t->remove());  // already gone: fine
+}
+
+TEST_F(NatTableTest, FailedBatchAppliesNothingAndNamesTheElement) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t);
+  auto services = basicServices();
+  ASSERT_TRUE(t->sync(makePlan(services)));
+  const std::string before = list();
+
+  // New service + a changed one + a duplicate key: the kernel refuses the whole batch.
+  services.push_back({"new", "10.96.0.40", 80, {{"10.244.1.20", 80}}});
+  services[0].endpoints.pop_back();
+  NatPlan bad = makePlan(services);
+  VipEntry dup = bad.vips.back();
+  dup.comment = "default/dup:http";
+  bad.vips.push_back(dup);
+  std::sort(bad.vips.begin(), bad.vips.end());
+  Status s = t->sync(bad);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, EEXIST) << s.error().message;
+  EXPECT_TRUE(has(s.error().message, "add element 10.96.0.40 . tcp . 80 to map services"))
+      << s.error().message;
+  EXPECT_EQ(list(), before);
+  EXPECT_GE(t->totals().failures, 1u);
+
+  // The next good plan applies (after reading the table back).
+  s = t->sync(makePlan(services));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_TRUE(t->lastSync().readBack);
+  EXPECT_TRUE(has(list(), "10.96.0.40 . tcp . 80")) << list();
+}
+
+// The "pod": a second namespace behind a veth pair, 10.244.1.11/24; the test namespace is
+// 10.244.1.1 and routes the service range to the pod side.
+class PodNetns {
+ public:
+  PodNetns(test::NetnsTest& t, const std::string& hostNs,
+           const std::function<std::string(const std::string&)>& sh)
+      : name_(hostNs + "-pod") {
+    (void)t;
+    sh("ip netns add " + name_);
+    sh("ip -n " + hostNs + " link add veth0 type veth peer name veth1 netns " + name_);
+    sh("ip -n " + hostNs + " addr add 10.244.1.1/24 dev veth0");
+    sh("ip -n " + hostNs + " link set veth0 up");
+    sh("ip -n " + hostNs + " route add 10.96.0.0/12 dev veth0");
+    sh("ip -n " + name_ + " addr add 10.244.1.11/24 dev veth1");
+    sh("ip -n " + name_ + " link set veth1 up");
+    sh("ip -n " + name_ + " link set lo up");
+    sh("ip -n " + name_ + " route add default via 10.244.1.1");
+  }
+  ~PodNetns() { std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()); }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// Accepts one connection on addr:port inside netns `ns`; returns the peer's address ("" on
+// timeout or error).
+std::future<std::string> serveOnce(const std::string& ns, const char* addr, uint16_t port,
+                                   std::promise<bool>& listening) {
+  return std::async(std::launch::async, [ns, addr, port, &listening]() -> std::string {
+    const int nsFd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsFd < 0 || setns(nsFd, CLONE_NEWNET) != 0) {
+      listening.set_value(false);
+      return "";
+    }
+    close(nsFd);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || listen(fd, 4) != 0) {
+      close(fd);
+      listening.set_value(false);
+      return "";
+    }
+    listening.set_value(true);
+    pollfd p{fd, POLLIN, 0};
+    std::string peer;
+    if (poll(&p, 1, 5000) == 1) {
+      sockaddr_in from{};
+      socklen_t len = sizeof(from);
+      const int c = accept(fd, reinterpret_cast<sockaddr*>(&from), &len);
+      if (c >= 0) {
+        char buf[INET_ADDRSTRLEN];
+        peer = inet_ntop(AF_INET, &from.sin_addr, buf, sizeof(buf));
+        close(c);
+      }
+    }
+    close(fd);
+    return peer;
+  });
+}
+
+// Connects to addr:port (blocking, 3 s at most); returns 0 or the errno.
+int connectTo(const char* addr, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, addr, &sa.sin_addr);
+  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  const int err = rc == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
+  PodNetns pod(*this, ns(), [this](const std::string& c) { return sh(c); });
+  auto t = NatTable::create();
+  ASSERT_TRUE(t);
+  Status s = t->sync(makePlan(
+      {{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}}}, {"empty", "10.96.0.30", 80, {}}}));
+  ASSERT_TRUE(s) << s.error().message;
+
+  std::promise<bool> listening;
+  auto peer = serveOnce(pod.name(), "10.244.1.11", 8080, listening);
+  ASSERT_TRUE(listening.get_future().get());
+  EXPECT_EQ(connectTo("10.96.0.10", 80), 0);
+  EXPECT_EQ(peer.get(), "10.244.1.1");  // in the pod CIDR: not masqueraded
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(connectTo("10.96.0.30", 80), ECONNREFUSED);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(100));
+
+  // The conntrack mark says "service traffic"; masquerade mode all applies to it.
+  NatPlan all = makePlan({{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}}}});
+  all.masquerade = svc::MasqueradeMode::kAll;
+  ASSERT_TRUE(t->sync(all));
+  EXPECT_TRUE(has(list(), "ct mark & 0x00000001 == 0x00000001 masquerade")) << list();
+  std::promise<bool> listening2;
+  auto peer2 = serveOnce(pod.name(), "10.244.1.11", 8080, listening2);
+  ASSERT_TRUE(listening2.get_future().get());
+  EXPECT_EQ(connectTo("10.96.0.10", 80), 0);
+  EXPECT_EQ(peer2.get(), "10.244.1.1");  // masqueraded to veth0's own address
+}
+
+}  // namespace
+}  // namespace ovl::nat
