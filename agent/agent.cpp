@@ -22,6 +22,9 @@
 #include "agent/netlink_overlay_kernel.h"
 #include "agent/overlay_reconciler.h"
 #include "common/fd.h"
+#include "rules/nat_planner.h"
+#include "rules/nat_table.h"
+#include "rules/nft_monitor.h"
 
 namespace ovl {
 
@@ -52,15 +55,19 @@ void setLogLevel(const std::string& level) {
 class AgentLoop {
  public:
   AgentLoop(AgentConfig cfg, OverlayKernel& kernel, FileDatastore& store, nl::EventMonitor& events,
-            HealthState& health)
+            nat::NatTable& nat, nat::NftMonitor& nftEvents, HealthState& health)
       : cfg_(std::move(cfg)),
         reconciler_(kernel, cfg_.underlayInterface),
         store_(store),
         events_(events),
+        nat_(nat),
+        nftEvents_(nftEvents),
         health_(health) {}
 
-  // Reads the cluster file and plans. At start-up every issue is fatal (exit 2); later a bad
-  // file keeps the last good plan, and a bad node entry only drops that node.
+  // Reads the cluster file and plans. At start-up an issue with the network or a node is
+  // fatal (exit 2); later a bad file keeps the last good plan, and a bad node entry only drops
+  // that node. A bad service is reported and skipped, at start-up too: every other service is
+  // programmed.
   bool loadPlan(bool startup) {
     auto loaded = store_.loadIfChanged();
     if (!loaded) {
@@ -71,8 +78,11 @@ class AgentLoop {
     for (const auto& i : load.issues) {
       spdlog::error("{}", i.toString());
     }
-    if (startup && !load.issues.empty()) {
-      spdlog::error("{} problem(s) in {}; not starting", load.issues.size(), store_.path());
+    const auto fatalAtStart =
+        std::count_if(load.issues.begin(), load.issues.end(),
+                      [](const ConfigIssue& i) { return i.field.rfind("services", 0) != 0; });
+    if (startup && fatalAtStart > 0) {
+      spdlog::error("{} problem(s) in {}; not starting", fatalAtStart, store_.path());
       return false;
     }
     if (load.fatal) {
@@ -91,6 +101,10 @@ class AgentLoop {
                    plan_->peers.size());
     }
     plan_ = std::move(*plan);
+    natPlan_ = nat::planNat(load.cluster.services,
+                            nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
+                                            load.cluster.network.masquerade});
+    services_ = load.cluster.services.size();
     due_ = Clock::now();
     return true;
   }
@@ -110,8 +124,11 @@ class AgentLoop {
         pass();
       }
       int timeout = sleepMs();
-      pollfd fds[3] = {{signalFd, POLLIN, 0}, {store_.fd(), POLLIN, 0}, {events_.fd(), POLLIN, 0}};
-      int n = ::poll(fds, 3, timeout);
+      pollfd fds[4] = {{signalFd, POLLIN, 0},
+                       {store_.fd(), POLLIN, 0},
+                       {events_.fd(), POLLIN, 0},
+                       {nftEvents_.fd(), POLLIN, 0}};
+      int n = ::poll(fds, 4, timeout);
       if (n < 0 && errno != EINTR) {
         spdlog::error("poll: {}", std::strerror(errno));
         return 1;
@@ -136,6 +153,9 @@ class AgentLoop {
       if ((fds[2].revents & POLLIN) != 0) {
         drainEvents();
       }
+      if ((fds[3].revents & POLLIN) != 0) {
+        drainNftEvents();
+      }
     }
   }
 
@@ -147,7 +167,21 @@ class AgentLoop {
     }
     const auto t0 = Clock::now();
     ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
+    if (fullRead_) {
+      nat_.invalidate();
+    }
     fullRead_ = false;
+    // Service NAT is independent of the overlay's links: synced whatever happened above.
+    if (auto st = nat_.sync(*natPlan_); !st) {
+      r.errors.push_back(st.error());
+    } else if (nat_.lastSync().operations > 0) {
+      const auto& ns = nat_.lastSync();
+      r.actions.push_back(
+          fmt::format("nftables table ip {}: {} elements added, {} deleted, {} "
+                      "chains added, {} deleted{}",
+                      nat_.tableName(), ns.elementsAdded, ns.elementsDeleted, ns.chainsAdded,
+                      ns.chainsDeleted, ns.readBack ? " (read back)" : ""));
+    }
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     for (const auto& a : r.actions) {
       spdlog::info("{}", a);
@@ -155,8 +189,9 @@ class AgentLoop {
     if (r.ok()) {
       retry_ = kRetryMin;
       spdlog::log(r.actions.empty() ? spdlog::level::debug : spdlog::level::info,
-                  "converged: {} peers, {} writes, {:.1f} ms{}", plan_->peers.size(), r.opsApplied,
-                  ms, r.fullRead ? " (full read)" : "");
+                  "converged: {} peers, {} services, {} overlay writes, {:.1f} ms{}",
+                  plan_->peers.size(), services_, r.opsApplied, ms,
+                  r.fullRead ? " (full read)" : "");
       health_.setConverged(true, "", plan_->peers.size());
       if (!notifiedReady_) {
         sd_notify(0, "READY=1");
@@ -190,6 +225,21 @@ class AgentLoop {
     }
   }
 
+  void drainNftEvents() {
+    auto foreign = nftEvents_.drainForeignChanges();
+    if (!foreign) {
+      spdlog::warn("nftables notifications: {}; re-reading the table", foreign.error().message);
+    }
+    if (!foreign || *foreign) {
+      spdlog::debug("table ip {} changed by another process: checking it", nat_.tableName());
+      nat_.invalidate();
+      auto at = Clock::now() + kEventDebounce;
+      if (!due_ || *due_ > at) {
+        due_ = at;
+      }
+    }
+  }
+
   void scheduleFullRead() {
     fullRead_ = true;
     auto at = Clock::now() + kEventDebounce;
@@ -212,8 +262,12 @@ class AgentLoop {
   OverlayReconciler reconciler_;
   FileDatastore& store_;
   nl::EventMonitor& events_;
+  nat::NatTable& nat_;
+  nat::NftMonitor& nftEvents_;
   HealthState& health_;
   std::optional<OverlayPlan> plan_;
+  std::optional<nat::NatPlan> natPlan_;
+  size_t services_ = 0;
   std::optional<Clock::time_point> due_;
   Clock::time_point nextResync_;
   bool fullRead_ = true;
@@ -235,6 +289,13 @@ int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {
   }
   OverlayReconciler reconciler(kernel, cfg.underlayInterface);
   ReconcileReport r = reconciler.cleanup(vtep, cfg.bridgeName);
+  if (auto table = nat::NatTable::create(); !table) {
+    r.errors.push_back(table.error());
+  } else if (auto st = table->remove(); !st) {
+    r.errors.push_back(st.error());
+  } else {
+    r.actions.push_back("delete nftables table ip " + table->tableName() + " (if it existed)");
+  }
   for (const auto& a : r.actions) {
     spdlog::info("{}", a);
   }
@@ -363,8 +424,18 @@ int runAgent(const AgentOptions& options) {
     spdlog::error("{}", events.error().message);
     return 1;
   }
+  auto natTable = nat::NatTable::create();
+  if (!natTable) {
+    spdlog::error("{}", natTable.error().message);
+    return 1;
+  }
+  auto nftEvents = nat::NftMonitor::create(natTable->tableName());
+  if (!nftEvents) {
+    spdlog::error("{}", nftEvents.error().message);
+    return 1;
+  }
   HealthState health;
-  AgentLoop loop(cfg, *kernel, *store, *events, health);
+  AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *nftEvents, health);
   if (!loop.loadPlan(true)) {
     return 2;
   }

@@ -1,7 +1,7 @@
 // ovl-tcpprobe: a tiny TCP traffic tool for the netns/e2e tests and the demo.
 //
 //   ovl-tcpprobe serve --port P [--bind IP] [--hello NAME]
-//   ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello]
+//   ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello] [--repeat N]
 //   ovl-tcpprobe stream HOST PORT --seconds S [--interval-ms N] [--status-file F]
 //
 // Plain POSIX sockets, a thread per accepted connection; deliberately independent of ovl's code.
@@ -39,7 +39,7 @@ struct Args {
 
 constexpr const char* kUsage =
     "usage: ovl-tcpprobe serve --port P [--bind IP] [--hello NAME]\n"
-    "       ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello]\n"
+    "       ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello] [--repeat N]\n"
     "       ovl-tcpprobe stream HOST PORT --seconds S [--interval-ms N] [--status-file F]\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -234,39 +234,62 @@ int cmd_serve(const Args& args) {
   }
 }
 
+// One connection: optional hello line (printed), then "ping" echoed. "" = success, else why.
+std::string connect_once(const std::string& host, const std::string& port, long timeoutMs,
+                         bool expectHello) {
+  auto deadline = Clock::now() + Ms(timeoutMs);
+  std::string err;
+  int fd = connect_to(host, port, deadline, err);
+  if (fd < 0)
+    return err;
+  LineReader reader(fd);
+  std::optional<std::string> line;
+  if (expectHello) {
+    line = reader.read_line(deadline, err);
+    if (line)
+      std::printf("%s\n", line->c_str());
+  }
+  if (!expectHello || line) {
+    if (!send_all(fd, "ping\n")) {
+      err = std::string("send: ") + std::strerror(errno);
+    } else {
+      line = reader.read_line(deadline, err);
+      // Without --expect-hello, tolerate (and skip) one hello line before the echo.
+      if (line && *line != "ping" && !expectHello) {
+        line = reader.read_line(deadline, err);
+      }
+      if (line && *line != "ping")
+        err = "unexpected reply '" + *line + "'";
+    }
+  }
+  ::close(fd);
+  return err;
+}
+
 int cmd_connect(const Args& args) {
   if (args.positional.size() != 2)
     usage_error("connect needs HOST PORT");
   const std::string& host = args.positional[0];
   const std::string& port = args.positional[1];
-  auto deadline = Clock::now() + Ms(opt_long(args, "--timeout-ms", 2000));
-  std::string err;
-  int fd = connect_to(host, port, deadline, err);
-  if (fd >= 0) {
-    LineReader reader(fd);
-    std::optional<std::string> line;
-    if (args.options.count("--expect-hello")) {
-      line = reader.read_line(deadline, err);
-      if (line)
-        std::printf("%s\n", line->c_str());
+  const long timeoutMs = opt_long(args, "--timeout-ms", 2000);
+  const long repeat = opt_long(args, "--repeat", 1);
+  const bool expectHello = args.options.count("--expect-hello") != 0;
+  long failed = 0;
+  std::string lastErr;
+  for (long i = 0; i < repeat; ++i) {
+    std::string err = connect_once(host, port, timeoutMs, expectHello);
+    if (!err.empty()) {
+      ++failed;
+      lastErr = err;
     }
-    if (!args.options.count("--expect-hello") || line) {
-      if (!send_all(fd, "ping\n")) {
-        err = std::string("send: ") + std::strerror(errno);
-      } else {
-        line = reader.read_line(deadline, err);
-        // Without --expect-hello, tolerate (and skip) one hello line before the echo.
-        if (line && *line != "ping" && !args.options.count("--expect-hello")) {
-          line = reader.read_line(deadline, err);
-        }
-        if (line && *line != "ping")
-          err = "unexpected reply '" + *line + "'";
-      }
-    }
-    ::close(fd);
   }
-  if (!err.empty()) {
-    std::fprintf(stderr, "connect %s:%s: %s\n", host.c_str(), port.c_str(), err.c_str());
+  std::fflush(stdout);
+  if (failed > 0) {
+    if (repeat > 1)
+      std::fprintf(stderr, "connect %s:%s: %ld of %ld failed, last: %s\n", host.c_str(),
+                   port.c_str(), failed, repeat, lastErr.c_str());
+    else
+      std::fprintf(stderr, "connect %s:%s: %s\n", host.c_str(), port.c_str(), lastErr.c_str());
     return 1;
   }
   return 0;

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# e2e: Service NAT on a 3-node cluster. A NodePort service with one endpoint pod on each node
+# and an external IP, and a service without endpoints. Checks:
+#   1. the cluster IP answers from pods on every node and from every node's host processes;
+#   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
+#      weights 1:3 shift them accordingly;
+#   3. the NodePort on every node's address and the external IP answer a client outside the
+#      cluster; the NodePort does not answer on 127.0.0.1;
+#   4. a service without endpoints refuses at once (< 100 ms);
+#   5. kill -9 and restart of an agent while a pod makes connections: none fails;
+#   6. `nft list table ip ovl` reads like the services (comments), and --cleanup removes it.
+# Usage: services_e2e.sh OVL_AGENT OVL_TCPPROBE
+set -euo pipefail
+AGENT=${1:?usage: services_e2e.sh OVL_AGENT OVL_TCPPROBE}
+PROBE=${2:?usage: services_e2e.sh OVL_AGENT OVL_TCPPROBE}
+if [[ $(id -u) -ne 0 ]]; then
+  [[ -n ${CI:-} ]] && { echo "FAIL: e2e needs root (CI is set, so this is a failure)" >&2; exit 1; }
+  echo "SKIP: e2e needs root"; exit 77
+fi
+source "$(dirname "$0")/lib.sh"
+step() { printf '\n== %s\n' "$*"; }
+
+write_cluster() { # write_cluster W1 W2 W3: endpoint weights (empty = unset)
+  local i w
+  {
+    printf 'network:\n  podCIDR: 10.244.0.0/16\n  subnetLength: 24\n  serviceCIDR: 10.96.0.0/12\n'
+    printf 'nodes:\n'
+    for i in 1 2 3; do
+      printf '  - {name: node%s, underlayIP: 192.168.50.%s, podSubnet: 10.244.%s.0/24}\n' "$i" "$i" "$i"
+    done
+    printf 'services:\n'
+    printf '  - namespace: default\n    name: web\n    type: NodePort\n    clusterIP: 10.96.0.10\n'
+    printf '    externalIPs: [203.0.113.10]\n'
+    printf '    ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]\n'
+    printf '    endpoints:\n'
+    for i in 1 2 3; do
+      w=${!i:-}
+      printf '      - {ip: 10.244.%s.11, node: node%s%s}\n' "$i" "$i" "${w:+, weight: $w}"
+    done
+    printf '  - namespace: default\n    name: empty\n    clusterIP: 10.96.0.11\n    ports: [{port: 80}]\n'
+  } >"$E2E_DIR/cluster.tmp"
+  mv "$E2E_DIR/cluster.tmp" "$E2E_DIR/cluster.yaml"
+}
+
+# chi2 COUNTS_FILE PROPORTIONS...: chi-square statistic of `uniq -c` output against the
+# expected proportions (in the sorted order of the names).
+chi2() {
+  local file=$1; shift
+  awk -v props="$*" 'BEGIN { n = split(props, p, " ") }
+    { c[NR] = $1; total += $1 }
+    END { if (NR != n) { print "categories: " NR " expected " n; exit 1 }
+          for (i = 1; i <= n; i++) { e = total * p[i]; x += (c[i] - e) ^ 2 / e }
+          printf "%.2f\n", x }' "$file"
+}
+
+step "cluster of 3 nodes x 2 pods, endpoints n1p1 n2p1 n3p1 on :8080"
+cluster_up 3 2
+write_cluster_files "$E2E_DIR" 3
+write_cluster
+for i in 1 2 3; do
+  # A node has a default route; here it leads nowhere (nothing answers at .254), which is
+  # enough for a host process's first route lookup before nat OUTPUT rewrites the destination.
+  node_exec "$i" ip route add default via 192.168.50.254 dev eth0
+  agent_start "$i" "$E2E_DIR" "$AGENT"
+done
+for i in 1 2 3; do agent_wait_ready "$i" 20; done
+pods_up 3 2
+servers=()
+for i in 1 2 3; do
+  ip netns exec "$(pod_ns "$i" 1)" "$PROBE" serve --port 8080 --hello "n${i}p1" >/dev/null 2>&1 &
+  servers+=($!)
+done
+wait_until 5 pod_exec 1 1 "$PROBE" connect 10.244.1.11 8080 >/dev/null
+
+step "1. the cluster IP from every pod and every node"
+for i in 1 2 3; do
+  for where in pod node; do
+    if [[ $where == pod ]]; then out=$(pod_exec "$i" 2 "$PROBE" connect 10.96.0.10 80 --expect-hello)
+    else out=$(node_exec "$i" "$PROBE" connect 10.96.0.10 80 --expect-hello); fi
+    [[ $out =~ ^n[123]p1$ ]] || fail "$where $i: 10.96.0.10:80 answered '$out'"
+    echo "$where $i -> 10.96.0.10:80 answered by $out"
+  done
+done
+
+step "2. 3,000 connections spread uniformly; weights 1:3 shift them"
+pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 3000 | sort | uniq -c >"$E2E_DIR/uniform"
+cat "$E2E_DIR/uniform"
+x=$(chi2 "$E2E_DIR/uniform" 0.3333333 0.3333333 0.3333334)
+echo "chi-square $x (df 2; p > 0.001 needs < 13.82)"
+awk -v x="$x" 'BEGIN { exit !(x < 13.82) }' || fail "not uniform: chi-square $x"
+write_cluster 1 3 0
+# Weight 0: n3p1 leaves node 1's endpoint map once the agent has the new file.
+wait_until 3 bash -c "! ip netns exec $(node_ns 1) nft list map ip ovl endpoints | grep -q '10.244.3.11'"
+pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 3000 | sort | uniq -c >"$E2E_DIR/weighted"
+cat "$E2E_DIR/weighted"
+x=$(chi2 "$E2E_DIR/weighted" 0.25 0.75)
+echo "chi-square $x against 1:3 (df 1; p > 0.001 needs < 10.83)"
+awk -v x="$x" 'BEGIN { exit !(x < 10.83) }' || fail "not 1:3: chi-square $x"
+write_cluster
+
+step "3. NodePort and external IP from a client outside the cluster"
+cns="${RUN}-client"
+_ovl_ns_add "$cns"
+ip -n "$cns" link add eth0 type veth peer name cl netns "$(ul_ns)"
+ip -n "$(ul_ns)" link set cl master br0 up
+ip -n "$cns" addr add 192.168.50.200/24 dev eth0
+ip -n "$cns" link set eth0 up
+ip -n "$cns" route add 203.0.113.10/32 via 192.168.50.1
+for i in 1 2 3; do
+  out=$(ip netns exec "$cns" "$PROBE" connect "192.168.50.$i" 30080 --expect-hello)
+  [[ $out =~ ^n[123]p1$ ]] || fail "NodePort on node $i answered '$out'"
+  echo "client -> 192.168.50.$i:30080 answered by $out"
+done
+out=$(ip netns exec "$cns" "$PROBE" connect 203.0.113.10 80 --expect-hello)
+[[ $out =~ ^n[123]p1$ ]] || fail "external IP answered '$out'"
+echo "client -> 203.0.113.10:80 answered by $out"
+if node_exec 1 "$PROBE" connect 127.0.0.1 30080 --timeout-ms 300 2>/dev/null; then
+  fail "the NodePort answered on 127.0.0.1"
+fi
+
+step "4. a service without endpoints refuses at once"
+t0=${EPOCHREALTIME/./}
+if pod_exec 1 2 "$PROBE" connect 10.96.0.11 80 --timeout-ms 2000 2>"$E2E_DIR/refused"; then
+  fail "10.96.0.11 accepted a connection"
+fi
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+cat "$E2E_DIR/refused"
+grep -q "refused" "$E2E_DIR/refused" || fail "not refused: $(cat "$E2E_DIR/refused")"
+((ms < 100)) || fail "refusal took $ms ms"
+echo "refused in $ms ms (including starting the probe)"
+
+step "5. kill -9 and restart of node 1's agent while its pod makes connections"
+pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --repeat 3000 --timeout-ms 1000 >/dev/null 2>"$E2E_DIR/during" &
+client=$!
+e2e_sleep 0.3
+agent_kill 1 KILL
+agent_start 1 "$E2E_DIR" "$AGENT"
+agent_wait_ready 1 10
+wait "$client" || fail "connections failed across the restart: $(cat "$E2E_DIR/during")"
+echo "3000 connections, none failed, across kill -9 and restart"
+
+step "6. the table reads like the services; --cleanup removes it"
+node_exec 1 nft list table ip ovl >"$E2E_DIR/table"
+grep -q 'comment "default/web:http"' "$E2E_DIR/table" || fail "no service comment in the table"
+grep -q 'comment "default/web:http -> 10.244.2.11:8080"' "$E2E_DIR/table" || fail "no endpoint comment"
+grep -E 'default/web:http' "$E2E_DIR/table" | head -3
+kill "${servers[@]}" 2>/dev/null || true
+agent_kill 1 TERM
+node_exec 1 "$AGENT" --config "$E2E_DIR/node1.yaml" --cleanup
+if node_exec 1 nft list table ip ovl >/dev/null 2>&1; then fail "table ip ovl survived --cleanup"; fi
+echo "PASS"
