@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
@@ -68,6 +69,28 @@ const std::array<SetLayout, kSetCount> kLayouts = {{
      NFT_SET_MAP,
      0},
     {SetId::kHairpin, "hairpin", {C::kAddr, C::kAddr}, {}, false, 0, 0},
+    {SetId::kAffinityServices,
+     "affinity_services",
+     {C::kAddr, C::kProto, C::kPort},
+     {},
+     true,
+     NFT_SET_MAP,
+     0},
+    {SetId::kAffinityNodePorts,
+     "affinity_nodeports",
+     {C::kProto, C::kPort},
+     {},
+     true,
+     NFT_SET_MAP,
+     0},
+    // Filled by the kernel (dynset update); bounded: a full map only stops recording new clients.
+    {SetId::kAffinity,
+     "affinity",
+     {C::kAddr, C::kAddr, C::kProto, C::kPort},
+     {C::kAddr, C::kPort},
+     false,
+     NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL,
+     65536},
 }};
 
 // ---- expressions -------------------------------------------------------------------------
@@ -167,6 +190,36 @@ void ctMarkHas(nftnl_rule* r, uint32_t bits) {
   bitwise(r, R(0), &bits, &zero, 4);
   cmp(r, R(0), NFT_CMP_EQ, &bits, 4);
 }
+// ct mark & mask == value
+void ctMarkIs(nftnl_rule* r, uint32_t mask, uint32_t value) {
+  ctLoad(r, NFT_CT_MARK, R(0));
+  const uint32_t zero = 0;
+  bitwise(r, R(0), &mask, &zero, 4);
+  cmp(r, R(0), NFT_CMP_EQ, &value, 4);
+}
+// ct original <key> (ip daddr: NFT_CT_DST_IP; proto-dst: NFT_CT_PROTO_DST, 2 bytes).
+void ctOriginal(nftnl_rule* r, uint32_t key, uint32_t dreg) {
+  nftnl_expr* e = nftnl_expr_alloc("ct");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+  add(r, e);
+}
+// meta l4proto == proto (reg32_00 as scratch).
+void l4protoIs(nftnl_rule* r, uint8_t proto) {
+  l4proto(r, R(0));
+  cmp(r, R(0), NFT_CMP_EQ, &proto, 1);
+}
+void dynsetUpdate(nftnl_rule* r, const char* set, uint32_t keyReg, uint32_t dataReg,
+                  uint64_t timeoutMs) {
+  nftnl_expr* e = nftnl_expr_alloc("dynset");
+  nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, keyReg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_DATA, dataReg);
+  nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, timeoutMs);
+  add(r, e);
+}
 void lookup(nftnl_rule* r, const char* set, uint32_t sreg, std::optional<uint32_t> dreg) {
   nftnl_expr* e = nftnl_expr_alloc("lookup");
   nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
@@ -234,6 +287,19 @@ RuleSpec rule(std::string comment, std::function<void(nftnl_rule*)> build) {
   return RuleSpec{std::move(comment), std::move(build)};
 }
 
+const char* protoName(uint32_t p) {
+  switch (p) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_SCTP:
+      return "sctp";
+    default:
+      return nullptr;
+  }
+}
+
 // ---- chain names ---------------------------------------------------------------------------
 
 std::string lbChain(bool nodePort, uint32_t slots) {
@@ -249,6 +315,109 @@ ChainSpec lbChainSpec(bool nodePort, uint32_t slots) {
     numgenRandom(r, slots, R(3));
     lookup(r, "endpoints", R(0), R(4));
     dnat(r, R(4), R(5));
+  }));
+  return c;
+}
+
+std::string lbAffChain(bool nodePort, uint32_t slots) {
+  return fmt::format("{}_{}", nodePort ? "nplbaff" : "lbaff", slots);
+}
+std::string affRecChain(bool nodePort, uint32_t timeout) {
+  return fmt::format("{}_{}", nodePort ? "npaffrec" : "affrec", timeout);
+}
+
+constexpr std::array<uint8_t, 3> kProtocols = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
+
+// lb_<N> with ClientIP affinity: the client's recorded endpoint if there is one, else random.
+ChainSpec lbAffChainSpec(bool nodePort, uint32_t slots) {
+  const std::string name = lbAffChain(nodePort, slots);
+  ChainSpec c{name, std::nullopt, {}};
+  c.rules.push_back(rule("ovl: " + name + " affinity", [nodePort](nftnl_rule* r) {
+    ctMarkOr(r, kMarkService | (nodePort ? kMarkNodePortAffinity : kMarkAffinity));
+    ipSaddr(r, R(0));
+    serviceKey(r, nodePort, 1);
+    lookup(r, "affinity", R(0), R(4));
+    dnat(r, R(4), R(5));
+  }));
+  c.rules.push_back(rule("ovl: " + name + " dnat", [nodePort, slots](nftnl_rule* r) {
+    serviceKey(r, nodePort, 0);
+    numgenRandom(r, slots, R(3));
+    lookup(r, "endpoints", R(0), R(4));
+    dnat(r, R(4), R(5));
+  }));
+  return c;
+}
+
+// Records the endpoint conntrack chose for a new affinity connection, for `timeout` seconds.
+// One rule per protocol: nft prints `ct original proto-dst` in a concatenation only when a
+// protocol match gives it a type.
+ChainSpec affRecChainSpec(bool nodePort, uint32_t timeout) {
+  const std::string name = affRecChain(nodePort, timeout);
+  ChainSpec c{name, std::nullopt, {}};
+  for (uint8_t proto : kProtocols) {
+    c.rules.push_back(rule(fmt::format("ovl: {} {}", name, protoName(proto)),
+                           [nodePort, timeout, proto](nftnl_rule* r) {
+                             l4protoIs(r, proto);
+                             ipSaddr(r, R(0));
+                             if (nodePort) {
+                               const uint32_t zero = 0;
+                               immData(r, R(1), &zero, 4);
+                             } else {
+                               ctOriginal(r, NFT_CT_DST_IP, R(1));
+                             }
+                             l4proto(r, R(2));
+                             ctOriginal(r, NFT_CT_PROTO_DST, R(3));
+                             ipDaddr(r, R(4));
+                             thDport(r, R(5));
+                             dynsetUpdate(r, "affinity", R(0), R(4), uint64_t{timeout} * 1000);
+                           }));
+  }
+  return c;
+}
+
+// affinity_record: the service of a new affinity connection, by its conntrack original tuple,
+// -> goto affrec_<T> / npaffrec_<T>.
+ChainSpec affinityRecordChainSpec() {
+  ChainSpec c{"affinity_record", std::nullopt, {}};
+  for (bool nodePort : {false, true}) {
+    for (uint8_t proto : kProtocols) {
+      c.rules.push_back(rule(
+          fmt::format("ovl: affinity record {}{}", nodePort ? "nodeport " : "", protoName(proto)),
+          [nodePort, proto](nftnl_rule* r) {
+            l4protoIs(r, proto);
+            ctMarkHas(r, nodePort ? kMarkNodePortAffinity : kMarkAffinity);
+            int next = 0;
+            if (!nodePort) {
+              ctOriginal(r, NFT_CT_DST_IP, R(next++));
+            }
+            l4proto(r, R(next++));
+            ctOriginal(r, NFT_CT_PROTO_DST, R(next++));
+            lookup(r, nodePort ? "affinity_nodeports" : "affinity_services", R(0), NFT_REG_VERDICT);
+          }));
+    }
+  }
+  return c;
+}
+
+// ct mark & (kMarkAffinity | kMarkNodePortAffinity) != 0 jump affinity_record
+RuleSpec affinityJumpRule() {
+  return rule("ovl: affinity", [](nftnl_rule* r) {
+    ctLoad(r, NFT_CT_MARK, R(0));
+    const uint32_t bits = kMarkAffinity | kMarkNodePortAffinity;
+    const uint32_t zero = 0;
+    bitwise(r, R(0), &bits, &zero, 4);
+    cmp(r, R(0), NFT_CMP_NEQ, &zero, 4);
+    immVerdict(r, NFT_JUMP, "affinity_record");
+  });
+}
+
+// `<target>_keep`: external traffic with policy Local; the masquerade rules skip it.
+ChainSpec keepChainSpec(const std::string& target) {
+  const std::string name = target + "_keep";
+  ChainSpec c{name, std::nullopt, {}};
+  c.rules.push_back(rule("ovl: " + name + " mark", [target](nftnl_rule* r) {
+    ctMarkOr(r, kMarkKeepSource);
+    immVerdict(r, NFT_GOTO, target);
   }));
   return c;
 }
@@ -284,19 +453,6 @@ ElemKey vipKey(const nat::VipEntry& v) {
 }
 ElemKey nodePortKey(const nat::NodePortEntry& n) {
   return ElemKey{{static_cast<uint32_t>(n.protocol), n.port, 0, 0}};
-}
-
-const char* protoName(uint32_t p) {
-  switch (p) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_SCTP:
-      return "sctp";
-    default:
-      return nullptr;
-  }
 }
 
 }  // namespace
@@ -430,8 +586,11 @@ DesiredTable buildDesired(const NatPlan& plan) {
 
   // Which lb chains the elements point at: plain, affinity and masquerade variants.
   std::set<uint32_t> slots(plan.slotCounts.begin(), plan.slotCounts.end());
-  std::set<std::string> masq;  // the targets of *_masq chains
-  std::map<std::tuple<bool, uint32_t, bool>, std::string_view> names;
+  std::set<uint32_t> affSlots;     // lbaff_<N> / nplbaff_<N>
+  std::set<uint32_t> affTimeouts;  // affrec_<T> / npaffrec_<T>
+  std::set<std::string> masq;      // the targets of *_masq chains
+  std::set<std::string> keep;      // the targets of *_keep chains
+  std::map<std::tuple<bool, uint32_t, bool, bool, bool>, std::string_view> names;
   const std::string_view rejectChain = *t.chainNames.insert("svc_reject").first;
 
   // Returns false for a reject (the element goes to the reject_* map instead).
@@ -445,16 +604,21 @@ DesiredTable buildDesired(const NatPlan& plan) {
       d.chain = rejectChain;  // a balance target without slots has no endpoint either
       return false;
     }
-    // ClientIP affinity (target.affinityTimeout) is not programmed yet: see nft_layout.h.
-    const auto key = std::make_tuple(nodePort, target.slots, target.masquerade);
+    const bool affinity = target.affinityTimeout > 0;
+    const auto key =
+        std::make_tuple(nodePort, target.slots, target.masquerade, affinity, target.keepSource);
     auto it = names.find(key);
     if (it == names.end()) {
-      std::string base = lbChain(nodePort, target.slots);
-      slots.insert(target.slots);
+      std::string base =
+          affinity ? lbAffChain(nodePort, target.slots) : lbChain(nodePort, target.slots);
+      (affinity ? affSlots : slots).insert(target.slots);
       std::string name = base;
       if (target.masquerade) {
         masq.insert(base);
         name += "_masq";
+      } else if (target.keepSource) {
+        keep.insert(base);
+        name += "_keep";
       }
       it = names.emplace(key, *t.chainNames.insert(std::move(name)).first).first;
     }
@@ -462,18 +626,38 @@ DesiredTable buildDesired(const NatPlan& plan) {
     return true;
   };
 
+  // The affinity_* element of a balanced service with affinity: -> goto (np)affrec_<T>.
+  auto affinityData = [&](bool nodePort, const Target& target) -> std::optional<ElemData> {
+    if (target.kind != Target::Kind::kBalance || target.slots == 0 || target.affinityTimeout == 0) {
+      return std::nullopt;
+    }
+    affTimeouts.insert(target.affinityTimeout);
+    ElemData d;
+    d.verdict = NFT_GOTO;
+    d.chain = *t.chainNames.insert(affRecChain(nodePort, target.affinityTimeout)).first;
+    return d;
+  };
+  auto& affServices = t.elems[static_cast<size_t>(SetId::kAffinityServices)];
+  auto& affNodePorts = t.elems[static_cast<size_t>(SetId::kAffinityNodePorts)];
+
   auto& services = t.elems[static_cast<size_t>(SetId::kServices)];
   auto& rejectServices = t.elems[static_cast<size_t>(SetId::kRejectServices)];
   services.reserve(plan.vips.size());
   for (const auto& v : plan.vips) {
     DesiredElem e{vipKey(v), {}, v.comment};
     (targetData(false, v.target, e.data) ? services : rejectServices).push_back(e);
+    if (auto d = affinityData(false, v.target)) {
+      affServices.push_back(DesiredElem{e.key, *d, v.comment});
+    }
   }
   auto& nodePorts = t.elems[static_cast<size_t>(SetId::kNodePorts)];
   auto& rejectNodePorts = t.elems[static_cast<size_t>(SetId::kRejectNodePorts)];
   for (const auto& n : plan.nodePorts) {
     DesiredElem e{nodePortKey(n), {}, n.comment};
     (targetData(true, n.target, e.data) ? nodePorts : rejectNodePorts).push_back(e);
+    if (auto d = affinityData(true, n.target)) {
+      affNodePorts.push_back(DesiredElem{e.key, *d, n.comment});
+    }
   }
   auto& endpoints = t.elems[static_cast<size_t>(SetId::kEndpoints)];
   endpoints.reserve(plan.slots.size());
@@ -505,8 +689,20 @@ DesiredTable buildDesired(const NatPlan& plan) {
     t.chains.push_back(lbChainSpec(false, n));
     t.chains.push_back(lbChainSpec(true, n));
   }
+  for (uint32_t n : affSlots) {
+    t.chains.push_back(lbAffChainSpec(false, n));
+    t.chains.push_back(lbAffChainSpec(true, n));
+  }
+  for (uint32_t timeout : affTimeouts) {
+    t.chains.push_back(affRecChainSpec(false, timeout));
+    t.chains.push_back(affRecChainSpec(true, timeout));
+  }
+  t.chains.push_back(affinityRecordChainSpec());
   for (const auto& target : masq) {
     t.chains.push_back(masqChainSpec(target));
+  }
+  for (const auto& target : keep) {
+    t.chains.push_back(keepChainSpec(target));
   }
   {
     ChainSpec c{"svc_reject", std::nullopt, {}};
@@ -538,7 +734,9 @@ DesiredTable buildDesired(const NatPlan& plan) {
     t.chains.push_back(std::move(c));
   }
   {
+    // New affinity connections are recorded before any masquerade (masquerade ends the chain).
     ChainSpec c{"nat_postrouting", BaseHook{NF_INET_POST_ROUTING, 100, "nat"}, {}};
+    c.rules.push_back(affinityJumpRule());
     c.rules.push_back(rule("ovl: masquerade marked", [](nftnl_rule* r) {
       ctMarkHas(r, kMarkMasquerade);
       masquerade(r);
@@ -553,27 +751,34 @@ DesiredTable buildDesired(const NatPlan& plan) {
       case svc::MasqueradeMode::kOffCluster: {
         const Ipv4Prefix cidr = plan.podCidr;
         c.rules.push_back(
-            rule("ovl: masquerade off-cluster " + cidr.toString(), [cidr](nftnl_rule* r) {
-              ctMarkHas(r, kMarkService);
-              ipSaddr(r, R(0));
-              const uint32_t mask = htonl(cidr.mask());
-              const uint32_t zero = 0;
-              bitwise(r, R(0), &mask, &zero, 4);
-              const uint32_t net = htonl(cidr.network().value);
-              cmp(r, R(0), NFT_CMP_NEQ, &net, 4);
-              masquerade(r);
-            }));
+            rule("ovl: masquerade off-cluster " + cidr.toString() + " unless keep-source",
+                 [cidr](nftnl_rule* r) {
+                   ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
+                   ipSaddr(r, R(0));
+                   const uint32_t mask = htonl(cidr.mask());
+                   const uint32_t zero = 0;
+                   bitwise(r, R(0), &mask, &zero, 4);
+                   const uint32_t net = htonl(cidr.network().value);
+                   cmp(r, R(0), NFT_CMP_NEQ, &net, 4);
+                   masquerade(r);
+                 }));
         break;
       }
       case svc::MasqueradeMode::kAll:
-        c.rules.push_back(rule("ovl: masquerade all", [](nftnl_rule* r) {
-          ctMarkHas(r, kMarkService);
+        c.rules.push_back(rule("ovl: masquerade all unless keep-source", [](nftnl_rule* r) {
+          ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
           masquerade(r);
         }));
         break;
       case svc::MasqueradeMode::kNone:
         break;
     }
+    t.chains.push_back(std::move(c));
+  }
+  {
+    // Connections to an endpoint on this node's own addresses never reach postrouting.
+    ChainSpec c{"nat_input", BaseHook{NF_INET_LOCAL_IN, 100, "nat"}, {}};
+    c.rules.push_back(affinityJumpRule());
     t.chains.push_back(std::move(c));
   }
   return t;

@@ -9,12 +9,26 @@
 //   endpoints key                    reg32_00 daddr (0 for NodePorts) | 01 l4proto | 02 dport |
 //                                    reg32_03 numgen slot          -> data reg32_04 addr, 05 port
 //
-// ClientIP affinity is NOT programmed yet (services with an affinity timeout are balanced like
-// the others). Every design that keeps a client's choice in a dynamic map needs a dynset whose
-// data (or a later concat) is a lookup's result register, and nft 1.0.6 cannot print such a
-// rule (`nft list` aborts in netlink_parse_concat_expr: the lookup's map expression has length
-// 0), which would break `nft list table` for operators. The way out is to remember the choice
-// after DNAT, from conntrack (ct original daddr/proto-dst, ip daddr/th dport in a later hook).
+//   affinity key                     reg32_00 ip saddr | 01 daddr (0 for NodePorts) | 02 l4proto |
+//                                    reg32_03 th dport             -> data reg32_04 addr, 05 port
+//
+// ClientIP affinity. nft 1.0.6 cannot print a rule whose dynset data (or a later concat) is a
+// lookup's result register (`nft list` aborts in netlink_parse_concat_expr), so the choice is
+// not remembered where it is made but after DNAT, from conntrack:
+//  - `lbaff_<N>` / `nplbaff_<N>`: mark the connection (kMarkAffinity / kMarkNodePortAffinity),
+//    `dnat to ip saddr . <service key> map @affinity` (a hit DNATs and ends the chain), else
+//    balance as lb_<N> does.
+//  - nat postrouting and nat input (the first packet of a connection, before any masquerade):
+//    `ct mark & 0xc != 0 jump affinity_record`; that chain looks the service up again by the
+//    conntrack original tuple (`ct original ip daddr . meta l4proto . ct original proto-dst`,
+//    one rule per protocol: nft types proto-dst only under a protocol match) in the verdict maps
+//    `affinity_services` / `affinity_nodeports`, whose elements goto `affrec_<T>` /
+//    `npaffrec_<T>` (T = the service's timeout in seconds). Those hold
+//    `update @affinity { ip saddr . ct original ip daddr . meta l4proto . ct original proto-dst
+//    timeout T : ip daddr . th dport }` (0.0.0.0 for the daddr of NodePorts), every operand a
+//    packet or conntrack field, which nft 1.0.6 lists. The update refreshes the timeout on every
+//    new connection of the client, as kube-proxy's `recent` match does.
+//  - `affinity` is filled by the kernel only: NatTable creates it but never syncs its elements.
 #pragma once
 
 #include <array>
@@ -34,8 +48,11 @@
 namespace ovl::nft {
 
 // ct mark bits the service chains set and nat_postrouting reads.
-inline constexpr uint32_t kMarkService = 0x1;     // DNATed by ovl
-inline constexpr uint32_t kMarkMasquerade = 0x2;  // masquerade whatever the source
+inline constexpr uint32_t kMarkService = 0x1;           // DNATed by ovl
+inline constexpr uint32_t kMarkMasquerade = 0x2;        // masquerade whatever the source
+inline constexpr uint32_t kMarkAffinity = 0x4;          // ClientIP affinity, cluster/external IP
+inline constexpr uint32_t kMarkNodePortAffinity = 0x8;  // ClientIP affinity, NodePort
+inline constexpr uint32_t kMarkKeepSource = 0x10;       // never masquerade (ETP Local)
 
 // The concatenation components ovl's sets use, each one 32-bit register wide.
 enum class Component : uint8_t {
@@ -53,9 +70,12 @@ enum class SetId : uint8_t {
   kRejectNodePorts,
   kEndpoints,
   kHairpin,
+  kAffinityServices,
+  kAffinityNodePorts,
+  kAffinity,  // dynamic: filled by the kernel, never synced (keep it after the synced ones)
 };
-inline constexpr size_t kSetCount = 6;
-inline constexpr size_t kSyncedSetCount = 6;
+inline constexpr size_t kSetCount = 9;
+inline constexpr size_t kSyncedSetCount = 8;
 
 struct SetLayout {
   SetId id;
