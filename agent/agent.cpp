@@ -22,6 +22,7 @@
 #include "agent/netlink_overlay_kernel.h"
 #include "agent/overlay_reconciler.h"
 #include "common/fd.h"
+#include "rules/conntrack.h"
 #include "rules/nat_planner.h"
 #include "rules/nat_table.h"
 #include "rules/nft_monitor.h"
@@ -55,12 +56,14 @@ void setLogLevel(const std::string& level) {
 class AgentLoop {
  public:
   AgentLoop(AgentConfig cfg, OverlayKernel& kernel, FileDatastore& store, nl::EventMonitor& events,
-            nat::NatTable& nat, nat::NftMonitor& nftEvents, HealthState& health)
+            nat::NatTable& nat, conntrack::Conntrack& conntrack, nat::NftMonitor& nftEvents,
+            HealthState& health)
       : cfg_(std::move(cfg)),
         reconciler_(kernel, cfg_.underlayInterface),
         store_(store),
         events_(events),
         nat_(nat),
+        conntrack_(conntrack),
         nftEvents_(nftEvents),
         health_(health) {}
 
@@ -174,13 +177,16 @@ class AgentLoop {
     // Service NAT is independent of the overlay's links: synced whatever happened above.
     if (auto st = nat_.sync(*natPlan_); !st) {
       r.errors.push_back(st.error());
-    } else if (nat_.lastSync().operations > 0) {
-      const auto& ns = nat_.lastSync();
-      r.actions.push_back(
-          fmt::format("nftables table ip {}: {} elements added, {} deleted, {} "
-                      "chains added, {} deleted{}",
-                      nat_.tableName(), ns.elementsAdded, ns.elementsDeleted, ns.chainsAdded,
-                      ns.chainsDeleted, ns.readBack ? " (read back)" : ""));
+    } else {
+      if (nat_.lastSync().operations > 0) {
+        const auto& ns = nat_.lastSync();
+        r.actions.push_back(
+            fmt::format("nftables table ip {}: {} elements added, {} deleted, {} "
+                        "chains added, {} deleted{}",
+                        nat_.tableName(), ns.elementsAdded, ns.elementsDeleted, ns.chainsAdded,
+                        ns.chainsDeleted, ns.readBack ? " (read back)" : ""));
+      }
+      deleteStaleUdpFlows(r);
     }
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     for (const auto& a : r.actions) {
@@ -207,6 +213,33 @@ class AgentLoop {
     due_ = Clock::now() + retry_;
     retry_ = std::min(retry_ * 2, kRetryMax);
     fullRead_ = true;
+  }
+
+  // After a successful sync: the UDP conntrack entries that still point at an endpoint the
+  // previously synced plan had and this one has not are deleted, so a client that keeps sending
+  // from one socket (no new connection, no new DNAT decision) moves to a live endpoint at once. A
+  // failure is only a warning: such entries also expire on their own.
+  void deleteStaleUdpFlows(ReconcileReport& r) {
+    if (syncedNatPlan_ && *syncedNatPlan_ == *natPlan_) {
+      return;
+    }
+    if (syncedNatPlan_) {
+      const auto stale = nat::staleUdpFlows(*syncedNatPlan_, *natPlan_);
+      if (!stale.empty()) {
+        auto n = conntrack_.deleteUdpFlows(stale);
+        if (!n) {
+          spdlog::warn("conntrack cleanup of {} removed UDP endpoint(s): {}", stale.size(),
+                       n.error().message);
+        } else if (*n > 0) {
+          r.actions.push_back(
+              fmt::format("deleted {} UDP conntrack entries of removed endpoints", *n));
+        } else {
+          spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)",
+                        stale.size());
+        }
+      }
+    }
+    syncedNatPlan_ = *natPlan_;
   }
 
   void drainEvents() {
@@ -263,10 +296,12 @@ class AgentLoop {
   FileDatastore& store_;
   nl::EventMonitor& events_;
   nat::NatTable& nat_;
+  conntrack::Conntrack& conntrack_;
   nat::NftMonitor& nftEvents_;
   HealthState& health_;
   std::optional<OverlayPlan> plan_;
-  std::optional<nat::NatPlan> natPlan_;
+  std::optional<nat::NatPlan> natPlan_;        // desired
+  std::optional<nat::NatPlan> syncedNatPlan_;  // the last one the kernel accepted
   size_t services_ = 0;
   std::optional<Clock::time_point> due_;
   Clock::time_point nextResync_;
@@ -429,13 +464,18 @@ int runAgent(const AgentOptions& options) {
     spdlog::error("{}", natTable.error().message);
     return 1;
   }
+  auto ct = conntrack::Conntrack::create();
+  if (!ct) {
+    spdlog::error("{}", ct.error().message);
+    return 1;
+  }
   auto nftEvents = nat::NftMonitor::create(natTable->tableName());
   if (!nftEvents) {
     spdlog::error("{}", nftEvents.error().message);
     return 1;
   }
   HealthState health;
-  AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *nftEvents, health);
+  AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *ct, *nftEvents, health);
   if (!loop.loadPlan(true)) {
     return 2;
   }

@@ -6,12 +6,14 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake make pkg-config clang-format
-  # libraries (see shared DESIGN.md): netlink, nftables, config, CLI, logging, HTTP, systemd
-  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libyaml-cpp-dev libfmt-dev
+  # libraries (see shared DESIGN.md): netlink, nftables, conntrack, config, CLI, logging, HTTP,
+  # systemd
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
+  libyaml-cpp-dev libfmt-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # independent witnesses and peers for tests and benchmarks
-  iproute2 nftables iptables procps
+  iproute2 nftables iptables procps conntrack
 )
 
 missing=()
