@@ -11,7 +11,7 @@
 //  - shared chains `lb_<N>` (N = slot count): numgen random mod N -> slot; then map
 //    `endpoints`: (service key) . slot -> endpoint addr . port, DNAT to it. Every service with
 //    N slots jumps to the same chain, so adding a service adds map elements, not chains.
-//    `lb_aff_<N>` does the same with ClientIP affinity (a dynamic map of client -> endpoint
+//    `lbaff_<N>` does the same with ClientIP affinity (a dynamic map of client -> endpoint
 //    with the service's timeout).
 //  - verdict `reject` for services with no usable endpoint (TCP reset / ICMP port
 //    unreachable, answered at once), `drop` where traffic policy Local leaves none here.
@@ -39,6 +39,8 @@ struct Target {
   uint32_t affinityTimeout = 0;  // kBalance: > 0 = ClientIP affinity, seconds
   bool masquerade = false;       // masquerade whatever the source (mode all, or ETP Cluster
                                  //   for NodePort/external traffic)
+  bool keepSource = false;       // never masquerade: external traffic with policy Local keeps
+                                 //   the client's address, whatever network.masquerade says
   auto operator<=>(const Target&) const = default;
 };
 

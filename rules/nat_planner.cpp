@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 namespace ovl::nat {
 
@@ -111,6 +112,7 @@ NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in)
           t.affinityTimeout = s.affinityClientIp ? s.affinityTimeoutSeconds : 0;
           // External traffic balanced to any node must come back through this one.
           t.masquerade = external && !local && masqAllowed;
+          t.keepSource = external && local;
           plan.slotCounts.insert(total);
         } else {
           // No endpoint at all: refuse at once. Endpoints, but none here under policy
@@ -154,6 +156,26 @@ NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in)
   std::sort(plan.hairpin.begin(), plan.hairpin.end());
   plan.hairpin.erase(std::unique(plan.hairpin.begin(), plan.hairpin.end()), plan.hairpin.end());
   return plan;
+}
+
+std::vector<conntrack::StaleUdpFlow> staleUdpFlows(const NatPlan& before, const NatPlan& after) {
+  auto udpFlows = [](const NatPlan& p) {
+    std::set<conntrack::StaleUdpFlow> out;
+    for (const auto& s : p.slots) {
+      if (s.protocol == svc::Protocol::kUdp) {
+        out.insert(conntrack::StaleUdpFlow{s.vip, s.port, s.endpoint, s.endpointPort});
+      }
+    }
+    return out;
+  };
+  const auto kept = udpFlows(after);
+  std::vector<conntrack::StaleUdpFlow> stale;
+  for (const auto& f : udpFlows(before)) {
+    if (!kept.contains(f)) {
+      stale.push_back(f);
+    }
+  }
+  return stale;
 }
 
 }  // namespace ovl::nat

@@ -5,10 +5,12 @@
 #   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
 #      weights 1:3 shift them accordingly;
 #   3. the NodePort on every node's address and the external IP answer a client outside the
-#      cluster; the NodePort does not answer on 127.0.0.1;
+#      cluster; the NodePort does not answer on 127.0.0.1; with externalTrafficPolicy Local the
+#      endpoint sees the client's own address, and a node without a local endpoint drops;
 #   4. a service without endpoints refuses at once (< 100 ms);
 #   5. kill -9 and restart of an agent while a pod makes connections: none fails;
-#   6. `nft list table ip ovl` reads like the services (comments), and --cleanup removes it.
+#   6. an element deleted or a chain flushed by someone else is repaired within 1 s;
+#   7. `nft list table ip ovl` reads like the services (comments), and --cleanup removes it.
 # Usage: services_e2e.sh OVL_AGENT OVL_TCPPROBE
 set -euo pipefail
 AGENT=${1:?usage: services_e2e.sh OVL_AGENT OVL_TCPPROBE}
@@ -38,6 +40,10 @@ write_cluster() { # write_cluster W1 W2 W3: endpoint weights (empty = unset)
       printf '      - {ip: 10.244.%s.11, node: node%s%s}\n' "$i" "$i" "${w:+, weight: $w}"
     done
     printf '  - namespace: default\n    name: empty\n    clusterIP: 10.96.0.11\n    ports: [{port: 80}]\n'
+    printf '  - namespace: default\n    name: local\n    type: NodePort\n    clusterIP: 10.96.0.12\n'
+    printf '    externalTrafficPolicy: Local\n'
+    printf '    ports: [{port: 81, targetPort: 8081, nodePort: 30081}]\n'
+    printf '    endpoints: [{ip: 10.244.1.11, node: node1}]\n'
   } >"$E2E_DIR/cluster.tmp"
   mv "$E2E_DIR/cluster.tmp" "$E2E_DIR/cluster.yaml"
 }
@@ -70,6 +76,9 @@ for i in 1 2 3; do
   ip netns exec "$(pod_ns "$i" 1)" "$PROBE" serve --port 8080 --hello "n${i}p1" >/dev/null 2>&1 &
   servers+=($!)
 done
+# The endpoint of `local` says which client address it sees.
+ip netns exec "$(pod_ns 1 1)" "$PROBE" serve --port 8081 --hello "{peer}" >/dev/null 2>&1 &
+servers+=($!)
 wait_until 5 pod_exec 1 1 "$PROBE" connect 10.244.1.11 8080 >/dev/null
 
 step "1. the cluster IP from every pod and every node"
@@ -117,6 +126,13 @@ echo "client -> 203.0.113.10:80 answered by $out"
 if node_exec 1 "$PROBE" connect 127.0.0.1 30080 --timeout-ms 300 2>/dev/null; then
   fail "the NodePort answered on 127.0.0.1"
 fi
+seen=$(ip netns exec "$cns" "$PROBE" connect 192.168.50.1 30081 --expect-hello)
+[[ $seen == 192.168.50.200 ]] || fail "externalTrafficPolicy Local: the endpoint saw '$seen', not the client"
+echo "externalTrafficPolicy Local: the endpoint sees the client's own address $seen"
+if ip netns exec "$cns" "$PROBE" connect 192.168.50.2 30081 --timeout-ms 500 2>/dev/null; then
+  fail "externalTrafficPolicy Local: node 2 (no local endpoint) answered"
+fi
+echo "externalTrafficPolicy Local: node 2, with no local endpoint, does not answer"
 
 step "4. a service without endpoints refuses at once"
 t0=${EPOCHREALTIME/./}
@@ -139,7 +155,17 @@ agent_wait_ready 1 10
 wait "$client" || fail "connections failed across the restart: $(cat "$E2E_DIR/during")"
 echo "3000 connections, none failed, across kill -9 and restart"
 
-step "6. the table reads like the services; --cleanup removes it"
+step "6. drift in the table is repaired within 1 s"
+node_exec 2 nft delete element ip ovl services '{ 10.96.0.10 . tcp . 80 }'
+wait_until 1 bash -c "ip netns exec $(node_ns 2) nft list map ip ovl services | grep -q 10.96.0.10" ||
+  fail "deleted element not restored within 1 s"
+node_exec 2 nft flush chain ip ovl nat_prerouting
+wait_until 1 bash -c "ip netns exec $(node_ns 2) nft list chain ip ovl nat_prerouting | grep -q vmap" ||
+  fail "flushed chain not refilled within 1 s"
+out=$(pod_exec 2 2 "$PROBE" connect 10.96.0.10 80 --expect-hello)
+[[ $out =~ ^n[123]p1$ ]] || fail "after repair, 10.96.0.10:80 answered '$out'"
+
+step "7. the table reads like the services; --cleanup removes it"
 node_exec 1 nft list table ip ovl >"$E2E_DIR/table"
 grep -q 'comment "default/web:http"' "$E2E_DIR/table" || fail "no service comment in the table"
 grep -q 'comment "default/web:http -> 10.244.2.11:8080"' "$E2E_DIR/table" || fail "no endpoint comment"

@@ -340,7 +340,8 @@ TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
   NatPlan all = makePlan({{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}}}});
   all.masquerade = svc::MasqueradeMode::kAll;
   ASSERT_TRUE(t->sync(all));
-  EXPECT_TRUE(has(list(), "ct mark & 0x00000001 == 0x00000001 masquerade")) << list();
+  // Service traffic (0x1) not marked keep-source (0x10: externalTrafficPolicy Local).
+  EXPECT_TRUE(has(list(), "ct mark & 0x00000011 == 0x00000001 masquerade")) << list();
   std::promise<bool> listening2;
   auto peer2 = serveOnce(pod.name(), "10.244.1.11", 8080, listening2);
   ASSERT_TRUE(listening2.get_future().get());

@@ -1,6 +1,6 @@
 // ovl-tcpprobe: a tiny TCP traffic tool for the netns/e2e tests and the demo.
 //
-//   ovl-tcpprobe serve --port P [--bind IP] [--hello NAME]
+//   ovl-tcpprobe serve --port P [--bind IP] [--hello NAME]   ("{peer}" in NAME: client address)
 //   ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello] [--repeat N]
 //   ovl-tcpprobe stream HOST PORT --seconds S [--interval-ms N] [--status-file F]
 //
@@ -180,7 +180,17 @@ class LineReader {
   std::string buf_;
 };
 
+// "{peer}" in the hello line becomes the client's address as this server sees it (so a test
+// can tell whether the client's source address was kept or masqueraded).
 void echo_conn(int fd, std::string hello) {
+  if (auto at = hello.find("{peer}"); at != std::string::npos) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    char text[INET_ADDRSTRLEN] = "?";
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+      ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+    hello.replace(at, 6, text);
+  }
   if (hello.empty() || send_all(fd, hello + "\n")) {
     char buf[16384];
     for (;;) {
