@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The ovl demo: installs what it needs, builds, starts a 3-node cluster in network namespaces
 # (examples/demo/), 2 pods per node, one ovl-agent per node, and shows pod-to-pod TCP across
-# the overlay, the kernel objects the agent made, and the agent repairing one that someone
-# deleted. Everything lives in namespaces named ovldemo-*; the host is not touched.
+# the overlay, the kernel objects the agent made, a service balancing over pods on every node
+# (cluster IP and NodePort), and the agent repairing a route that someone deleted. Everything lives in namespaces named ovldemo-*; the host is not touched.
 #   scripts/demo.sh          run it, then remove the cluster
 #   scripts/demo.sh --keep   leave it running (ip netns list; ip netns exec ovldemo-n1 bash)
 #   scripts/demo.sh --down   remove a cluster left by --keep
@@ -63,6 +63,18 @@ show $n1 ip route show dev ovl.1
 
 say "pod-to-pod TCP across the overlay: every ordered pair of the 6 pods"
 check_all_pairs 3 2 "$probe"
+
+say "service demo/web: 10.96.0.10:80 (and NodePort 30080) over pod 1 of every node"
+for i in 1 2 3; do
+  ip netns exec "$(pod_ns "$i" 1)" "$probe" serve --port 8080 --hello "n${i}p1" >/dev/null 2>&1 &
+done
+wait_until 5 pod_exec 1 2 "$probe" connect 10.96.0.10 80 >/dev/null
+echo "300 connections from pod n1p2 to 10.96.0.10:80, answered by:"
+pod_exec 1 2 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 300 | sort | uniq -c | sed 's/^/  /'
+echo "100 connections from node2's host to node3's NodePort 192.168.50.3:30080, answered by:"
+node_exec 2 "$probe" connect 192.168.50.3 30080 --expect-hello --repeat 100 | sort | uniq -c | sed 's/^/  /'
+show $n1 bash -c "nft list map ip ovl services; nft list map ip ovl endpoints"
+echo "  (a service without endpoints is refused at once; see tests/e2e/services_e2e.sh)"
 
 say "someone deletes node1's route to node3's pods; the agent puts it back"
 show $n1 ip route del 10.244.3.0/24 dev ovl.1

@@ -2,6 +2,7 @@
 # e2e: Service NAT on a 3-node cluster. A NodePort service with one endpoint pod on each node
 # and an external IP, and a service without endpoints. Checks:
 #   1. the cluster IP answers from pods on every node and from every node's host processes;
+#      (not yet: a pod that lands on itself through its service; see the note on issue 3)
 #   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
 #      weights 1:3 shift them accordingly;
 #   3. the NodePort on every node's address and the external IP answer a client outside the
