@@ -1,0 +1,747 @@
+// Service NAT, ovl against its peers, side by side in one run (issue 3, "Benchmark"):
+//  1. full sync of S ClusterIP services x E endpoints: ovl's NatTable::sync of planNat's plan,
+//     against `nft -f` of the very ruleset ovl programmed (dumped once with `nft list table`)
+//     and `iptables-legacy-restore` of the kube-proxy iptables-mode layout for the same
+//     services;
+//  2. one service's endpoints changed (one endpoint replaced, same count) with S services
+//     present, ovl's incremental sync, against the same change with 100 services present;
+//  3. data plane: new TCP connections per second to the last service added, with 10 and with S
+//     services installed, for ovl and for the kube-proxy iptables layout;
+//  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
+// Each run uses fresh network namespaces; the figures are medians with min and max over all
+// runs. Nothing here touches the host's own network: every address lives in a namespace made
+// for the measurement and deleted after it.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "bench/bench_util.h"
+#include "rules/nat_planner.h"
+#include "rules/nat_table.h"
+#include "rules/service.h"
+
+#ifndef OVL_AGENT_PATH
+#define OVL_AGENT_PATH "ovl-agent"
+#endif
+
+namespace {
+
+using namespace ovl;
+using bench::describe;
+using bench::ScopedNetns;
+using bench::sh;
+
+constexpr uint16_t kPort = 80;
+constexpr uint16_t kTargetPort = 8080;
+const Ipv4Prefix kPodCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+
+Ipv4 ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return Ipv4{(uint32_t{a} << 24) | (uint32_t{b} << 16) | (uint32_t{c} << 8) | d};
+}
+
+// Service i's cluster IP: 10.96.0.10 + i (10.96.x.y, inside 10.96.0.0/12).
+Ipv4 vipOf(int i) {
+  return Ipv4{ip4(10, 96, 0, 10).value + static_cast<uint32_t>(i)};
+}
+
+// Synthetic endpoint k: 10.244.(1 + k/250).(2 + k%250), k taken modulo 253 * 250, so that the
+// E endpoints of one service are distinct (E <= 250).
+Ipv4 syntheticEndpoint(int k) {
+  k %= 253 * 250;
+  return ip4(10, 244, static_cast<uint8_t>(1 + k / 250), static_cast<uint8_t>(2 + k % 250));
+}
+
+// The data-plane "pod": endpoint j of every service in figure 3 is 10.244.255.(2 + j), all
+// addresses of one pod namespace whose server listens on 0.0.0.0:8080.
+Ipv4 podEndpoint(int j) {
+  return ip4(10, 244, 255, static_cast<uint8_t>(2 + j));
+}
+
+svc::Service serviceOf(int i, const std::vector<Ipv4>& endpoints) {
+  svc::Service s;
+  s.ns = "bench";
+  s.name = fmt::format("svc-{}", i);
+  s.clusterIps = {vipOf(i)};
+  s.ports = {svc::ServicePort{"http", svc::Protocol::kTcp, kPort, kTargetPort, std::nullopt}};
+  for (const Ipv4& ip : endpoints) {
+    svc::Endpoint ep;
+    ep.ip = ip;
+    ep.node = "node2";  // not this node: no hairpin entries
+    s.endpoints.push_back(ep);
+  }
+  return s;
+}
+
+std::vector<Ipv4> syntheticEndpoints(int i, int e) {
+  std::vector<Ipv4> v;
+  for (int j = 0; j < e; ++j) {
+    v.push_back(syntheticEndpoint(i * e + j));
+  }
+  return v;
+}
+
+std::vector<Ipv4> podEndpoints(int e) {
+  std::vector<Ipv4> v;
+  for (int j = 0; j < e; ++j) {
+    v.push_back(podEndpoint(j));
+  }
+  return v;
+}
+
+std::vector<svc::Service> syntheticServices(int s, int e) {
+  std::vector<svc::Service> v;
+  v.reserve(static_cast<size_t>(s));
+  for (int i = 0; i < s; ++i) {
+    v.push_back(serviceOf(i, syntheticEndpoints(i, e)));
+  }
+  return v;
+}
+
+std::vector<svc::Service> podServices(int s, int e) {
+  std::vector<svc::Service> v;
+  v.reserve(static_cast<size_t>(s));
+  const auto eps = podEndpoints(e);
+  for (int i = 0; i < s; ++i) {
+    v.push_back(serviceOf(i, eps));
+  }
+  return v;
+}
+
+const nat::PlanInputs kInputs{"node1", kPodCidr, svc::MasqueradeMode::kOffCluster};
+
+// ---- the kube-proxy iptables-mode layout ----------------------------------------------------
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// "KUBE-SVC-" / "KUBE-SEP-" + 16 hex digits of a hash of what the chain stands for, as
+// kube-proxy names them (it uses base32 of a SHA-256; the shape and length are the same).
+std::string chainName(const char* prefix, const std::string& what,
+                      std::unordered_set<std::string>& used) {
+  std::string name = fmt::format("{}{:016X}", prefix, fnv1a(what));
+  if (!used.insert(name).second) {
+    throw std::runtime_error("chain name collision: " + name);
+  }
+  return name;
+}
+
+// An iptables-restore file of the kube-proxy iptables-mode nat table for these services.
+void writeKubeProxyIptables(const std::string& path, const std::vector<svc::Service>& services) {
+  std::unordered_set<std::string> used;
+  std::ostringstream chains, rules;
+  chains << "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n"
+            ":KUBE-MARK-MASQ - [0:0]\n";
+  rules << "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+           "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
+           "-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j "
+           "KUBE-POSTROUTING\n"
+           "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"
+           "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n"
+           "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n"
+           "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
+           "SNAT\" -j MASQUERADE\n";
+  std::ostringstream svcRules, sepRules, services_;
+  for (const auto& s : services) {
+    const std::string portName = s.id() + ":" + s.ports[0].name;
+    const std::string vip = s.clusterIps[0].toString();
+    const std::string svcChain = chainName("KUBE-SVC-", portName + "/tcp", used);
+    chains << ":" << svcChain << " - [0:0]\n";
+    services_ << fmt::format(
+        "-A KUBE-SERVICES -d {}/32 -p tcp -m comment --comment \"{} cluster IP\" -m tcp --dport "
+        "{} -j {}\n",
+        vip, portName, kPort, svcChain);
+    svcRules << fmt::format(
+        "-A {} ! -s {} -d {}/32 -p tcp -m comment --comment \"{} cluster IP\" -m tcp --dport {} "
+        "-j KUBE-MARK-MASQ\n",
+        svcChain, kPodCidr.toString(), vip, portName, kPort);
+    const size_t n = s.endpoints.size();
+    for (size_t i = 0; i < n; ++i) {
+      const std::string ep = fmt::format("{}:{}", s.endpoints[i].ip.toString(), kTargetPort);
+      const std::string sepChain = chainName("KUBE-SEP-", portName + "/tcp/" + ep, used);
+      chains << ":" << sepChain << " - [0:0]\n";
+      if (i + 1 < n) {
+        svcRules << fmt::format(
+            "-A {} -m comment --comment \"{} -> {}\" -m statistic --mode random --probability "
+            "{:.10f} -j {}\n",
+            svcChain, portName, ep, 1.0 / static_cast<double>(n - i), sepChain);
+      } else {
+        svcRules << fmt::format("-A {} -m comment --comment \"{} -> {}\" -j {}\n", svcChain,
+                                portName, ep, sepChain);
+      }
+      sepRules << fmt::format(
+          "-A {0} -s {1}/32 -m comment --comment \"{2}\" -j KUBE-MARK-MASQ\n"
+          "-A {0} -p tcp -m comment --comment \"{2}\" -m tcp -j DNAT --to-destination {3}\n",
+          sepChain, s.endpoints[i].ip.toString(), portName, ep);
+    }
+  }
+  std::ofstream out(path);
+  out << chains.str() << rules.str() << services_.str() << svcRules.str() << sepRules.str()
+      << "COMMIT\n";
+  if (!out) {
+    throw std::runtime_error("cannot write " + path);
+  }
+}
+
+// `nft list table ip ovl` does not reload as printed: ovl builds its bytecode with libnftnl,
+// and nft 1.0.x cannot parse back (a) a numgen result in the `mark`-typed slot of the
+// `endpoints` key, nor (b) the constant 0.0.0.0 that the NodePort chains put in a
+// concatenation (printed "0x0 [invalid type]"). The smallest rewrite that loads the same
+// objects and elements: the map's key declared by `typeof` (same key layout and length), and
+// the constant written as `ip daddr & 0.0.0.0` (one extra bitwise op in nplb_<N> only). Returns
+// what was rewritten.
+std::string makeReloadable(const std::string& path) {
+  std::string text;
+  {
+    std::ifstream in(path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto replaceAll = [&](const std::string& from, const std::string& to) {
+    size_t n = 0;
+    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+      text.replace(pos, from.size(), to);
+      ++n;
+    }
+    return n;
+  };
+  size_t types = replaceAll(
+      "type ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service",
+      "typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport");
+  size_t consts =
+      replaceAll("dnat ip to 0x0 [invalid type] . ", "dnat ip to ip daddr & 0.0.0.0 . ");
+  std::ofstream out(path);
+  out << text;
+  return fmt::format("{} map type declaration(s) as typeof, {} constant(s) in nplb chains", types,
+                     consts);
+}
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+size_t countLines(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    throw std::runtime_error("popen: " + cmd);
+  }
+  size_t n = 0;
+  for (int c; (c = fgetc(p)) != EOF;) {
+    n += c == '\n';
+  }
+  pclose(p);
+  return n;
+}
+
+nat::NatTable openTable() {
+  auto t = nat::NatTable::create();
+  if (!t) {
+    throw std::runtime_error("NatTable::create: " + t.error().message);
+  }
+  return std::move(*t);
+}
+
+double syncMs(nat::NatTable& table, const nat::NatPlan& plan) {
+  double t0 = bench::nowMs();
+  auto st = table.sync(plan);
+  double ms = bench::nowMs() - t0;
+  if (!st.ok()) {
+    throw std::runtime_error("NatTable::sync: " + st.error().message);
+  }
+  return ms;
+}
+
+// Runs fn with this thread in the named namespace, then returns to the original one.
+template <typename F>
+void inNetns(const std::string& name, F&& fn) {
+  int orig = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int fd = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (orig < 0 || fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+    throw std::runtime_error("cannot enter namespace " + name);
+  }
+  ::close(fd);
+  try {
+    fn();
+  } catch (...) {
+    (void)::setns(orig, CLONE_NEWNET);
+    ::close(orig);
+    throw;
+  }
+  (void)::setns(orig, CLONE_NEWNET);
+  ::close(orig);
+}
+
+// ---- figure 3: the data plane ----------------------------------------------------------------
+
+// A TCP server on 0.0.0.0:8080 in the pod namespace: accepts and closes at once.
+class PodServer {
+ public:
+  explicit PodServer(const std::string& podNs) {
+    inNetns(podNs, [&] {
+      fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int yes = 1;
+      ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(kTargetPort);
+      if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+          ::listen(fd_, 4096) != 0) {
+        throw std::runtime_error(std::string("pod server: ") + std::strerror(errno));
+      }
+    });
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          ::close(c);
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+          break;
+        }
+      }
+    });
+  }
+  ~PodServer() {
+    stop_.store(true);
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  PodServer(const PodServer&) = delete;
+  PodServer& operator=(const PodServer&) = delete;
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The client namespace `node` (this thread is in it) and a pod namespace behind a veth, with E
+// addresses; cluster IPs are routed to the veth (the NAT rules DNAT them to the pod).
+void dataPlaneNamespaces(const std::string& node, const std::string& pod, int e) {
+  sh(
+      fmt::format("ip -n {0} link add v0 type veth peer name v1 netns {1} && "
+                  "ip -n {0} addr add 10.244.255.1/24 dev v0 && ip -n {0} link set v0 up && "
+                  "ip -n {1} link set v1 up && ip -n {0} route add 10.96.0.0/12 dev v0",
+                  node, pod));
+  for (int j = 0; j < e; ++j) {
+    sh(fmt::format("ip -n {} addr add {}/24 dev v1", pod, podEndpoint(j).toString()));
+  }
+  sh(
+      fmt::format("ip netns exec {} sysctl -q -w net.ipv4.ip_local_port_range='1024 65535' "
+                  "net.ipv4.tcp_tw_reuse=1",
+                  node));
+}
+
+// n sequential connect() + close() (SO_LINGER 0: no TIME_WAIT) to vip:80; connections per
+// second.
+double connectRate(Ipv4 vip, int n) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(kPort);
+  a.sin_addr.s_addr = vip.networkOrder();
+  auto once = [&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    linger lg{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      int err = errno;
+      ::close(fd);
+      throw std::runtime_error(
+          fmt::format("connect {}:{}: {}", vip.toString(), kPort, std::strerror(err)));
+    }
+    ::close(fd);
+  };
+  for (int i = 0; i < 200; ++i) {  // warm-up
+    once();
+  }
+  double t0 = bench::nowMs();
+  for (int i = 0; i < n; ++i) {
+    once();
+  }
+  return n / ((bench::nowMs() - t0) / 1000.0);
+}
+
+// ---- figure 4: the agent ---------------------------------------------------------------------
+
+void writeAgentFiles(const std::string& dir, int s, int e, int healthPort) {
+  {
+    std::ofstream a(dir + "/agent.yaml");
+    a << "nodeName: node1\nclusterFile: cluster.yaml\n"
+      << fmt::format("healthAddress: 127.0.0.1:{}\nstateDir: {}/state\n", healthPort, dir)
+      << "logLevel: warn\n";
+  }
+  std::ofstream c(dir + "/cluster.yaml");
+  c << "network:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n"
+       "nodes:\n  - name: node1\n    underlayIP: 192.168.50.1\n    podSubnet: 10.244.0.0/24\n"
+       "services:\n";
+  for (int i = 0; i < s; ++i) {
+    c << fmt::format(
+        "  - namespace: bench\n    name: svc-{}\n    clusterIP: {}\n    ports:\n"
+        "      - name: http\n        port: {}\n        targetPort: {}\n    endpoints:\n",
+        i, vipOf(i).toString(), kPort, kTargetPort);
+    for (const Ipv4& ip : syntheticEndpoints(i, e)) {
+      c << "      - ip: " << ip.toString() << "\n        node: node2\n";
+    }
+  }
+  if (!c) {
+    throw std::runtime_error("cannot write " + dir + "/cluster.yaml");
+  }
+}
+
+// GET /readyz on 127.0.0.1:port of this thread's namespace; the HTTP status, 0 if none.
+int readyz(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int status = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const char req[] = "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof req - 1)) {
+      char buf[64] = {};
+      ssize_t n = ::recv(fd, buf, sizeof buf - 1, MSG_WAITALL);
+      if (n > 12) {
+        status = std::atoi(buf + 9);  // "HTTP/1.x NNN"
+      }
+    }
+  }
+  ::close(fd);
+  return status;
+}
+
+long vmHwmKb(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return -1;
+}
+
+struct AgentRun {
+  double hwmMb = 0;
+  double readyMs = 0;
+};
+
+// Starts the agent in namespace `ns` (this thread is in it), waits for /readyz 200, reads VmHWM.
+AgentRun runAgent(const std::string& agent, const std::string& ns, const std::string& dir,
+                  int healthPort) {
+  const std::string log = dir + "/agent.log";
+  double t0 = bench::nowMs();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    const std::string cfg = dir + "/agent.yaml";
+    // ip netns exec keeps the pid (it execs) and mounts this namespace's /sys for the agent.
+    ::execlp("ip", "ip", "netns", "exec", ns.c_str(), agent.c_str(), "-c", cfg.c_str(),
+             static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (pid < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  AgentRun r;
+  bool ready = false;
+  while (bench::nowMs() - t0 < 300000) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      throw std::runtime_error("ovl-agent exited before it was ready; see " + log);
+    }
+    if (readyz(healthPort) == 200) {
+      ready = true;
+      break;
+    }
+    ::usleep(20000);
+  }
+  r.readyMs = bench::nowMs() - t0;
+  r.hwmMb = static_cast<double>(vmHwmKb(pid)) / 1024.0;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!ready) {
+    throw std::runtime_error("ovl-agent not ready after 300 s; see " + log);
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ovl service NAT benchmark: ovl vs nft -f vs iptables-legacy-restore"};
+  int services = 10000;
+  int endpoints = 10;
+  int runs = 5;
+  int connections = 3000;
+  std::string agent = OVL_AGENT_PATH;
+  app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
+  app.add_option("--endpoints", endpoints, "endpoints per service")->check(CLI::Range(1, 250));
+  app.add_option("--runs", runs, "runs per figure")->check(CLI::Range(1, 100));
+  app.add_option("--connections", connections, "timed connections per data-plane sample")
+      ->check(CLI::Range(100, 50000));
+  app.add_option("--agent", agent, "the ovl-agent binary");
+  CLI11_PARSE(app, argc, argv);
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "services_bench needs root (it creates network namespaces)\n");
+    return 2;
+  }
+  const std::string tag = fmt::format("ovls{}", getpid());
+  const std::string dir = "/tmp/" + tag;
+  sh("mkdir -p " + dir);
+  const std::string nftFile = dir + "/ovl.nft";
+  const std::string iptFile = dir + "/kube-proxy.iptables";
+
+  try {
+    // ---- figures 1 and 2 ----
+    const auto full = syntheticServices(services, endpoints);
+    const auto small = syntheticServices(100, endpoints);
+    double t0 = bench::nowMs();
+    const nat::NatPlan fullPlan = nat::planNat(full, kInputs);
+    const double planFullMs = bench::nowMs() - t0;
+    const nat::NatPlan smallPlan = nat::planNat(small, kInputs);
+    writeKubeProxyIptables(iptFile, full);
+
+    // One endpoint of one service replaced, K times per run: change c touches service
+    // (c * 7919) % count and replaces its endpoint c % E by 10.244.254.(2 + c).
+    constexpr int kChanges = 10;
+    auto changedPlans = [&](const std::vector<svc::Service>& base, std::vector<double>& planMs) {
+      std::vector<nat::NatPlan> plans;
+      auto cur = base;
+      for (int c = 0; c < kChanges; ++c) {
+        auto& s = cur[static_cast<size_t>(c * 7919) % cur.size()];
+        s.endpoints[static_cast<size_t>(c % endpoints)].ip =
+            ip4(10, 244, 254, static_cast<uint8_t>(2 + c));
+        double p0 = bench::nowMs();
+        plans.push_back(nat::planNat(cur, kInputs));
+        planMs.push_back(bench::nowMs() - p0);
+      }
+      return plans;
+    };
+    std::vector<double> planChangeFull, planChangeSmall;
+    const auto fullChanges = changedPlans(full, planChangeFull);
+    const auto smallChanges = changedPlans(small, planChangeSmall);
+
+    std::string nftFixups;
+    std::vector<double> oneDiff, oneKernel;
+    std::vector<double> ovlFull, nftFull, iptFull, oneFull, oneSmall, ovlKernel;
+    size_t fullElements = 0;
+    size_t oneOps = 0;
+    for (int run = 0; run < runs; ++run) {
+      {
+        ScopedNetns ns(fmt::format("{}-o{}", tag, run), true);
+        auto table = openTable();
+        ovlFull.push_back(syncMs(table, fullPlan));
+        ovlKernel.push_back(table.lastSync().kernelMs);
+        fullElements = table.lastSync().elementsAdded;
+        if (run == 0) {
+          sh("nft list table ip ovl > " + nftFile);
+          nftFixups = makeReloadable(nftFile);
+        }
+        for (const auto& p : fullChanges) {
+          oneFull.push_back(syncMs(table, p));
+          oneDiff.push_back(table.lastSync().diffMs);
+          oneKernel.push_back(table.lastSync().kernelMs);
+          oneOps = table.lastSync().operations;
+          if (table.lastSync().readBack || oneOps == 0) {
+            throw std::runtime_error("incremental sync read back or sent nothing");
+          }
+        }
+      }
+      {
+        ScopedNetns ns(fmt::format("{}-s{}", tag, run), true);
+        auto table = openTable();
+        (void)syncMs(table, smallPlan);
+        for (const auto& p : smallChanges) {
+          oneSmall.push_back(syncMs(table, p));
+        }
+      }
+      {
+        ScopedNetns ns(fmt::format("{}-n{}", tag, run), true);
+        nftFull.push_back(bench::timeShMs("nft -f " + nftFile));
+        if (run == 0) {
+          size_t lines = countLines("nft list map ip ovl endpoints");
+          if (lines < static_cast<size_t>(services)) {
+            throw std::runtime_error("nft -f: endpoints map not loaded");
+          }
+        }
+      }
+      {
+        ScopedNetns ns(fmt::format("{}-i{}", tag, run), true);
+        iptFull.push_back(bench::timeShMs("iptables-legacy-restore " + iptFile));
+        if (run == 0) {
+          size_t seps = countLines("iptables-legacy-save -t nat | grep -- '-j DNAT'");
+          if (seps != static_cast<size_t>(services) * static_cast<size_t>(endpoints)) {
+            throw std::runtime_error(
+                fmt::format("iptables-legacy-restore: {} DNAT rules, expected {}", seps,
+                            static_cast<size_t>(services) * static_cast<size_t>(endpoints)));
+          }
+        }
+      }
+    }
+
+    auto med = [](const std::vector<double>& v) { return bench::Stats::of(v).median; };
+    std::printf("service NAT, %d ClusterIP services x %d endpoints, %d runs\n", services, endpoints,
+                runs);
+    std::printf("1. full sync (%zu nft elements written by ovl)\n", fullElements);
+    std::printf("%s\n", describe("ovl NatTable::sync (plan precomputed)", ovlFull).c_str());
+    std::printf("%s\n",
+                describe("  of which kernel (batch sent until last ack)", ovlKernel).c_str());
+    std::printf("%s\n", describe("  planNat alone (once)", {planFullMs}).c_str());
+    std::printf("%s\n", describe("nft -f of the ruleset ovl programmed", nftFull).c_str());
+    std::printf("  (the dump does not reload verbatim; rewritten for nft -f: %s)\n",
+                nftFixups.c_str());
+    std::printf("%s\n",
+                describe("iptables-legacy-restore, kube-proxy iptables layout", iptFull).c_str());
+    std::printf("ovl full sync median:                     %.1f ms (target <= 500 ms)\n",
+                med(ovlFull));
+    std::printf("ratio ovl / nft -f:                       %.3f (target <= 0.333)\n",
+                med(ovlFull) / med(nftFull));
+    std::printf("ratio ovl / iptables-legacy-restore:      %.3f (target <= 0.125)\n",
+                med(ovlFull) / med(iptFull));
+    std::printf("2. one service's endpoint replaced (%d changes per run, %zu operations each)\n",
+                kChanges, oneOps);
+    std::printf(
+        "%s\n",
+        describe(fmt::format("ovl incremental sync, {} services", services), oneFull).c_str());
+    std::printf("%s\n", describe("  of which diff (desired table vs view)", oneDiff).c_str());
+    std::printf("%s\n",
+                describe("  of which kernel (batch sent until last ack)", oneKernel).c_str());
+    std::printf("%s\n", describe("ovl incremental sync, 100 services", oneSmall).c_str());
+    std::printf(
+        "%s\n",
+        describe(fmt::format("  planNat alone, {} services", services), planChangeFull).c_str());
+    std::printf("%s\n", describe("  planNat alone, 100 services", planChangeSmall).c_str());
+    std::printf("one change with %d services, median:     %.3f ms (target <= 2 ms)\n", services,
+                med(oneFull));
+    std::printf("ratio %d services / 100 services:       %.2f (target <= 1.5)\n", services,
+                med(oneFull) / med(oneSmall));
+    std::fflush(stdout);
+
+    // ---- figure 4: peak RSS of the agent ----
+    std::vector<double> hwm, readyMs;
+    writeAgentFiles(dir, services, endpoints, 19765);
+    for (int run = 0; run < runs; ++run) {
+      ScopedNetns ns(fmt::format("{}-a{}", tag, run), true);
+      sh(
+          fmt::format("ip -n {0} link add ul0 type veth peer name ul0p && "
+                      "ip -n {0} addr add 192.168.50.1/24 dev ul0 && ip -n {0} link set ul0 up && "
+                      "ip -n {0} link set ul0p up",
+                      ns.name()));
+      sh(fmt::format("rm -rf {}/state", dir));
+      AgentRun r = runAgent(agent, ns.name(), dir, 19765);
+      hwm.push_back(r.hwmMb);
+      readyMs.push_back(r.readyMs);
+    }
+    std::printf("4. ovl-agent holding %d x %d (%s)\n", services, endpoints, agent.c_str());
+    std::printf("%s\n", describe("time from exec to /readyz 200", readyMs).c_str());
+    {
+      bench::Stats s = bench::Stats::of(hwm);
+      std::printf("%-58s median %9.1f MB  (min %9.1f, max %9.1f, n=%zu)\n",
+                  "peak RSS (VmHWM) once ready", s.median, s.min, s.max, hwm.size());
+      std::printf("peak RSS median:                          %.1f MB (target <= 100 MB)\n",
+                  s.median);
+    }
+    std::fflush(stdout);
+
+    // ---- figure 3: data plane ----
+    // Every service has E endpoints, all addresses of one pod namespace (10.244.255.2..),
+    // whose server answers on 0.0.0.0:8080. Measured: the last service added.
+    const auto dp10 = podServices(10, endpoints);
+    const auto dpFull = podServices(services, endpoints);
+    const nat::NatPlan dpPlan10 = nat::planNat(dp10, kInputs);
+    const nat::NatPlan dpPlanFull = nat::planNat(dpFull, kInputs);
+    const std::string ipt10 = dir + "/dp10.iptables";
+    const std::string iptS = dir + "/dpS.iptables";
+    writeKubeProxyIptables(ipt10, dp10);
+    writeKubeProxyIptables(iptS, dpFull);
+    std::vector<double> ovl10, ovlS, ipt10r, iptSr;
+    auto measure = [&](const std::string& name, auto&& load, Ipv4 vip) {
+      ScopedNetns pod(name + "p", false);
+      ScopedNetns node(name, true);
+      dataPlaneNamespaces(node.name(), pod.name(), endpoints);
+      load();
+      PodServer server(pod.name());
+      return connectRate(vip, connections);
+    };
+    for (int run = 0; run < runs; ++run) {
+      ovl10.push_back(measure(
+          fmt::format("{}-d{}a", tag, run),
+          [&] {
+            auto t = openTable();
+            (void)syncMs(t, dpPlan10);
+          },
+          vipOf(9)));
+      ovlS.push_back(measure(
+          fmt::format("{}-d{}b", tag, run),
+          [&] {
+            auto t = openTable();
+            (void)syncMs(t, dpPlanFull);
+          },
+          vipOf(services - 1)));
+      ipt10r.push_back(measure(
+          fmt::format("{}-d{}c", tag, run), [&] { sh("iptables-legacy-restore " + ipt10); },
+          vipOf(9)));
+      iptSr.push_back(measure(
+          fmt::format("{}-d{}d", tag, run), [&] { sh("iptables-legacy-restore " + iptS); },
+          vipOf(services - 1)));
+    }
+    auto rate = [](const std::string& label, const std::vector<double>& v) {
+      bench::Stats s = bench::Stats::of(v);
+      return fmt::format("{:<58} median {:9.0f} c/s (min {:9.0f}, max {:9.0f}, n={})", label,
+                         s.median, s.min, s.max, v.size());
+    };
+    std::printf(
+        "3. data plane: %d sequential connect()+close() (SO_LINGER 0) to the last service's "
+        "cluster IP; every service has %d endpoints, all in one pod namespace\n",
+        connections, endpoints);
+    std::printf("%s\n", rate("ovl, 10 services", ovl10).c_str());
+    std::printf("%s\n", rate(fmt::format("ovl, {} services", services), ovlS).c_str());
+    std::printf("%s\n", rate("kube-proxy iptables layout (legacy), 10 services", ipt10r).c_str());
+    std::printf(
+        "%s\n",
+        rate(fmt::format("kube-proxy iptables layout (legacy), {} services", services), iptSr)
+            .c_str());
+    std::printf("ratio ovl %d / 10 services:              %.3f (target >= 0.9)\n", services,
+                med(ovlS) / med(ovl10));
+    std::printf("ratio iptables layout %d / 10 services:  %.3f\n", services,
+                med(iptSr) / med(ipt10r));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "services_bench: %s\n", e.what());
+    (void)std::system(("rm -rf " + dir).c_str());
+    return 1;
+  }
+  (void)std::system(("rm -rf " + dir).c_str());
+  return 0;
+}
