@@ -98,6 +98,10 @@ pod_add() {
   ip -n "$pod" link add eth0 mtu "$mtu" type veth peer name "vp$j" mtu "$mtu" netns "$node" ||
     return 1
   ip -n "$node" link set "vp$j" master "$bridge" up || return 1
+  # Hairpin on the pod's bridge port, as CNI bridge plugins do (hairpinMode): with
+  # br_netfilter active (bridge-nf-call-iptables=1), a pod that reaches itself through a
+  # service has its DNATed frame bridged back out of the port it came in on.
+  ip -n "$node" link set "vp$j" type bridge_slave hairpin on || return 1
   ip -n "$pod" addr add "$(pod_ip "$i" "$j")/24" dev eth0 || return 1
   ip -n "$pod" link set eth0 up || return 1
   ip -n "$pod" route add default via "10.244.$i.1" || return 1

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # e2e: Service NAT on a 3-node cluster. A NodePort service with one endpoint pod on each node
 # and an external IP, and a service without endpoints. Checks:
-#   1. the cluster IP answers from pods on every node and from every node's host processes;
-#      (not yet: a pod that lands on itself through its service; see the note on issue 3)
+#   1. the cluster IP answers from pods on every node and from every node's host processes,
+#      and from an endpoint pod that lands on itself (hairpin);
 #   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
 #      weights 1:3 shift them accordingly;
 #   3. the NodePort on every node's address and the external IP answer a client outside the
@@ -91,6 +91,14 @@ for i in 1 2 3; do
     echo "$where $i -> 10.96.0.10:80 answered by $out"
   done
 done
+
+# Hairpin: n1p1 is an endpoint of the service it calls. When it lands on itself, the reply
+# finds its way back through the node's de-NAT only because the connection is masqueraded
+# (and, with br_netfilter active, because its bridge port has hairpin on: see pod_add).
+pod_exec 1 1 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 60 >"$E2E_DIR/hairpin" ||
+  fail "a pod reaching its own service failed: $(sort "$E2E_DIR/hairpin" | uniq -c)"
+grep -q "^n1p1$" "$E2E_DIR/hairpin" || fail "60 connections from n1p1 never landed on n1p1"
+echo "hairpin: n1p1 -> 10.96.0.10:80 answered by: $(sort "$E2E_DIR/hairpin" | uniq -c | tr -s ' \n' ' ')"
 
 step "2. 3,000 connections spread uniformly; weights 1:3 shift them"
 pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 3000 | sort | uniq -c >"$E2E_DIR/uniform"
