@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -109,6 +110,9 @@ class AgentLoop {
                                             load.cluster.network.masquerade});
     services_ = load.cluster.services.size();
     due_ = Clock::now();
+    // yaml-cpp's document tree for a large cluster file is many times the file's size; glibc
+    // keeps the freed pages unless asked to give them back.
+    malloc_trim(0);
     return true;
   }
 
