@@ -8,47 +8,13 @@
 #include <string_view>
 
 #include "agent/config.h"
+#include "tests/unit/config_issues.h"
 
 namespace ovl {
 namespace {
 
-// All issues, one per line, for failure messages.
-std::string dump(const std::vector<ConfigIssue>& issues) {
-  std::string out;
-  for (const auto& i : issues) {
-    out += "\n  " + i.toString();
-  }
-  return out.empty() ? " (no issues)" : out;
-}
-
-// Passes when exactly one issue names `field`, at `line`, and its message contains every part.
-::testing::AssertionResult hasIssue(const std::vector<ConfigIssue>& issues,
-                                    const std::string& field, int line,
-                                    std::initializer_list<std::string_view> parts) {
-  const ConfigIssue* found = nullptr;
-  for (const auto& i : issues) {
-    if (i.field == field) {
-      if (found != nullptr) {
-        return ::testing::AssertionFailure() << "two issues for " << field << ":" << dump(issues);
-      }
-      found = &i;
-    }
-  }
-  if (found == nullptr) {
-    return ::testing::AssertionFailure() << "no issue for " << field << ":" << dump(issues);
-  }
-  if (found->mark.line != line) {
-    return ::testing::AssertionFailure() << "issue for " << field << " at line " << found->mark.line
-                                         << ", expected " << line << ":" << dump(issues);
-  }
-  for (auto part : parts) {
-    if (found->message.find(part) == std::string::npos) {
-      return ::testing::AssertionFailure()
-             << "message of " << field << " lacks '" << part << "': " << found->toString();
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
+using test::dump;
+using test::hasIssue;
 
 constexpr const char* kFile = "cluster.yaml";
 
