@@ -2,7 +2,8 @@
 # e2e: Service NAT on a 3-node cluster. A NodePort service with one endpoint pod on each node
 # and an external IP, and a service without endpoints. Checks:
 #   1. the cluster IP answers from pods on every node and from every node's host processes,
-#      and from an endpoint pod that lands on itself (hairpin);
+#      and from an endpoint pod that lands on itself (hairpin); ClientIP affinity keeps each
+#      client on one endpoint;
 #   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
 #      weights 1:3 shift them accordingly;
 #   3. the NodePort on every node's address and the external IP answer a client outside the
@@ -37,6 +38,10 @@ write_cluster() { # write_cluster W1 W2 W3: endpoint weights (empty = unset)
       printf '      - {ip: 10.244.%s.11, node: node%s%s}\n' "$i" "$i" "${w:+, weight: $w}"
     done
     printf '  - namespace: default\n    name: empty\n    clusterIP: 10.96.0.11\n    ports: [{port: 80}]\n'
+    printf '  - namespace: default\n    name: sticky\n    clusterIP: 10.96.0.13\n'
+    printf '    sessionAffinity: ClientIP\n    sessionAffinityTimeoutSeconds: 30\n'
+    printf '    ports: [{port: 80, targetPort: 8080}]\n    endpoints:\n'
+    for i in 1 2 3; do printf '      - {ip: 10.244.%s.11, node: node%s}\n' "$i" "$i"; done
     printf '  - namespace: default\n    name: local\n    type: NodePort\n    clusterIP: 10.96.0.12\n'
     printf '    externalTrafficPolicy: Local\n'
     printf '    ports: [{port: 81, targetPort: 8081, nodePort: 30081}]\n'
@@ -96,6 +101,14 @@ pod_exec 1 1 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 60 >"$E2E_DI
 grep -q "^n1p1$" "$E2E_DIR/hairpin" || fail "60 connections from n1p1 never landed on n1p1"
 echo "hairpin: n1p1 -> 10.96.0.10:80 answered by: $(sort "$E2E_DIR/hairpin" | uniq -c | tr -s ' \n' ' ')"
 
+# ClientIP affinity: every pod stays on one endpoint of `sticky` across 30 connections.
+for i in 1 2 3; do
+  got=$(pod_exec "$i" 2 "$PROBE" connect 10.96.0.13 80 --expect-hello --repeat 30 | sort -u)
+  [[ $(wc -l <<<"$got") == 1 && $got =~ ^n[123]p1$ ]] ||
+    fail "affinity: pod n${i}p2 was served by: $(tr '\n' ' ' <<<"$got")"
+  echo "affinity: 30 connections from n${i}p2 to 10.96.0.13:80 all served by $got"
+done
+
 step "2. 3,000 connections spread uniformly; weights 1:3 shift them"
 pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 3000 | sort | uniq -c >"$E2E_DIR/uniform"
 cat "$E2E_DIR/uniform"
@@ -104,7 +117,7 @@ echo "chi-square $x (df 2; p > 0.001 needs < 13.82)"
 awk -v x="$x" 'BEGIN { exit !(x < 13.82) }' || fail "not uniform: chi-square $x"
 write_cluster 1 3 0
 # Weight 0: n3p1 leaves node 1's endpoint map once the agent has the new file.
-wait_until 3 bash -c "! ip netns exec $(node_ns 1) nft list map ip ovl endpoints | grep -q '10.244.3.11'"
+wait_until 3 bash -c "! ip netns exec $(node_ns 1) nft list map ip ovl endpoints | grep -q 'web:http -> 10.244.3.11'"
 pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 3000 | sort | uniq -c >"$E2E_DIR/weighted"
 cat "$E2E_DIR/weighted"
 x=$(chi2 "$E2E_DIR/weighted" 0.25 0.75)
