@@ -9,7 +9,8 @@
 #   3. the NodePort on every node's address and the external IP answer a client outside the
 #      cluster; the NodePort does not answer on 127.0.0.1; with externalTrafficPolicy Local the
 #      endpoint sees the client's own address, and a node without a local endpoint drops;
-#   4. a service without endpoints refuses at once (< 100 ms);
+#   4. a service without endpoints refuses at once (< 100 ms); a UDP client that keeps one
+#      socket moves to a live endpoint within 1 s of its endpoint's removal;
 #   5. kill -9 and restart of an agent while a pod makes connections: none fails;
 #   6. an element deleted or a chain flushed by someone else is repaired within 1 s;
 #   7. `nft list table ip ovl` reads like the services (comments), and --cleanup removes it.
@@ -38,6 +39,9 @@ write_cluster() { # write_cluster W1 W2 W3: endpoint weights (empty = unset)
       printf '      - {ip: 10.244.%s.11, node: node%s%s}\n' "$i" "$i" "${w:+, weight: $w}"
     done
     printf '  - namespace: default\n    name: empty\n    clusterIP: 10.96.0.11\n    ports: [{port: 80}]\n'
+    printf '  - namespace: default\n    name: dns\n    clusterIP: 10.96.0.53\n'
+    printf '    ports: [{protocol: UDP, port: 53, targetPort: 5353}]\n    endpoints:\n'
+    for i in ${DNS_ENDPOINTS:-2 3}; do printf '      - {ip: 10.244.%s.11, node: node%s}\n' "$i" "$i"; done
     printf '  - namespace: default\n    name: sticky\n    clusterIP: 10.96.0.13\n'
     printf '    sessionAffinity: ClientIP\n    sessionAffinityTimeoutSeconds: 30\n'
     printf '    ports: [{port: 80, targetPort: 8080}]\n    endpoints:\n'
@@ -76,6 +80,10 @@ pods_up 3 2
 servers=()
 for i in 1 2 3; do
   ip netns exec "$(pod_ns "$i" 1)" "$PROBE" serve --port 8080 --hello "n${i}p1" >/dev/null 2>&1 &
+  servers+=($!)
+done
+for i in 2 3; do
+  ip netns exec "$(pod_ns "$i" 1)" "$PROBE" udp-serve --port 5353 --hello "n${i}p1" >/dev/null 2>&1 &
   servers+=($!)
 done
 # The endpoint of `local` says which client address it sees.
@@ -162,6 +170,25 @@ cat "$E2E_DIR/refused"
 grep -q "refused" "$E2E_DIR/refused" || fail "not refused: $(cat "$E2E_DIR/refused")"
 ((ms < 100)) || fail "refusal took $ms ms"
 echo "refused in $ms ms (including starting the probe)"
+
+step "4b. a UDP client on one socket moves off a removed endpoint within 1 s"
+ip netns exec "$(pod_ns 1 2)" "$PROBE" udp-stream 10.96.0.53 53 --seconds 5 --interval-ms 20 \
+  >"$E2E_DIR/udp.log" &
+udp=$!
+udp_start=${EPOCHREALTIME/./}
+e2e_sleep 1.5
+first=$(awk '$2 != "-" { a = $2 } END { print a }' "$E2E_DIR/udp.log")
+[[ $first =~ ^n[23]p1$ ]] || fail "UDP: no answer from the dns service: $(tail -3 "$E2E_DIR/udp.log")"
+keep=$([[ $first == n2p1 ]] && echo 3 || echo 2)
+removed_at=$(((${EPOCHREALTIME/./} - udp_start) / 1000))
+DNS_ENDPOINTS=$keep write_cluster
+wait "$udp"
+moved=$(awk -v t="$removed_at" -v want="n${keep}p1" '$1 >= t && $2 == want { print $1 - t; exit }' "$E2E_DIR/udp.log")
+late=$(awk -v t="$removed_at" -v gone="$first" '$1 >= t + 1000 && $2 == gone' "$E2E_DIR/udp.log" | wc -l)
+[[ -n $moved ]] || fail "UDP: the client never reached n${keep}p1 after $first was removed"
+((moved < 1000 && late == 0)) || fail "UDP: moved after $moved ms, $late answers from $first later"
+echo "UDP: the socket served by $first reached n${keep}p1 $moved ms after $first was removed"
+write_cluster
 
 step "5. kill -9 and restart of node 1's agent while its pod makes connections"
 pod_exec 1 2 "$PROBE" connect 10.96.0.10 80 --repeat 3000 --timeout-ms 1000 >/dev/null 2>"$E2E_DIR/during" &

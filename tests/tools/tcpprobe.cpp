@@ -2,6 +2,8 @@
 //
 //   ovl-tcpprobe serve --port P [--bind IP] [--hello NAME]   ("{peer}" in NAME: client address)
 //   ovl-tcpprobe connect HOST PORT [--timeout-ms N] [--expect-hello] [--repeat N]
+//   ovl-tcpprobe udp-serve --port P [--hello NAME]
+//   ovl-tcpprobe udp-stream HOST PORT --seconds S [--interval-ms 50]
 //   ovl-tcpprobe stream HOST PORT --seconds S [--interval-ms N] [--status-file F]
 //
 // Plain POSIX sockets, a thread per accepted connection; deliberately independent of ovl's code.
@@ -374,6 +376,66 @@ int cmd_stream(const Args& args) {
 
 }  // namespace
 
+// UDP: a server that answers every datagram with its name, and a client that sends from ONE
+// socket (so conntrack keeps one flow) every interval and prints "<ms since start> <answer>"
+// for each reply, or "<ms> -" when none came within the interval.
+int cmd_udp_serve(const Args& args) {
+  long port = opt_long(args, "--port", std::nullopt);
+  std::string hello = args.options.count("--hello") ? args.options.at("--hello") : "";
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::fprintf(stderr, "udp-serve: bind port %ld: %s\n", port, std::strerror(errno));
+    return 1;
+  }
+  char buf[2048];
+  for (;;) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (n < 0 && errno != EINTR)
+      return 1;
+    if (n >= 0)
+      ::sendto(fd, hello.data(), hello.size(), 0, reinterpret_cast<sockaddr*>(&peer), len);
+  }
+}
+
+int cmd_udp_stream(const Args& args) {
+  if (args.positional.size() != 2)
+    usage_error("udp-stream needs HOST PORT");
+  const long seconds = opt_long(args, "--seconds", std::nullopt);
+  const long interval = opt_long(args, "--interval-ms", 50);
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stol(args.positional[1])));
+  if (fd < 0 || ::inet_pton(AF_INET, args.positional[0].c_str(), &to.sin_addr) != 1 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    std::fprintf(stderr, "udp-stream: %s: %s\n", args.positional[0].c_str(), std::strerror(errno));
+    return 1;
+  }
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  while (Clock::now() < end) {
+    const auto sent = Clock::now();
+    ::send(fd, "ping", 4, 0);
+    pollfd p{fd, POLLIN, 0};
+    char buf[256];
+    std::string answer = "-";
+    if (::poll(&p, 1, static_cast<int>(interval)) > 0) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0)
+        answer.assign(buf, static_cast<size_t>(n));
+    }
+    const auto ms = std::chrono::duration_cast<Ms>(Clock::now() - start).count();
+    std::printf("%lld %s\n", static_cast<long long>(ms), answer.c_str());
+    std::this_thread::sleep_until(sent + Ms(interval));
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -387,5 +449,9 @@ int main(int argc, char** argv) {
     return cmd_connect(args);
   if (cmd == "stream")
     return cmd_stream(args);
+  if (cmd == "udp-serve")
+    return cmd_udp_serve(args);
+  if (cmd == "udp-stream")
+    return cmd_udp_stream(args);
   usage_error("unknown command " + cmd);
 }
