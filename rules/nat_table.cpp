@@ -598,17 +598,19 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
     last_.elementsAdded += add.size();
   }
 
-  // Chains and sets no longer wanted: after the elements that pointed at them. The *_masq
-  // chains jump to the lb chains, so they go first.
+  // Chains no longer wanted: after the elements that pointed at them. They may jump to one
+  // another (the *_masq and *_keep variants goto the lb chains), and the kernel refuses to
+  // delete a chain something still jumps to: so every one is flushed first, then all deleted,
+  // whatever their order.
   std::vector<std::string> gone;
   for (const auto& [name, st] : cur.chains) {
     if (wanted.count(name) == 0) {
       gone.push_back(name);
     }
   }
-  std::stable_partition(gone.begin(), gone.end(), [](const std::string& n) {
-    return n.size() > 5 && n.compare(n.size() - 5, 5, "_masq") == 0;
-  });
+  for (const std::string& name : gone) {
+    batch.flushChain(table_, name);
+  }
   for (const std::string& name : gone) {
     batch.delChain(table_, name);
     ++last_.chainsDeleted;

@@ -351,3 +351,45 @@ TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
 
 }  // namespace
 }  // namespace ovl::nat
+
+namespace ovl::nat {
+namespace {
+
+// Chains that jump to one another (`lb_2_keep` and `lb_2_masq` goto `lb_2`) can all go in one
+// sync: a removed externalTrafficPolicy Local service must not wedge every later sync.
+TEST_F(NatTableTest, VariantChainsAndTheirTargetsGoTogether) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t) << t.error().message;
+  NatPlan p = makePlan({{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}, {"10.244.1.12", 8080}}}});
+  for (auto variant : {0, 1, 2}) {
+    VipEntry v = p.vips[0];
+    v.ip = ip(variant == 0 ? "203.0.113.10" : variant == 1 ? "203.0.113.11" : "10.96.0.11");
+    v.target.keepSource = variant == 0;
+    v.target.masquerade = variant == 1;
+    v.target.affinityTimeout = variant == 2 ? 30 : 0;
+    p.vips.push_back(v);
+    for (SlotEntry e :
+         makePlan({{"web", "10.96.0.10", 80, {{"10.244.1.11", 8080}, {"10.244.1.12", 8080}}}})
+             .slots) {
+      e.vip = v.ip;
+      p.slots.push_back(e);
+    }
+  }
+  std::sort(p.vips.begin(), p.vips.end());
+  std::sort(p.slots.begin(), p.slots.end());
+  ASSERT_TRUE(t->sync(p));
+  const std::string before = list();
+  EXPECT_TRUE(has(before, "chain lb_2_keep")) << before;
+  EXPECT_TRUE(has(before, "chain lb_2_masq")) << before;
+  EXPECT_TRUE(has(before, "chain lbaff_2")) << before;
+
+  // Every service goes: all lb chains and their variants are deleted in one batch.
+  auto s = t->sync(makePlan({}));
+  ASSERT_TRUE(s) << s.error().message;
+  const std::string after = list();
+  EXPECT_FALSE(has(after, "lb_2")) << after;
+  EXPECT_TRUE(t->sync(makePlan({}))) << "and the next sync still works";
+}
+
+}  // namespace
+}  // namespace ovl::nat
