@@ -95,9 +95,20 @@ class AgentLoop {
       return false;
     }
     auto plan = planOverlay(load.cluster, cfg_.nodeName, PlanNames{cfg_.vtepName, cfg_.bridgeName});
+    if (!plan && startup) {
+      spdlog::error("{}: {}", store_.path(), plan.error().message);
+      return false;
+    }
+    // Services do not depend on this node's own entry: a broken one keeps the last good
+    // overlay but does not hold back service changes.
+    natPlan_ = nat::planNat(load.cluster.services,
+                            nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
+                                            load.cluster.network.masquerade});
+    services_ = load.cluster.services.size();
+    due_ = Clock::now();
     if (!plan) {
-      spdlog::error("{}: {}{}", store_.path(), plan.error().message,
-                    startup ? "" : "; keeping the last good cluster");
+      spdlog::error("{}: {}; keeping the last good overlay, applying the services", store_.path(),
+                    plan.error().message);
       return false;
     }
     if (plan_ && !startup) {
@@ -105,11 +116,6 @@ class AgentLoop {
                    plan_->peers.size());
     }
     plan_ = std::move(*plan);
-    natPlan_ = nat::planNat(load.cluster.services,
-                            nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
-                                            load.cluster.network.masquerade});
-    services_ = load.cluster.services.size();
-    due_ = Clock::now();
     // yaml-cpp's document tree for a large cluster file is many times the file's size; glibc
     // keeps the freed pages unless asked to give them back.
     malloc_trim(0);

@@ -31,6 +31,10 @@
 
 namespace ovl::nat {
 
+// nftables keeps element comments below 128 bytes; longer ones are clipped by the planner, so
+// that what is planned is what the kernel reads back (else every read-back would "differ").
+inline constexpr size_t kMaxComment = 127;
+
 // Where a (VIP, protocol, port) or NodePort goes.
 struct Target {
   enum class Kind : uint8_t { kBalance, kReject, kDrop };

@@ -44,8 +44,15 @@ uint16_t targetPortOf(const svc::ServicePort& p, const svc::Endpoint& e) {
   return p.targetPort != 0 ? p.targetPort : p.port;
 }
 
+std::string clip(std::string text) {
+  if (text.size() > kMaxComment) {
+    text.resize(kMaxComment);
+  }
+  return text;
+}
+
 std::string portLabel(const svc::Service& s, const svc::ServicePort& p) {
-  return fmt::format("{}:{}", s.id(), p.name.empty() ? std::to_string(p.port) : p.name);
+  return clip(fmt::format("{}:{}", s.id(), p.name.empty() ? std::to_string(p.port) : p.name));
 }
 
 }  // namespace
@@ -124,9 +131,9 @@ NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in)
           for (const auto& x : sh) {
             const uint16_t ep = targetPortOf(p, *x.endpoint);
             for (uint32_t k = 0; k < x.slots; ++k) {
-              plan.slots.push_back(
-                  SlotEntry{vip, p.protocol, port, slot++, x.endpoint->ip, ep,
-                            fmt::format("{} -> {}:{}", label, x.endpoint->ip.toString(), ep)});
+              plan.slots.push_back(SlotEntry{
+                  vip, p.protocol, port, slot++, x.endpoint->ip, ep,
+                  clip(fmt::format("{} -> {}:{}", label, x.endpoint->ip.toString(), ep))});
             }
           }
         };

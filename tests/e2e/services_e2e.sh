@@ -149,9 +149,14 @@ done
 out=$(ip netns exec "$cns" "$PROBE" connect 203.0.113.10 80 --expect-hello)
 [[ $out =~ ^n[123]p1$ ]] || fail "external IP answered '$out'"
 echo "client -> 203.0.113.10:80 answered by $out"
-if node_exec 1 "$PROBE" connect 127.0.0.1 30080 --timeout-ms 300 2>/dev/null; then
-  fail "the NodePort answered on 127.0.0.1"
-fi
+# A local listener on 127.0.0.1:30080 must get its own connections: ovl's NodePort is only on
+# the node's other addresses.
+ip netns exec "$(node_ns 1)" "$PROBE" serve --bind 127.0.0.1 --port 30080 --hello loopback >/dev/null 2>&1 &
+servers+=($!)
+wait_until 3 node_exec 1 "$PROBE" connect 127.0.0.1 30080 >/dev/null
+out=$(node_exec 1 "$PROBE" connect 127.0.0.1 30080 --expect-hello)
+[[ $out == loopback ]] || fail "127.0.0.1:30080 was answered by '$out', not by the local listener"
+echo "127.0.0.1:30080 reaches the node's own listener, not the NodePort"
 seen=$(ip netns exec "$cns" "$PROBE" connect 192.168.50.1 30081 --expect-hello)
 [[ $seen == 192.168.50.200 ]] || fail "externalTrafficPolicy Local: the endpoint saw '$seen', not the client"
 echo "externalTrafficPolicy Local: the endpoint sees the client's own address $seen"

@@ -225,5 +225,16 @@ TEST(StaleUdpFlows, OnlyUdpSlotsWhoseEndpointWentAway) {
             (std::vector<StaleUdpFlow>{{ip("10.96.0.10"), 53, ip("10.244.2.11"), 5353}}));
 }
 
+TEST(PlanNat, CommentsFitWhatNftablesKeeps) {
+  Service s = web();
+  s.ns = std::string(63, 'n');
+  s.name = std::string(63, 'm');
+  auto p = planNat({s}, inputs());
+  EXPECT_EQ(p.vips[0].comment.size(), kMaxComment);
+  for (const auto& e : p.slots) {
+    EXPECT_LE(e.comment.size(), kMaxComment);
+  }
+}
+
 }  // namespace
 }  // namespace ovl::nat
