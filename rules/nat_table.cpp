@@ -198,7 +198,7 @@ nft::ChainHandle makeChain(const std::string& table, const nft::ChainSpec& spec)
     nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, spec.base->hook);
     nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, spec.base->priority);
     nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, spec.base->type.c_str());
-    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, spec.base->policy);
   }
   return c;
 }
@@ -339,7 +339,10 @@ Status NatTable::readBack(View& v) {
         const char* type = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE);
         st.base = nft::BaseHook{nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM),
                                 nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO),
-                                type != nullptr ? type : ""};
+                                type != nullptr ? type : "",
+                                nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY)
+                                    ? nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY)
+                                    : NF_ACCEPT};
       }
       return okStatus();
     });

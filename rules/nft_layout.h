@@ -145,6 +145,9 @@ struct BaseHook {
   uint32_t hook = 0;  // NF_INET_*
   int32_t priority = 0;
   std::string type;  // "nat" / "filter"
+  // Always accept (1, NF_ACCEPT): a base chain with policy drop, set by someone else, would
+  // drop every packet on its hook, not only service traffic. Read back and repaired.
+  uint32_t policy = 1;
   bool operator==(const BaseHook&) const = default;
 };
 

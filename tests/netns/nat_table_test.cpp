@@ -174,6 +174,12 @@ TEST_F(NatTableTest, RepairsDrift) {
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(list(), good);
 
+  // A base chain's policy set to drop would drop every new connection on the node.
+  sh("nft add chain ip ovl nat_prerouting '{ policy drop; }'");
+  s = t->sync(plan);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(list(), good);
+
   // A set with the wrong shape: the table is rebuilt in one batch.
   sh("nft delete table ip ovl");
   sh("nft add table ip ovl");
