@@ -183,20 +183,11 @@ const char* specialAddress(Ipv4 ip) {
 std::optional<std::string> unusableUnderlayIp(Ipv4 ip, const std::optional<Ipv4Prefix>& podCidr,
                                               const std::optional<Ipv4Prefix>& serviceCidr) {
   const uint32_t v = ip.value;
-  if ((v >> 24) == 0) {
-    return "in 0.0.0.0/8 (this host on this network)";
-  }
-  if ((v >> 24) == 127) {
-    return "a loopback address (127.0.0.0/8)";
-  }
-  if ((v >> 16) == 0xa9fe) {
-    return "a link-local address (169.254.0.0/16)";
-  }
-  if ((v >> 28) == 0xe) {
-    return "a multicast address (224.0.0.0/4)";
-  }
   if (v == UINT32_MAX) {
     return "the broadcast address (255.255.255.255, in 240.0.0.0/4)";
+  }
+  if (const char* why = specialAddress(ip)) {
+    return why;
   }
   if ((v >> 28) == 0xf) {
     return "a reserved address (240.0.0.0/4)";
