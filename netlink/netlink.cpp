@@ -108,27 +108,20 @@ Result<MsgPtr> neighbourRequest(const Neighbour& n, bool del) {
   });
 }
 
-// What `bridge fdb append|replace|del MAC dev X dst IP self permanent` sends.
+// What `bridge fdb append|replace|del MAC dev X dst IP self permanent` sends: the same object
+// as a permanent neighbour (dst = the remote VTEP, lladdr = the MAC), in family AF_BRIDGE with
+// NTF_SELF. The family is switched after the IPv4 dst went in: rtnl_neigh_set_dst() refuses an
+// address whose family differs from the neighbour's.
 Result<MsgPtr> fdbRequest(const FdbEntry& f, int nlFlags, bool del) {
-  NeighPtr obj(rtnl_neigh_alloc());
-  AddrPtr dst = detail::toNlAddr(f.dst);
-  AddrPtr lladdr = detail::toNlAddr(f.mac);
-  if (!obj || !dst || !lladdr) {
-    return Error::sys(ENOMEM, "allocate fdb entry");
+  auto obj = neighbourObject(Neighbour{f.index, f.dst, f.mac});
+  if (!obj) {
+    return obj.error().withContext("fdb entry " + f.toString());
   }
-  rtnl_neigh_set_ifindex(obj.get(), f.index);
-  // rtnl_neigh_set_dst() refuses an address whose family differs from the neighbour's, so the
-  // IPv4 dst goes in first and the family is switched to AF_BRIDGE afterwards.
-  if (int err = rtnl_neigh_set_dst(obj.get(), dst.get()); err < 0) {
-    return detail::nlError(err, "set fdb dst");
-  }
-  rtnl_neigh_set_family(obj.get(), AF_BRIDGE);
-  rtnl_neigh_set_lladdr(obj.get(), lladdr.get());
-  rtnl_neigh_set_flags(obj.get(), NTF_SELF);
-  rtnl_neigh_set_state(obj.get(), NUD_PERMANENT);
+  rtnl_neigh_set_family(obj->get(), AF_BRIDGE);
+  rtnl_neigh_set_flags(obj->get(), NTF_SELF);
   return buildWith([&](nl_msg** m) {
-    return del ? rtnl_neigh_build_delete_request(obj.get(), 0, m)
-               : rtnl_neigh_build_add_request(obj.get(), nlFlags, m);
+    return del ? rtnl_neigh_build_delete_request(obj->get(), 0, m)
+               : rtnl_neigh_build_add_request(obj->get(), nlFlags, m);
   });
 }
 
