@@ -147,21 +147,6 @@ class Endpoints {
   std::map<std::string, int> counts_;
 };
 
-// Connects to addr:port (blocking, 3 s at most); returns 0 or the errno.
-int connectTo(const char* addr, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, addr, &sa.sin_addr);
-  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  const int err = rc == 0 ? 0 : errno;
-  close(fd);
-  return err;
-}
-
 std::string describe(const std::map<std::string, int>& counts) {
   std::string out;
   for (const auto& [addr, n] : counts) {
@@ -174,22 +159,10 @@ class AffinityTest : public test::NetnsTest {
  protected:
   void SetUp() override {
     test::NetnsTest::SetUp();
-    pod_ = ns() + "-pod";
-    sh("ip netns add " + pod_);
-    sh("ip -n " + ns() + " link add veth0 type veth peer name veth1 netns " + pod_);
-    sh("ip -n " + ns() + " addr add 10.244.1.1/24 dev veth0");
-    sh("ip -n " + ns() + " link set veth0 up");
-    sh("ip -n " + ns() + " route add 10.96.0.0/12 dev veth0");
-    for (const char* a : kEndpoints) {
-      sh("ip -n " + pod_ + " addr add " + std::string(a) + "/24 dev veth1");
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
     }
-    sh("ip -n " + pod_ + " link set veth1 up");
-    sh("ip -n " + pod_ + " link set lo up");
-    sh("ip -n " + pod_ + " route add default via 10.244.1.1");
-  }
-  void TearDown() override {
-    std::system(("ip netns del " + pod_ + " 2>/dev/null").c_str());
-    test::NetnsTest::TearDown();
+    pod_ = addPod({kEndpoints[0], kEndpoints[1], kEndpoints[2]});
   }
 
   // n connections to addr:port; returns the accepted connections per endpoint.
@@ -198,7 +171,7 @@ class AffinityTest : public test::NetnsTest {
     EXPECT_TRUE(eps.ok());
     int failed = 0;
     for (int i = 0; i < n; ++i) {
-      failed += connectTo(addr, port) != 0 ? 1 : 0;
+      failed += test::connectTo(addr, port) != 0 ? 1 : 0;
     }
     EXPECT_EQ(failed, 0);
     // Let the server accept what is queued before stopping it.

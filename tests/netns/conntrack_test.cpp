@@ -139,23 +139,7 @@ class ConntrackTest : public test::NetnsTest {
     }
     // The "pod": a second namespace behind a veth pair with two endpoint addresses; the test
     // namespace is 10.244.1.1 and routes the service range to the pod side.
-    pod_ = ns() + "-pod";
-    sh("ip netns add " + pod_);
-    sh("ip -n " + ns() + " link add veth0 type veth peer name veth1 netns " + pod_);
-    sh("ip -n " + ns() + " addr add 10.244.1.1/24 dev veth0");
-    sh("ip -n " + ns() + " link set veth0 up");
-    sh("ip -n " + ns() + " route add 10.96.0.0/12 dev veth0");
-    sh("ip -n " + pod_ + " addr add 10.244.1.11/24 dev veth1");
-    sh("ip -n " + pod_ + " addr add 10.244.1.12/24 dev veth1");
-    sh("ip -n " + pod_ + " link set veth1 up");
-    sh("ip -n " + pod_ + " link set lo up");
-    sh("ip -n " + pod_ + " route add default via 10.244.1.1");
-  }
-  void TearDown() override {
-    if (!pod_.empty()) {
-      shStatus("ip netns del " + pod_);
-    }
-    test::NetnsTest::TearDown();
+    pod_ = addPod({"10.244.1.11", "10.244.1.12"});
   }
 
   // The witness: UDP conntrack entries of the test namespace, filtered by `args`.

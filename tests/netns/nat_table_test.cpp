@@ -242,31 +242,6 @@ TEST_F(NatTableTest, FailedBatchAppliesNothingAndNamesTheElement) {
   EXPECT_TRUE(has(list(), "10.96.0.40 . tcp . 80")) << list();
 }
 
-// The "pod": a second namespace behind a veth pair, 10.244.1.11/24; the test namespace is
-// 10.244.1.1 and routes the service range to the pod side.
-class PodNetns {
- public:
-  PodNetns(test::NetnsTest& t, const std::string& hostNs,
-           const std::function<std::string(const std::string&)>& sh)
-      : name_(hostNs + "-pod") {
-    (void)t;
-    sh("ip netns add " + name_);
-    sh("ip -n " + hostNs + " link add veth0 type veth peer name veth1 netns " + name_);
-    sh("ip -n " + hostNs + " addr add 10.244.1.1/24 dev veth0");
-    sh("ip -n " + hostNs + " link set veth0 up");
-    sh("ip -n " + hostNs + " route add 10.96.0.0/12 dev veth0");
-    sh("ip -n " + name_ + " addr add 10.244.1.11/24 dev veth1");
-    sh("ip -n " + name_ + " link set veth1 up");
-    sh("ip -n " + name_ + " link set lo up");
-    sh("ip -n " + name_ + " route add default via 10.244.1.1");
-  }
-  ~PodNetns() { std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
-
 // Accepts one connection on addr:port inside netns `ns`; returns the peer's address ("" on
 // timeout or error).
 std::future<std::string> serveOnce(const std::string& ns, const char* addr, uint16_t port,
@@ -308,23 +283,8 @@ std::future<std::string> serveOnce(const std::string& ns, const char* addr, uint
   });
 }
 
-// Connects to addr:port (blocking, 3 s at most); returns 0 or the errno.
-int connectTo(const char* addr, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, addr, &sa.sin_addr);
-  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  const int err = rc == 0 ? 0 : errno;
-  close(fd);
-  return err;
-}
-
 TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
-  PodNetns pod(*this, ns(), [this](const std::string& c) { return sh(c); });
+  const std::string pod = addPod({"10.244.1.11"});
   auto t = NatTable::create();
   ASSERT_TRUE(t);
   Status s = t->sync(makePlan(
@@ -332,13 +292,13 @@ TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
   ASSERT_TRUE(s) << s.error().message;
 
   std::promise<bool> listening;
-  auto peer = serveOnce(pod.name(), "10.244.1.11", 8080, listening);
+  auto peer = serveOnce(pod, "10.244.1.11", 8080, listening);
   ASSERT_TRUE(listening.get_future().get());
-  EXPECT_EQ(connectTo("10.96.0.10", 80), 0);
+  EXPECT_EQ(test::connectTo("10.96.0.10", 80), 0);
   EXPECT_EQ(peer.get(), "10.244.1.1");  // in the pod CIDR: not masqueraded
 
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(connectTo("10.96.0.30", 80), ECONNREFUSED);
+  EXPECT_EQ(test::connectTo("10.96.0.30", 80), ECONNREFUSED);
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_LT(took, std::chrono::milliseconds(100));
 
@@ -349,9 +309,9 @@ TEST_F(NatTableTest, RealTrafficIsDnatedAndRejected) {
   // Service traffic (0x1) not marked keep-source (0x10: externalTrafficPolicy Local).
   EXPECT_TRUE(has(list(), "ct mark & 0x00000011 == 0x00000001 masquerade")) << list();
   std::promise<bool> listening2;
-  auto peer2 = serveOnce(pod.name(), "10.244.1.11", 8080, listening2);
+  auto peer2 = serveOnce(pod, "10.244.1.11", 8080, listening2);
   ASSERT_TRUE(listening2.get_future().get());
-  EXPECT_EQ(connectTo("10.96.0.10", 80), 0);
+  EXPECT_EQ(test::connectTo("10.96.0.10", 80), 0);
   EXPECT_EQ(peer2.get(), "10.244.1.1");  // masqueraded to veth0's own address
 }
 

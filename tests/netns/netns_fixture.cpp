@@ -1,7 +1,11 @@
 #include "tests/netns/netns_fixture.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,12 +77,46 @@ void NetnsTest::cleanup() {
     close(testNs_);
     testNs_ = -1;
   }
+  if (!pod_.empty()) {
+    shStatus("ip netns del " + pod_);
+    pod_.clear();
+  }
   if (created_) {
     created_ = false;
     if (shStatus("ip netns del " + name_) != 0) {
       ADD_FAILURE() << "ip netns del " << name_ << " failed";
     }
   }
+}
+
+std::string NetnsTest::addPod(std::initializer_list<const char*> addresses) {
+  pod_ = name_ + "-pod";
+  sh("ip netns add " + pod_);
+  sh("ip -n " + name_ + " link add veth0 type veth peer name veth1 netns " + pod_);
+  sh("ip -n " + name_ + " addr add 10.244.1.1/24 dev veth0");
+  sh("ip -n " + name_ + " link set veth0 up");
+  sh("ip -n " + name_ + " route add 10.96.0.0/12 dev veth0");
+  for (const char* a : addresses) {
+    sh("ip -n " + pod_ + " addr add " + std::string(a) + "/24 dev veth1");
+  }
+  sh("ip -n " + pod_ + " link set veth1 up");
+  sh("ip -n " + pod_ + " link set lo up");
+  sh("ip -n " + pod_ + " route add default via 10.244.1.1");
+  return pod_;
+}
+
+int connectTo(const char* addr, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, addr, &sa.sin_addr);
+  const int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  const int err = rc == 0 ? 0 : errno;
+  close(fd);
+  return err;
 }
 
 std::string NetnsTest::sh(const std::string& cmd) {

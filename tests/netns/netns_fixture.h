@@ -16,9 +16,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace ovl::test {
+
+// Connects to addr:port over TCP (blocking, 3 s at most) and closes; returns 0 or the errno.
+int connectTo(const char* addr, uint16_t port);
 
 class NetnsTest : public ::testing::Test {
  public:
@@ -38,10 +43,16 @@ class NetnsTest : public ::testing::Test {
   // run or was killed by a signal).
   int shStatus(const std::string& cmd);
 
+  // A "pod": a second namespace "<ns>-pod" behind a veth pair (veth0 here, 10.244.1.1/24,
+  // with the service range 10.96.0.0/12 routed to it; veth1 there, holding `addresses` as /24s,
+  // default route via 10.244.1.1). Deleted with the test's namespace. Returns its name.
+  std::string addPod(std::initializer_list<const char*> addresses);
+
  private:
   void cleanup();
 
   std::string name_;
+  std::string pod_;
   int originalNs_ = -1;
   int testNs_ = -1;
   bool created_ = false;
