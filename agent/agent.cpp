@@ -24,7 +24,7 @@
 #include "agent/overlay_reconciler.h"
 #include "common/fd.h"
 #include "rules/conntrack.h"
-#include "rules/nat_planner.h"
+#include "rules/nat_state.h"
 #include "rules/nat_table.h"
 #include "rules/nft_monitor.h"
 
@@ -101,10 +101,10 @@ class AgentLoop {
     }
     // Services do not depend on this node's own entry: a broken one keeps the last good
     // overlay but does not hold back service changes.
-    natPlan_ = nat::planNat(load.cluster.services,
-                            nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
-                                            load.cluster.network.masquerade});
-    services_ = load.cluster.services.size();
+    natState_.setInputs(nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
+                                        load.cluster.network.masquerade});
+    const size_t changed = natState_.setServices(std::move(load.cluster.services));
+    spdlog::debug("{} service(s) added, changed or removed", changed);
     due_ = Clock::now();
     if (!plan) {
       spdlog::error("{}: {}; keeping the last good overlay, applying the services", store_.path(),
@@ -185,7 +185,7 @@ class AgentLoop {
     // invalidate() on a full pass: the table checks the ruleset generation on every sync and
     // reads itself back whenever anyone changed anything, so a forced read-back (about a
     // second at 10,000 services) would find nothing new.
-    if (auto st = nat_.sync(*natPlan_); !st) {
+    if (auto st = nat_.sync(natState_.desired()); !st) {
       r.errors.push_back(st.error());
     } else {
       if (nat_.lastSync().operations > 0) {
@@ -194,7 +194,8 @@ class AgentLoop {
             fmt::format("nftables table ip {}: {} elements added, {} deleted, {} "
                         "chains added, {} deleted{}",
                         nat_.tableName(), ns.elementsAdded, ns.elementsDeleted, ns.chainsAdded,
-                        ns.chainsDeleted, ns.readBack ? " (read back)" : ""));
+                        ns.chainsDeleted,
+                        ns.readBack ? " (read back)" : (ns.incremental ? "" : " (full compare)")));
       }
       deleteStaleUdpFlows(r);
     }
@@ -206,7 +207,7 @@ class AgentLoop {
       retry_ = kRetryMin;
       spdlog::log(r.actions.empty() ? spdlog::level::debug : spdlog::level::info,
                   "converged: {} peers, {} services, {} overlay writes, {:.1f} ms{}",
-                  plan_->peers.size(), services_, r.opsApplied, ms,
+                  plan_->peers.size(), natState_.size(), r.opsApplied, ms,
                   r.fullRead ? " (full read)" : "");
       health_.setConverged(true, "", plan_->peers.size());
       if (!notifiedReady_) {
@@ -225,31 +226,26 @@ class AgentLoop {
     fullRead_ = true;
   }
 
-  // After a successful sync: the UDP conntrack entries that still point at an endpoint the
-  // previously synced plan had and this one has not are deleted, so a client that keeps sending
-  // from one socket (no new connection, no new DNAT decision) moves to a live endpoint at once. A
-  // failure is only a warning: such entries also expire on their own.
+  // After a successful sync: the UDP conntrack entries that still point at an endpoint the sync
+  // took out of the table are deleted, so a client that keeps sending from one socket (no new
+  // connection, no new DNAT decision) moves to a live endpoint at once. The table reports what
+  // it removed from what the kernel held, so endpoints removed while the agent was down are
+  // covered too. A failure is only a warning: such entries also expire on their own.
   void deleteStaleUdpFlows(ReconcileReport& r) {
-    if (syncedNatPlan_ && *syncedNatPlan_ == *natPlan_) {
+    const auto& stale = nat_.lastSync().removedUdpBackends;
+    if (stale.empty()) {
       return;
     }
-    if (syncedNatPlan_) {
-      const auto stale = nat::staleUdpFlows(*syncedNatPlan_, *natPlan_);
-      if (!stale.empty()) {
-        auto n = conntrack_.deleteUdpFlows(stale);
-        if (!n) {
-          spdlog::warn("conntrack cleanup of {} removed UDP endpoint(s): {}", stale.size(),
-                       n.error().message);
-        } else if (*n > 0) {
-          r.actions.push_back(
-              fmt::format("deleted {} UDP conntrack entries of removed endpoints", *n));
-        } else {
-          spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)",
-                        stale.size());
-        }
-      }
+    auto n = conntrack_.deleteUdpFlows(stale);
+    if (!n) {
+      spdlog::warn("conntrack cleanup of {} removed UDP endpoint(s): {}", stale.size(),
+                   n.error().message);
+    } else if (*n > 0) {
+      r.actions.push_back(fmt::format("deleted {} UDP conntrack entries of removed endpoints", *n));
+    } else {
+      spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)",
+                    stale.size());
     }
-    syncedNatPlan_ = *natPlan_;
   }
 
   void drainEvents() {
@@ -310,9 +306,7 @@ class AgentLoop {
   nat::NftMonitor& nftEvents_;
   HealthState& health_;
   std::optional<OverlayPlan> plan_;
-  std::optional<nat::NatPlan> natPlan_;        // desired
-  std::optional<nat::NatPlan> syncedNatPlan_;  // the last one the kernel accepted
-  size_t services_ = 0;
+  nat::NatState natState_;  // the services, and the table they need
   std::optional<Clock::time_point> due_;
   Clock::time_point nextResync_;
   bool fullRead_ = true;

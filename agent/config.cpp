@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -298,10 +300,13 @@ class Reader {
     return markOf(n.Mark());
   }
 
+  // YAML parsed from a part of the file that starts at this (0-based) line.
+  void setLineOffset(size_t lines) { lineOffset_ = lines; }
+
   SourceMark markOf(const YAML::Mark& m) const {
     SourceMark mark{file_};
     if (!m.is_null() && m.line >= 0 && m.column >= 0) {
-      mark.line = m.line + 1;  // yaml-cpp counts from 0, editors from 1
+      mark.line = m.line + 1 + static_cast<int>(lineOffset_);  // yaml-cpp counts from 0
       mark.column = m.column + 1;
     }
     return mark;
@@ -540,6 +545,7 @@ class Reader {
  private:
   std::string file_;
   std::vector<ConfigIssue>& issues_;
+  size_t lineOffset_ = 0;
 };
 
 // Issues in file order, which is how people read and fix them.
@@ -568,13 +574,186 @@ struct Claim {
   std::string toString() const { return fmt::format("{} at {}", who, where.toString()); }
 };
 
+// Where the entries of the top-level `services:` list are, found by an event scan of the file
+// (yaml-cpp's parser without a document tree). yaml-cpp's tree takes about fifty times the
+// text's size, so a cluster file of 10,000 services (3 MB) would cost 150 MB at once; with
+// these lines the file is parsed one service at a time instead. Only plain layouts qualify:
+// a block list whose entries each start on a line of their own with "- " and share no line;
+// no anchors or aliases inside it. Anything else (or a syntax error, which the whole-file
+// parse then reports) gives nullopt, and the file is parsed whole.
+struct ServiceLines {
+  std::vector<size_t> itemStart;  // 0-based line of each entry's "- "
+  size_t end = 0;                 // first line after the list (exclusive)
+};
+
+class ServiceLineScan : public YAML::EventHandler {
+ public:
+  explicit ServiceLineScan(const std::vector<std::string_view>& lines) : lines_(lines) {}
+
+  std::optional<ServiceLines> result() {
+    if (!usable_ || state_ == State::kBefore || state_ == State::kIn) {
+      return std::nullopt;
+    }
+    if (state_ == State::kAfter) {
+      out_.end = lines_.size();
+    }
+    if (out_.itemStart.empty() || out_.end <= last_) {
+      return std::nullopt;
+    }
+    return out_;
+  }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { node(m, a, false); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override {
+    if (state_ == State::kIn) {
+      usable_ = false;
+    }
+    node(m, 0, false);
+  }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                const std::string& value) override {
+    if (depth_ == 1 && expectKey_ && value == "services") {
+      usable_ = usable_ && state_ == State::kBefore;
+      servicesKey_ = true;
+    }
+    node(m, a, false);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                       YAML::EmitterStyle::value style) override {
+    if (depth_ == 1 && !expectKey_ && servicesKey_) {
+      if (style == YAML::EmitterStyle::Flow) {
+        usable_ = false;
+      }
+      state_ = State::kIn;
+      servicesKey_ = false;
+      ++depth_;
+      return;
+    }
+    node(m, a, true);
+  }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                  YAML::EmitterStyle::value) override {
+    node(m, a, true);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapEnd() override { close(); }
+
+ private:
+  enum class State { kBefore, kIn, kAfter, kDone };
+
+  void node(const YAML::Mark& m, YAML::anchor_t anchor, bool opens) {
+    const size_t line = static_cast<size_t>(std::max(m.line, 0));
+    if (state_ == State::kIn) {
+      if (anchor != 0) {
+        usable_ = false;
+      }
+      if (depth_ == 2) {  // an entry starts: "- " and nothing else before it on its line
+        if (!out_.itemStart.empty() && line <= last_) {
+          usable_ = false;
+        }
+        const std::string_view before = line < lines_.size()
+                                            ? lines_[line].substr(0, static_cast<size_t>(m.column))
+                                            : std::string_view{};
+        const size_t dash = before.find_first_not_of(' ');
+        if (dash == std::string_view::npos || before[dash] != '-' ||
+            before.find_first_not_of(' ', dash + 1) != std::string_view::npos) {
+          usable_ = false;
+        }
+        out_.itemStart.push_back(line);
+      }
+      last_ = std::max(last_, line);
+    } else if (state_ == State::kAfter && depth_ == 1) {
+      out_.end = line;  // the next top-level key
+      state_ = State::kDone;
+    }
+    if (depth_ == 1 && !opens) {  // a container counts when it closes
+      expectKey_ = !expectKey_;
+      if (expectKey_) {
+        servicesKey_ = false;
+      }
+    }
+    if (opens) {
+      ++depth_;
+    }
+  }
+  void close() {
+    --depth_;
+    if (depth_ == 1) {
+      if (state_ == State::kIn) {
+        state_ = State::kAfter;
+      }
+      expectKey_ = !expectKey_;
+      servicesKey_ = false;
+    }
+  }
+
+  const std::vector<std::string_view>& lines_;
+  ServiceLines out_;
+  State state_ = State::kBefore;
+  int depth_ = 0;  // 1 = in the top-level map
+  bool expectKey_ = true;
+  bool servicesKey_ = false;  // the last top-level key was `services`
+  bool usable_ = true;
+  size_t last_ = 0;  // the last line an event of the list started on
+};
+
+std::vector<std::string_view> splitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) {
+      lines.push_back(text.substr(start));
+      break;
+    }
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::optional<ServiceLines> findServiceLines(const std::string& text,
+                                             const std::vector<std::string_view>& lines) {
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ServiceLineScan scan(lines);
+    parser.HandleNextDocument(scan);
+    return scan.result();
+  } catch (const YAML::Exception&) {
+    return std::nullopt;  // the whole-file parse reports it
+  }
+}
+
 class ClusterParser {
  public:
   ClusterParser(const std::string& fileName, ClusterLoad& out)
       : out_(out), r_(fileName, out.issues) {}
 
   void parse(const std::string& text) {
-    auto root = r_.load(text);
+    // Services one at a time where the layout allows (see ServiceLines): the rest of the file
+    // is parsed with the list's lines blanked out (so every position stays where it was),
+    // then each entry from its own lines.
+    const std::vector<std::string_view> lines = splitLines(text);
+    const std::optional<ServiceLines> split = findServiceLines(text, lines);
+    std::optional<YAML::Node> root;
+    if (split) {
+      std::string rest = text;
+      const size_t from = static_cast<size_t>(lines[split->itemStart.front()].data() - text.data());
+      const size_t to = split->end < lines.size()
+                            ? static_cast<size_t>(lines[split->end].data() - text.data())
+                            : text.size();
+      for (size_t i = from; i < to; ++i) {
+        if (rest[i] != '\n') {
+          rest[i] = ' ';
+        }
+      }
+      root = r_.load(rest);
+    } else {
+      root = r_.load(text);
+    }
     if (!root) {
       out_.fatal = true;
       return;
@@ -616,7 +795,27 @@ class ClusterParser {
     }
 
     // Service issues are never fatal: a bad service is rejected, the others are kept.
-    if (const YAML::Node* services = Reader::find(top, "services")) {
+    if (split) {
+      for (size_t i = 0; i < split->itemStart.size(); ++i) {
+        const size_t first = split->itemStart[i];
+        const size_t last = i + 1 < split->itemStart.size() ? split->itemStart[i + 1] : split->end;
+        const char* begin = lines[first].data();
+        const char* end = last < lines.size() ? lines[last].data() : text.data() + text.size();
+        r_.setLineOffset(first);
+        std::optional<YAML::Node> entry = r_.load(std::string(begin, end));
+        if (entry && entry->IsSequence() && entry->size() == 1) {
+          parseService((*entry)[0], i, facts);
+        } else if (entry) {
+          r_.setLineOffset(0);
+          // Not expected: the scan checked that every entry has lines of its own.
+          YAML::Mark at;
+          at.line = static_cast<int>(first);
+          r_.issue(r_.markOf(at), fmt::format("services[{}]", i),
+                   "expected one service entry (- namespace: ...) on these lines");
+        }
+        r_.setLineOffset(0);
+      }
+    } else if (const YAML::Node* services = Reader::find(top, "services")) {
       if (services->IsSequence()) {
         size_t index = 0;
         for (const auto& entry : *services) {

@@ -165,24 +165,4 @@ NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in)
   return plan;
 }
 
-std::vector<conntrack::StaleUdpFlow> staleUdpFlows(const NatPlan& before, const NatPlan& after) {
-  auto udpFlows = [](const NatPlan& p) {
-    std::set<conntrack::StaleUdpFlow> out;
-    for (const auto& s : p.slots) {
-      if (s.protocol == svc::Protocol::kUdp) {
-        out.insert(conntrack::StaleUdpFlow{s.vip, s.port, s.endpoint, s.endpointPort});
-      }
-    }
-    return out;
-  };
-  const auto kept = udpFlows(after);
-  std::vector<conntrack::StaleUdpFlow> stale;
-  for (const auto& f : udpFlows(before)) {
-    if (!kept.contains(f)) {
-      stale.push_back(f);
-    }
-  }
-  return stale;
-}
-
 }  // namespace ovl::nat

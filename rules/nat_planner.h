@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "rules/conntrack.h"
 #include "rules/nat_plan.h"
 #include "rules/service.h"
 
@@ -31,10 +30,5 @@ struct Share {
   uint32_t slots;
 };
 std::vector<Share> shares(const svc::Service& s, bool external, const PlanInputs& in);
-
-// The UDP flows whose conntrack entries point at an endpoint `after` no longer sends that
-// traffic to: one per UDP slot (vip, port, endpoint, endpointPort) of `before` that no slot of
-// `after` has (NodePorts with vip 0.0.0.0), sorted and without duplicates.
-std::vector<conntrack::StaleUdpFlow> staleUdpFlows(const NatPlan& before, const NatPlan& after);
 
 }  // namespace ovl::nat

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 #include "rules/nft_batch.h"
 #include "rules/nft_handles.h"
@@ -123,17 +124,17 @@ void putElement(nlmsghdr* nlh, const SetLayout& l, const DesiredElem& e) {
 }
 
 // Parses one NFTA_LIST_ELEM; false when it does not fit the layout.
-bool parseElement(const nlattr* attr, const SetLayout& l, KernelElem& out) {
+bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelElem& out) {
   std::array<const nlattr*, NFTA_SET_ELEM_MAX + 1> tb;
   parseAttrs(attr, tb);
   if (tb[NFTA_SET_ELEM_KEY] == nullptr) {
     return false;
   }
-  std::array<const nlattr*, NFTA_DATA_MAX + 1> key;
-  parseAttrs(tb[NFTA_SET_ELEM_KEY], key);
-  if (key[NFTA_DATA_VALUE] == nullptr ||
-      !nft::decode(l.key, mnl_attr_get_payload(key[NFTA_DATA_VALUE]),
-                   mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]), out.key.w)) {
+  std::array<const nlattr*, NFTA_DATA_MAX + 1> k;
+  parseAttrs(tb[NFTA_SET_ELEM_KEY], k);
+  if (k[NFTA_DATA_VALUE] == nullptr ||
+      !nft::decode(l.key, mnl_attr_get_payload(k[NFTA_DATA_VALUE]),
+                   mnl_attr_get_payload_len(k[NFTA_DATA_VALUE]), key.w)) {
     return false;
   }
   if (tb[NFTA_SET_ELEM_DATA] != nullptr) {
@@ -218,54 +219,67 @@ nft::RuleHandle makeRule(const std::string& table, const std::string& chain,
 
 // ---- the element diff -------------------------------------------------------------------
 
+// What one set's elements need: deletes (by key) and adds; a replacement (same key, new value
+// or comment) is one of each.
 struct ElemOps {
-  std::vector<size_t> del;                          // indices into the kernel's elements
-  std::vector<size_t> add;                          // indices into the desired elements
-  std::vector<std::pair<size_t, size_t>> replaced;  // (desired, kernel): same key, new value
-  bool reshaped = false;                            // keys added or removed (not only replacements)
+  std::vector<ElemKey> del;
+  std::vector<DesiredElem> add;
 };
 
-// Merges two key-sorted lists: missing -> add, extra -> delete, changed -> delete + add.
-ElemOps diffElements(const std::vector<DesiredElem>& want, const std::vector<KernelElem>& have) {
+void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want,
+                const std::map<ElemKey, KernelElem>& have, ElemOps& ops) {
+  auto w = want.find(key);
+  auto h = have.find(key);
+  if (w == want.end()) {
+    if (h != have.end()) {
+      ops.del.push_back(key);
+    }
+    return;
+  }
+  const DesiredElem d = w->second.view(key);
+  if (h == have.end()) {
+    ops.add.push_back(d);
+  } else if (!h->second.sameAs(d)) {
+    ops.del.push_back(key);
+    ops.add.push_back(d);
+  }
+}
+
+// Every key of both: a merge of the two sorted maps.
+ElemOps diffAll(const nft::DesiredIndex::ElemMap& want, const std::map<ElemKey, KernelElem>& have) {
   ElemOps ops;
-  size_t i = 0;
-  size_t j = 0;
-  while (i < want.size() || j < have.size()) {
-    if (j == have.size() || (i < want.size() && want[i].key < have[j].key)) {
-      ops.add.push_back(i++);
-    } else if (i == want.size() || have[j].key < want[i].key) {
-      ops.del.push_back(j++);
+  auto w = want.begin();
+  auto h = have.begin();
+  while (w != want.end() || h != have.end()) {
+    if (h == have.end() || (w != want.end() && w->first < h->first)) {
+      ops.add.push_back(w->second.view(w->first));
+      ++w;
+    } else if (w == want.end() || h->first < w->first) {
+      ops.del.push_back(h->first);
+      ++h;
     } else {
-      if (!have[j].sameAs(want[i])) {
-        ops.del.push_back(j);
-        ops.add.push_back(i);
-        ops.replaced.emplace_back(i, j);
+      const DesiredElem d = w->second.view(w->first);
+      if (!h->second.sameAs(d)) {
+        ops.del.push_back(h->first);
+        ops.add.push_back(d);
       }
-      ++i;
-      ++j;
+      ++w;
+      ++h;
     }
   }
-  ops.reshaped = ops.add.size() != ops.replaced.size() || ops.del.size() != ops.replaced.size();
   return ops;
 }
 
-// The kernel's elements after the batch was committed.
-std::vector<KernelElem> applyElements(const std::vector<DesiredElem>& want,
-                                      std::vector<KernelElem>& have) {
-  std::vector<KernelElem> out;
-  out.reserve(want.size());
-  size_t j = 0;
-  for (const DesiredElem& d : want) {
-    while (j < have.size() && have[j].key < d.key) {
-      ++j;
-    }
-    if (j < have.size() && have[j].key == d.key && have[j].sameAs(d)) {
-      out.push_back(std::move(have[j++]));
-    } else {
-      out.push_back(KernelElem::from(d));
-    }
+// Only the keys the index touched since the last sync.
+ElemOps diffDirty(std::vector<ElemKey> keys, const nft::DesiredIndex::ElemMap& want,
+                  const std::map<ElemKey, KernelElem>& have) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  ElemOps ops;
+  for (const ElemKey& k : keys) {
+    compareKey(k, want, have, ops);
   }
-  return out;
+  return ops;
 }
 
 std::string keyName(const SetLayout& l, const ElemKey& k, bool add) {
@@ -434,9 +448,10 @@ Status NatTable::readElements(View& v, SetId id) {
     int left = static_cast<int>(mnl_attr_get_payload_len(list));
     for (; mnl_attr_ok(a, left); a = mnl_attr_next(a)) {
       left -= static_cast<int>(MNL_ALIGN(a->nla_len));
+      ElemKey key;
       KernelElem e;
-      if (parseElement(a, l, e)) {
-        out.push_back(std::move(e));
+      if (parseElement(a, l, key, e)) {
+        out.insert_or_assign(key, std::move(e));
       } else {
         malformed = true;
       }
@@ -451,32 +466,39 @@ Status NatTable::readElements(View& v, SetId id) {
     // shape differ so that the table is rebuilt.
     v.sets[l.name].keyLen = 0;
   }
-  std::sort(out.begin(), out.end(),
-            [](const KernelElem& a, const KernelElem& b) { return a.key < b.key; });
   return okStatus();
 }
 
 Status NatTable::sync(const NatPlan& plan) {
+  nft::DesiredIndex want = nft::DesiredIndex::of(plan);
+  return sync(want);
+}
+
+Status NatTable::sync(nft::DesiredIndex& want) {
   ++totals_.syncs;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    Result<bool> r = syncOnce(plan);
+    Result<bool> r = syncOnce(want);
     if (!r) {
       ++totals_.failures;
       view_.valid = false;
+      syncedIndex_ = 0;
       return r.error();
     }
     if (*r) {
       totals_.elementsWritten += last_.elementsAdded;
+      syncedIndex_ = want.id();
+      want.clearDirty();
       return okStatus();
     }
     ++totals_.retries;  // the ruleset changed under us: read it again
   }
   ++totals_.failures;
+  syncedIndex_ = 0;
   return Error{ERESTART, "sync table ip " + table_ + ": the nftables ruleset kept changing (" +
                              std::to_string(kMaxAttempts) + " attempts)"};
 }
 
-Result<bool> NatTable::syncOnce(const NatPlan& plan) {
+Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
   last_ = SyncStats{};
   Result<uint32_t> gen = genId();
   if (!gen) {
@@ -501,12 +523,12 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
   }
 
   const auto diffStart = std::chrono::steady_clock::now();
-  const nft::DesiredTable want = nft::buildDesired(plan);
+  const std::vector<nft::ChainSpec> chains = want.chains();
   const auto& layouts = nft::setLayouts();
 
   // A table of the wrong shape (a set with another key, a base chain on another hook, ...) is
   // deleted and re-created in the same batch: there is no way to change those in place.
-  bool rebuild = false;
+  bool rebuild = refused_ && view_.tableExists;
   if (view_.tableExists) {
     for (const SetLayout& l : layouts) {
       auto it = view_.sets.find(l.name);
@@ -520,43 +542,49 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
         rebuild = true;
       }
     }
-    for (const nft::ChainSpec& c : want.chains) {
+    for (const nft::ChainSpec& c : chains) {
       auto it = view_.chains.find(c.name);
       if (it != view_.chains.end() && it->second.base != c.base) {
         rebuild = true;
       }
     }
   }
-  View empty;
-  const View& cur = rebuild ? empty : view_;
+  if (rebuild) {
+    const uint32_t genIdNow = view_.genId;
+    view_ = View{};
+    view_.valid = true;
+    view_.genId = genIdNow;
+  }
   last_.rebuilt = rebuild;
+  // Only the touched keys, when the view is what the kernel held after this index's last sync.
+  last_.incremental = !last_.readBack && !rebuild && !want.allDirty() && syncedIndex_ == want.id();
 
   nft::NftBatch batch(sock_, *gen);
   if (rebuild) {
     batch.delTable(table_);
   }
-  if (!cur.tableExists) {
+  if (!view_.tableExists) {
     batch.addTable(table_);
   }
   for (const SetLayout& l : layouts) {
-    if (cur.sets.count(l.name) == 0) {
+    if (view_.sets.count(l.name) == 0) {
       nft::SetHandle s = makeSet(table_, l);
       batch.addSet(s.get(), std::string("add ") + kindName(l) + " " + l.name);
       ++last_.setsAdded;
     }
   }
   std::set<std::string> wanted;
-  for (const nft::ChainSpec& c : want.chains) {
+  for (const nft::ChainSpec& c : chains) {
     wanted.insert(c.name);
-    if (cur.chains.count(c.name) == 0) {
+    if (view_.chains.count(c.name) == 0) {
       nft::ChainHandle h = makeChain(table_, c);
       batch.addChain(h.get(), "add chain " + c.name);
       ++last_.chainsAdded;
     }
   }
-  for (const nft::ChainSpec& c : want.chains) {
-    auto it = cur.chains.find(c.name);
-    if (it != cur.chains.end()) {
+  for (const nft::ChainSpec& c : chains) {
+    auto it = view_.chains.find(c.name);
+    if (it != view_.chains.end()) {
       bool same = it->second.comments.size() == c.rules.size();
       for (size_t i = 0; same && i < c.rules.size(); ++i) {
         same = it->second.comments[i] == c.rules[i].comment;
@@ -578,26 +606,24 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
   // and an element that jumped to a chain that goes away is gone before the chain.
   std::array<ElemOps, nft::kSyncedSetCount> ops;
   for (size_t s = 0; s < nft::kSyncedSetCount; ++s) {
-    ops[s] = diffElements(want.elems[s], cur.elems[s]);
+    ops[s] = last_.incremental ? diffDirty(want.dirty(s), want.elems(s), view_.elems[s])
+                               : diffAll(want.elems(s), view_.elems[s]);
   }
   for (size_t s = 0; s < nft::kSyncedSetCount; ++s) {
     const SetLayout& l = layouts[s];
-    const auto& have = cur.elems[s];
     const auto& del = ops[s].del;
     batch.elements(
-        false, table_, l.name, del.size(),
-        [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, have[del[i]].key); },
-        [&l, &have, &del](size_t i) { return keyName(l, have[del[i]].key, false); });
+        false, table_, l.name, del.size(), [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, del[i]); },
+        [&l, &del](size_t i) { return keyName(l, del[i], false); });
     last_.elementsDeleted += del.size();
   }
   for (size_t s = 0; s < nft::kSyncedSetCount; ++s) {
     const SetLayout& l = layouts[s];
-    const auto& desired = want.elems[s];
     const auto& add = ops[s].add;
     batch.elements(
         true, table_, l.name, add.size(),
-        [&](nlmsghdr* nlh, size_t i) { putElement(nlh, l, desired[add[i]]); },
-        [&l, &desired, &add](size_t i) { return keyName(l, desired[add[i]].key, true); });
+        [&](nlmsghdr* nlh, size_t i) { putElement(nlh, l, add[i]); },
+        [&l, &add](size_t i) { return keyName(l, add[i].key, true); });
     last_.elementsAdded += add.size();
   }
 
@@ -606,7 +632,7 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
   // delete a chain something still jumps to: so every one is flushed first, then all deleted,
   // whatever their order.
   std::vector<std::string> gone;
-  for (const auto& [name, st] : cur.chains) {
+  for (const auto& [name, st] : view_.chains) {
     if (wanted.count(name) == 0) {
       gone.push_back(name);
     }
@@ -618,7 +644,7 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
     batch.delChain(table_, name);
     ++last_.chainsDeleted;
   }
-  for (const auto& [name, st] : cur.sets) {
+  for (const auto& [name, st] : view_.sets) {
     if (std::none_of(layouts.begin(), layouts.end(),
                      [&](const SetLayout& l) { return name == l.name; })) {
       batch.delSet(table_, name);
@@ -637,6 +663,7 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
   auto sent = sock_.sendBatch(batch.buffer(), sentinel);
   last_.kernelMs = msSince(sendStart);
   if (!sent) {
+    view_.valid = false;
     return sent.error().withContext("sync table ip " + table_);
   }
   if (!sent->empty()) {
@@ -645,6 +672,7 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
     if (e.code == ERESTART) {
       return false;
     }
+    refused_ = true;
     Error err = Error::sys(e.code, batch.describe(e));
     if (!e.extMessage.empty()) {
       err.message += " (kernel: " + e.extMessage + ")";
@@ -655,10 +683,14 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
     return err.withContext("sync table ip " + table_ + ": batch refused, nothing applied");
   }
 
-  // Acknowledged: the kernel now holds exactly `want`.
+  // Acknowledged: the kernel now holds exactly what `want` describes.
+  refused_ = false;
+  const size_t endpointsSet = static_cast<size_t>(SetId::kEndpoints);
+  last_.removedUdpBackends = nft::removedUdpBackends(
+      ops[endpointsSet].del, view_.elems[endpointsSet], want.elems(endpointsSet));
   view_.tableExists = true;
   view_.chains.clear();
-  for (const nft::ChainSpec& c : want.chains) {
+  for (const nft::ChainSpec& c : chains) {
     ChainState& st = view_.chains[c.name];
     st.base = c.base;
     for (const nft::RuleSpec& r : c.rules) {
@@ -677,16 +709,12 @@ Result<bool> NatTable::syncOnce(const NatPlan& plan) {
     }
   }
   for (size_t s = 0; s < nft::kSyncedSetCount; ++s) {
-    if (rebuild) {
-      view_.elems[s].clear();
+    auto& have = view_.elems[s];
+    for (const ElemKey& k : ops[s].del) {
+      have.erase(k);
     }
-    if (rebuild || ops[s].reshaped) {
-      view_.elems[s] = applyElements(want.elems[s], view_.elems[s]);
-    } else {
-      // Only values changed: update in place (O(changes), not O(elements)).
-      for (const auto& [i, j] : ops[s].replaced) {
-        view_.elems[s][j] = KernelElem::from(want.elems[s][i]);
-      }
+    for (const DesiredElem& d : ops[s].add) {
+      have.insert_or_assign(d.key, KernelElem::from(d));
     }
   }
   // Every committed transaction moves the generation by one (nf_tables_commit).

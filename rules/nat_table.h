@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "rules/conntrack.h"
 #include "rules/nat_plan.h"
 #include "rules/nft_layout.h"
 #include "rules/nft_socket.h"
@@ -36,12 +37,18 @@ class NatTable {
     size_t chainsRefilled = 0;  // flushed and refilled: their rules differed
     size_t rulesAdded = 0;
     size_t setsAdded = 0;
-    size_t messages = 0;    // netlink messages in the batch
-    size_t batchBytes = 0;  // 0: no batch sent
-    bool readBack = false;  // the kernel's table was read back (cache cold or stale)
-    bool rebuilt = false;   // the table was deleted and re-created in the batch (wrong shape)
-    double diffMs = 0;      // building the desired table and diffing it against the view
-    double kernelMs = 0;    // sending the batch until the kernel's last ack
+    size_t messages = 0;       // netlink messages in the batch
+    size_t batchBytes = 0;     // 0: no batch sent
+    bool readBack = false;     // the kernel's table was read back (cache cold or stale)
+    bool rebuilt = false;      // the table was deleted and re-created in the batch (wrong shape)
+    bool incremental = false;  // only the desired index's dirty keys were compared
+    double diffMs = 0;         // diffing the desired table against the view
+    double kernelMs = 0;       // sending the batch until the kernel's last ack
+    // UDP backends this sync took away: (VIP or 0.0.0.0 for NodePorts, port, endpoint, port)
+    // that an `endpoints` element deleted or replaced pointed at and no element of the same
+    // service port points at any more. Their conntrack entries should go (conntrack.h). Derived
+    // from what the kernel held, so endpoints removed while the agent was down count too.
+    std::vector<conntrack::StaleUdpFlow> removedUdpBackends;
   };
   // Since create().
   struct Totals {
@@ -59,6 +66,11 @@ class NatTable {
   NatTable(NatTable&&) noexcept = default;
   NatTable& operator=(NatTable&&) noexcept = default;
 
+  // Brings the table in step with `want`. When the cached view is trusted and `want` is the
+  // index this table last synced, only the keys `want` marks dirty are compared (O(change));
+  // else every element is. On success `want`'s dirty keys are cleared.
+  Status sync(nft::DesiredIndex& want);
+  // One-shot: the whole plan, every element compared.
   Status sync(const NatPlan& plan);
   // Deletes the table (for --cleanup). Not an error when it does not exist.
   Status remove();
@@ -84,7 +96,7 @@ class NatTable {
     bool tableExists = false;
     std::map<std::string, ChainState> chains;
     std::map<std::string, SetState> sets;
-    std::array<std::vector<nft::KernelElem>, nft::kSyncedSetCount> elems;  // sorted by key
+    std::array<std::map<nft::ElemKey, nft::KernelElem>, nft::kSyncedSetCount> elems;
   };
 
   NatTable(nft::NftSocket sock, std::string table)
@@ -93,11 +105,15 @@ class NatTable {
   Result<uint32_t> genId();
   Status readBack(View& v);
   Status readElements(View& v, nft::SetId id);
-  Result<bool> syncOnce(const NatPlan& plan);  // false: refused (ERESTART), retry
+  Result<bool> syncOnce(nft::DesiredIndex& want);  // false: refused (ERESTART), retry
 
   nft::NftSocket sock_;
   std::string table_;
   View view_;
+  uint64_t syncedIndex_ = 0;  // DesiredIndex::id() the view was last synced with
+  // The kernel refused the last batch for a reason the read-back did not explain (a set limit
+  // someone else set, say): the next attempt deletes and re-creates the table in its batch.
+  bool refused_ = false;
   SyncStats last_;
   Totals totals_;
 };

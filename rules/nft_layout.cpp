@@ -10,6 +10,7 @@
 #include <netinet/ip_icmp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -581,19 +582,84 @@ std::string parseComment(const void* data, uint32_t len, uint8_t type) {
   return ctx.out;
 }
 
-DesiredTable buildDesired(const NatPlan& plan) {
-  DesiredTable t;
+namespace {
+std::atomic<uint64_t> nextIndexId{1};
+}  // namespace
 
-  // Which lb chains the elements point at: plain, affinity and masquerade variants.
-  std::set<uint32_t> slots(plan.slotCounts.begin(), plan.slotCounts.end());
-  std::set<uint32_t> affSlots;     // lbaff_<N> / nplbaff_<N>
-  std::set<uint32_t> affTimeouts;  // affrec_<T> / npaffrec_<T>
-  std::set<std::string> masq;      // the targets of *_masq chains
-  std::set<std::string> keep;      // the targets of *_keep chains
-  std::map<std::tuple<bool, uint32_t, bool, bool, bool>, std::string_view> names;
-  const std::string_view rejectChain = *t.chainNames.insert("svc_reject").first;
+DesiredIndex::DesiredIndex(svc::MasqueradeMode masquerade, Ipv4Prefix podCidr)
+    : id_(nextIndexId.fetch_add(1)), masquerade_(masquerade), podCidr_(podCidr) {
+  intern("svc_reject");
+}
 
-  // Returns false for a reject (the element goes to the reject_* map instead).
+DesiredIndex DesiredIndex::of(const NatPlan& plan) {
+  DesiredIndex index(plan.masquerade, plan.podCidr);
+  index.add(plan);
+  return index;
+}
+
+void DesiredIndex::add(const NatPlan& fragment) {
+  apply(fragment, +1);
+}
+
+void DesiredIndex::remove(const NatPlan& fragment) {
+  apply(fragment, -1);
+}
+
+size_t DesiredIndex::elementCount() const {
+  size_t n = 0;
+  for (const auto& m : elems_) {
+    n += m.size();
+  }
+  return n;
+}
+
+void DesiredIndex::clearDirty() {
+  for (auto& d : dirty_) {
+    d.clear();
+  }
+  allDirty_ = false;
+}
+
+std::string_view DesiredIndex::intern(std::string name) {
+  auto it = names_.find(name);
+  if (it == names_.end()) {
+    it = names_.insert(std::move(name)).first;
+  }
+  return *it;
+}
+
+void DesiredIndex::put(size_t set, const ElemKey& key, const ElemData& data,
+                       std::string_view comment, int delta) {
+  ElemMap& m = elems_[set];
+  if (!allDirty_) {
+    dirty_[set].push_back(key);
+  }
+  if (delta > 0) {
+    Elem& e = m[key];
+    ++e.refs;
+    e.verdict = data.verdict;
+    e.chain = data.chain;
+    e.value = data.value;
+    if (e.comment != comment) {
+      e.comment.assign(comment);
+    }
+    return;
+  }
+  auto it = m.find(key);
+  if (it != m.end() && --it->second.refs == 0) {
+    m.erase(it);
+  }
+}
+
+void DesiredIndex::apply(const NatPlan& fragment, int delta) {
+  auto count = [delta](auto& counts, const auto& key) {
+    if (delta > 0) {
+      ++counts[key];
+    } else if (auto it = counts.find(key); it != counts.end() && --it->second == 0) {
+      counts.erase(it);
+    }
+  };
+  // The element's verdict; false for a reject (the element goes to the reject_* map instead).
   auto targetData = [&](bool nodePort, const Target& target, ElemData& d) -> bool {
     if (target.kind == Target::Kind::kDrop) {
       d.verdict = NF_DROP;
@@ -601,83 +667,105 @@ DesiredTable buildDesired(const NatPlan& plan) {
     }
     d.verdict = NFT_GOTO;
     if (target.kind == Target::Kind::kReject || target.slots == 0) {
-      d.chain = rejectChain;  // a balance target without slots has no endpoint either
+      d.chain = *names_.find("svc_reject");  // a balance target without slots has no endpoint
       return false;
     }
     const bool affinity = target.affinityTimeout > 0;
-    const auto key =
-        std::make_tuple(nodePort, target.slots, target.masquerade, affinity, target.keepSource);
-    auto it = names.find(key);
-    if (it == names.end()) {
-      std::string base =
-          affinity ? lbAffChain(nodePort, target.slots) : lbChain(nodePort, target.slots);
-      (affinity ? affSlots : slots).insert(target.slots);
-      std::string name = base;
-      if (target.masquerade) {
-        masq.insert(base);
-        name += "_masq";
-      } else if (target.keepSource) {
-        keep.insert(base);
-        name += "_keep";
-      }
-      it = names.emplace(key, *t.chainNames.insert(std::move(name)).first).first;
+    count(targets_,
+          ChainKey{nodePort, target.slots, target.masquerade, affinity, target.keepSource});
+    std::string name =
+        affinity ? lbAffChain(nodePort, target.slots) : lbChain(nodePort, target.slots);
+    if (target.masquerade) {
+      name += "_masq";
+    } else if (target.keepSource) {
+      name += "_keep";
     }
-    d.chain = it->second;
+    d.chain = intern(std::move(name));
     return true;
   };
-
   // The affinity_* element of a balanced service with affinity: -> goto (np)affrec_<T>.
   auto affinityData = [&](bool nodePort, const Target& target) -> std::optional<ElemData> {
     if (target.kind != Target::Kind::kBalance || target.slots == 0 || target.affinityTimeout == 0) {
       return std::nullopt;
     }
-    affTimeouts.insert(target.affinityTimeout);
+    count(affTimeouts_, target.affinityTimeout);
     ElemData d;
     d.verdict = NFT_GOTO;
-    d.chain = *t.chainNames.insert(affRecChain(nodePort, target.affinityTimeout)).first;
+    d.chain = intern(affRecChain(nodePort, target.affinityTimeout));
     return d;
   };
-  auto& affServices = t.elems[static_cast<size_t>(SetId::kAffinityServices)];
-  auto& affNodePorts = t.elems[static_cast<size_t>(SetId::kAffinityNodePorts)];
+  auto set = [](SetId id) { return static_cast<size_t>(id); };
 
-  auto& services = t.elems[static_cast<size_t>(SetId::kServices)];
-  auto& rejectServices = t.elems[static_cast<size_t>(SetId::kRejectServices)];
-  services.reserve(plan.vips.size());
-  for (const auto& v : plan.vips) {
-    DesiredElem e{vipKey(v), {}, v.comment};
-    (targetData(false, v.target, e.data) ? services : rejectServices).push_back(e);
-    if (auto d = affinityData(false, v.target)) {
-      affServices.push_back(DesiredElem{e.key, *d, v.comment});
+  // A services / nodeports element: balanced or dropped in the main map, rejected in the
+  // reject_* map, and with affinity also in the affinity_* map.
+  auto entry = [&](bool nodePort, const ElemKey& key, const Target& target,
+                   const std::string& comment) {
+    ElemData d;
+    const bool balanced = targetData(nodePort, target, d);
+    const SetId main = nodePort ? SetId::kNodePorts : SetId::kServices;
+    const SetId rejected = nodePort ? SetId::kRejectNodePorts : SetId::kRejectServices;
+    put(set(balanced ? main : rejected), key, d, comment, delta);
+    if (auto a = affinityData(nodePort, target)) {
+      put(set(nodePort ? SetId::kAffinityNodePorts : SetId::kAffinityServices), key, *a, comment,
+          delta);
+    }
+  };
+  for (const auto& v : fragment.vips) {
+    entry(false, vipKey(v), v.target, v.comment);
+  }
+  for (const auto& n : fragment.nodePorts) {
+    entry(true, nodePortKey(n), n.target, n.comment);
+  }
+  for (const auto& s : fragment.slots) {
+    ElemData d;
+    d.value = {s.endpoint.value, s.endpointPort};
+    put(set(SetId::kEndpoints),
+        ElemKey{{s.vip.value, static_cast<uint32_t>(s.protocol), s.port, s.slot}}, d, s.comment,
+        delta);
+  }
+  for (const Ipv4& ip : fragment.hairpin) {
+    put(set(SetId::kHairpin), ElemKey{{ip.value, ip.value, 0, 0}}, {}, {}, delta);
+  }
+  // Never let the list of touched keys outgrow the table: past that, compare everything.
+  if (!allDirty_) {
+    const size_t bound = 2 * elementCount() + 4096;
+    for (const auto& d : dirty_) {
+      if (d.size() > bound) {
+        allDirty_ = true;
+      }
+    }
+    if (allDirty_) {
+      for (auto& d : dirty_) {
+        d.clear();
+        d.shrink_to_fit();
+      }
     }
   }
-  auto& nodePorts = t.elems[static_cast<size_t>(SetId::kNodePorts)];
-  auto& rejectNodePorts = t.elems[static_cast<size_t>(SetId::kRejectNodePorts)];
-  for (const auto& n : plan.nodePorts) {
-    DesiredElem e{nodePortKey(n), {}, n.comment};
-    (targetData(true, n.target, e.data) ? nodePorts : rejectNodePorts).push_back(e);
-    if (auto d = affinityData(true, n.target)) {
-      affNodePorts.push_back(DesiredElem{e.key, *d, n.comment});
+}
+
+std::vector<ChainSpec> DesiredIndex::chains() const {
+  std::vector<ChainSpec> out;
+  // Which lb chains the elements point at: plain, affinity and masquerade variants.
+  std::set<uint32_t> slots;
+  std::set<uint32_t> affSlots;  // lbaff_<N> / nplbaff_<N>
+  std::set<std::string> masq;   // the targets of *_masq chains
+  std::set<std::string> keep;   // the targets of *_keep chains
+  for (const auto& [key, refs] : targets_) {
+    const auto& [nodePort, n, masquerade, affinity, keepSource] = key;
+    slots.insert(n);  // the affinity chains balance through lb_<N> too
+    if (affinity) {
+      affSlots.insert(n);
+    }
+    const std::string base = affinity ? lbAffChain(nodePort, n) : lbChain(nodePort, n);
+    if (masquerade) {
+      masq.insert(base);
+    } else if (keepSource) {
+      keep.insert(base);
     }
   }
-  auto& endpoints = t.elems[static_cast<size_t>(SetId::kEndpoints)];
-  endpoints.reserve(plan.slots.size());
-  for (const auto& s : plan.slots) {
-    DesiredElem e{
-        ElemKey{{s.vip.value, static_cast<uint32_t>(s.protocol), s.port, s.slot}}, {}, s.comment};
-    e.data.value = {s.endpoint.value, s.endpointPort};
-    endpoints.push_back(e);
-  }
-  auto& hairpin = t.elems[static_cast<size_t>(SetId::kHairpin)];
-  for (const Ipv4& ip : plan.hairpin) {
-    hairpin.push_back(DesiredElem{ElemKey{{ip.value, ip.value, 0, 0}}, {}, {}});
-  }
-  // NatPlan promises sorted vectors; a plan that is not sorted still works (sorted here, at a
-  // cost). Duplicate keys are left in: the kernel refuses the batch and names the element.
-  for (auto& v : t.elems) {
-    auto less = [](const DesiredElem& a, const DesiredElem& b) { return a.key < b.key; };
-    if (!std::is_sorted(v.begin(), v.end(), less)) {
-      std::stable_sort(v.begin(), v.end(), less);
-    }
+  std::set<uint32_t> affTimeouts;
+  for (const auto& [timeout, refs] : affTimeouts_) {
+    affTimeouts.insert(timeout);
   }
 
   // Chains: jump targets first (lb chains, then their masq variants, then the reject chain),
@@ -686,23 +774,23 @@ DesiredTable buildDesired(const NatPlan& plan) {
     if (n == 0) {
       continue;
     }
-    t.chains.push_back(lbChainSpec(false, n));
-    t.chains.push_back(lbChainSpec(true, n));
+    out.push_back(lbChainSpec(false, n));
+    out.push_back(lbChainSpec(true, n));
   }
   for (uint32_t n : affSlots) {
-    t.chains.push_back(lbAffChainSpec(false, n));
-    t.chains.push_back(lbAffChainSpec(true, n));
+    out.push_back(lbAffChainSpec(false, n));
+    out.push_back(lbAffChainSpec(true, n));
   }
   for (uint32_t timeout : affTimeouts) {
-    t.chains.push_back(affRecChainSpec(false, timeout));
-    t.chains.push_back(affRecChainSpec(true, timeout));
+    out.push_back(affRecChainSpec(false, timeout));
+    out.push_back(affRecChainSpec(true, timeout));
   }
-  t.chains.push_back(affinityRecordChainSpec());
+  out.push_back(affinityRecordChainSpec());
   for (const auto& target : masq) {
-    t.chains.push_back(masqChainSpec(target));
+    out.push_back(masqChainSpec(target));
   }
   for (const auto& target : keep) {
-    t.chains.push_back(keepChainSpec(target));
+    out.push_back(keepChainSpec(target));
   }
   {
     ChainSpec c{"svc_reject", std::nullopt, {}};
@@ -715,7 +803,7 @@ DesiredTable buildDesired(const NatPlan& plan) {
     c.rules.push_back(rule("ovl: reject other", [](nftnl_rule* r) {
       reject(r, NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH);
     }));
-    t.chains.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
   // Rejects are decided in filter chains (reject is only valid there), before dstnat, so the
   // nat path never sees a service without endpoints.
@@ -724,14 +812,14 @@ DesiredTable buildDesired(const NatPlan& plan) {
     ChainSpec c{name, BaseHook{static_cast<uint32_t>(hook), -110, "filter"}, {}};
     c.rules.push_back(vmapRule("ovl: reject services", false, "reject_services"));
     c.rules.push_back(vmapRule("ovl: reject nodeports", true, "reject_nodeports"));
-    t.chains.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
   for (const auto& [name, hook] : {std::pair{"nat_prerouting", NF_INET_PRE_ROUTING},
                                    std::pair{"nat_output", NF_INET_LOCAL_OUT}}) {
     ChainSpec c{name, BaseHook{static_cast<uint32_t>(hook), -100, "nat"}, {}};
     c.rules.push_back(vmapRule("ovl: services", false, "services"));
     c.rules.push_back(vmapRule("ovl: nodeports", true, "nodeports"));
-    t.chains.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
   {
     // New affinity connections are recorded before any masquerade (masquerade ends the chain).
@@ -747,9 +835,9 @@ DesiredTable buildDesired(const NatPlan& plan) {
       lookup(r, "hairpin", R(0), std::nullopt);
       masquerade(r);
     }));
-    switch (plan.masquerade) {
+    switch (masquerade_) {
       case svc::MasqueradeMode::kOffCluster: {
-        const Ipv4Prefix cidr = plan.podCidr;
+        const Ipv4Prefix cidr = podCidr_;
         c.rules.push_back(
             rule("ovl: masquerade off-cluster " + cidr.toString() + " unless keep-source",
                  [cidr](nftnl_rule* r) {
@@ -773,15 +861,47 @@ DesiredTable buildDesired(const NatPlan& plan) {
       case svc::MasqueradeMode::kNone:
         break;
     }
-    t.chains.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
   {
     // Connections to an endpoint on this node's own addresses never reach postrouting.
     ChainSpec c{"nat_input", BaseHook{NF_INET_LOCAL_IN, 100, "nat"}, {}};
     c.rules.push_back(affinityJumpRule());
-    t.chains.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
-  return t;
+  return out;
+}
+
+// The UDP backends that deleting `del` from the endpoints map takes away: endpoints-map keys
+// are vip . proto . port . slot, values endpoint . port; a backend still reached through
+// another slot of the same service port stays.
+std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKey>& del,
+                                                        const std::map<ElemKey, KernelElem>& before,
+                                                        const DesiredIndex::ElemMap& after) {
+  std::set<conntrack::StaleUdpFlow> out;
+  for (const ElemKey& k : del) {
+    if (k.w[1] != static_cast<uint32_t>(svc::Protocol::kUdp)) {
+      continue;
+    }
+    auto it = before.find(k);
+    if (it == before.end()) {
+      continue;
+    }
+    const conntrack::StaleUdpFlow flow{Ipv4{k.w[0]}, static_cast<uint16_t>(k.w[2]),
+                                       Ipv4{it->second.value[0]},
+                                       static_cast<uint16_t>(it->second.value[1])};
+    bool kept = false;
+    for (auto a = after.lower_bound(ElemKey{{k.w[0], k.w[1], k.w[2], 0}});
+         !kept && a != after.end() && a->first.w[0] == k.w[0] && a->first.w[1] == k.w[1] &&
+         a->first.w[2] == k.w[2];
+         ++a) {
+      kept = a->second.value == it->second.value;
+    }
+    if (!kept) {
+      out.insert(flow);
+    }
+  }
+  return {out.begin(), out.end()};
 }
 
 }  // namespace ovl::nft

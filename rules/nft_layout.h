@@ -40,8 +40,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "rules/conntrack.h"
 #include "rules/nat_plan.h"
 #include "rules/nft_handles.h"
 
@@ -107,7 +109,7 @@ struct ElemData {
   std::array<uint32_t, 2> value{};  // data maps
 };
 
-// An element as wanted: views into the plan and into DesiredTable's interned chain names.
+// An element as wanted, as handed to the batch builder: views into a DesiredIndex.
 struct DesiredElem {
   ElemKey key;
   ElemData data;
@@ -116,7 +118,6 @@ struct DesiredElem {
 
 // An element as the kernel holds it (read back, or acknowledged).
 struct KernelElem {
-  ElemKey key;
   int32_t verdict = 0;
   std::string chain;
   std::array<uint32_t, 2> value{};
@@ -127,7 +128,7 @@ struct KernelElem {
            comment == d.comment;
   }
   static KernelElem from(const DesiredElem& d) {
-    return KernelElem{d.key, d.data.verdict, std::string(d.data.chain), d.data.value,
+    return KernelElem{d.data.verdict, std::string(d.data.chain), d.data.value,
                       std::string(d.comment)};
   }
 };
@@ -162,14 +163,76 @@ struct ChainSpec {
   std::vector<RuleSpec> rules;
 };
 
-struct DesiredTable {
-  std::vector<ChainSpec> chains;  // dependency order: jump targets before their users
-  std::array<std::vector<DesiredElem>, kSyncedSetCount> elems;  // sorted by key
-  std::set<std::string> chainNames;  // interned names the elements point into
+// What table `ip ovl` should hold, kept up to date in O(change): plan fragments (typically one
+// service's planNat()) are added and removed, and the index records which element keys they
+// touched, so that NatTable can compare only those with the kernel.
+//
+// Elements are reference-counted by key: the hairpin set's elements are shared by every service
+// with an endpoint on this node. Two fragments that give one key different data (two services
+// on one IP:port, which validation rejects) do not fail the table: the later one wins.
+class DesiredIndex {
+ public:
+  struct Elem {
+    int32_t verdict = 0;
+    std::string_view chain;  // interned in the index
+    std::array<uint32_t, 2> value{};
+    std::string comment;
+    uint32_t refs = 0;
+    DesiredElem view(const ElemKey& key) const {
+      return DesiredElem{key, {verdict, chain, value}, comment};
+    }
+  };
+  using ElemMap = std::map<ElemKey, Elem>;
+
+  DesiredIndex(svc::MasqueradeMode masquerade = svc::MasqueradeMode::kOffCluster,
+               Ipv4Prefix podCidr = {});
+  // The whole plan at once (tests, benchmarks, one-shot syncs).
+  static DesiredIndex of(const nat::NatPlan& plan);
+
+  DesiredIndex(DesiredIndex&&) noexcept = default;
+  DesiredIndex& operator=(DesiredIndex&&) noexcept = default;
+
+  void add(const nat::NatPlan& fragment);
+  void remove(const nat::NatPlan& fragment);
+
+  // Chains in dependency order (jump targets before their users), base chains last.
+  std::vector<ChainSpec> chains() const;
+  const ElemMap& elems(size_t set) const { return elems_[set]; }
+  size_t elementCount() const;
+
+  // Keys touched since clearDirty() (unsorted, may repeat); allDirty(): compare everything.
+  const std::vector<ElemKey>& dirty(size_t set) const { return dirty_[set]; }
+  bool allDirty() const { return allDirty_; }
+  void clearDirty();
+  // Identifies this index (and its history of dirty keys) to NatTable.
+  uint64_t id() const { return id_; }
+
+ private:
+  // The shared chain a balanced target jumps to: (nodePort, slots, masquerade, affinity, keep).
+  using ChainKey = std::tuple<bool, uint32_t, bool, bool, bool>;
+  void apply(const nat::NatPlan& fragment, int delta);
+  void put(size_t set, const ElemKey& key, const ElemData& data, std::string_view comment,
+           int delta);
+  std::string_view intern(std::string name);
+
+  uint64_t id_;
+  svc::MasqueradeMode masquerade_;
+  Ipv4Prefix podCidr_;
+  std::array<ElemMap, kSyncedSetCount> elems_;
+  std::array<std::vector<ElemKey>, kSyncedSetCount> dirty_;
+  bool allDirty_ = true;
+  std::map<ChainKey, uint32_t> targets_;      // balanced targets in use, by reference count
+  std::map<uint32_t, uint32_t> affTimeouts_;  // affinity timeouts in use
+  std::set<std::string, std::less<>> names_;  // interned chain names (stable views)
 };
 
-// Builds the desired table. The DesiredTable holds views into plan: keep plan alive.
-DesiredTable buildDesired(const nat::NatPlan& plan);
+// The UDP backends that deleting the keys `del` from the `endpoints` map (whose content was
+// `before`) takes away, given what it holds after (`after`): each (VIP or 0.0.0.0, port,
+// endpoint, endpoint port) of a deleted UDP slot that no slot of the same service port still
+// points at. Sorted, without duplicates. Their conntrack entries should be deleted.
+std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKey>& del,
+                                                        const std::map<ElemKey, KernelElem>& before,
+                                                        const DesiredIndex::ElemMap& after);
 
 // A rule comment as stored in NFTNL_RULE_USERDATA (and back); "" when there is none.
 UdataHandle commentUdata(std::string_view comment, uint8_t type);

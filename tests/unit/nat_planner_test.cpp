@@ -173,58 +173,6 @@ TEST(PlanNat, PerPortNameOverridesAndSeveralPorts) {
   EXPECT_EQ(dns.count("10.244.1.11:53"), 1u) << "targetPort unset = port";
 }
 
-TEST(StaleUdpFlows, OnlyUdpSlotsWhoseEndpointWentAway) {
-  using conntrack::StaleUdpFlow;
-  auto slot = [](const char* vip, svc::Protocol proto, uint16_t port, uint32_t n, const char* ep,
-                 uint16_t epPort) {
-    SlotEntry e;
-    e.vip = ip(vip);
-    e.protocol = proto;
-    e.port = port;
-    e.slot = n;
-    e.endpoint = ip(ep);
-    e.endpointPort = epPort;
-    return e;
-  };
-  const auto udp = svc::Protocol::kUdp;
-  const auto tcp = svc::Protocol::kTcp;
-  NatPlan before;
-  before.slots = {
-      slot("10.96.0.53", udp, 53, 0, "10.244.1.11", 5353),
-      slot("10.96.0.53", udp, 53, 1, "10.244.1.12", 5353),
-      slot("10.96.0.53", udp, 53, 2, "10.244.1.11", 5353),  // weight 2: a second slot
-      slot("10.96.0.53", tcp, 53, 0, "10.244.1.11", 5353),  // TCP: never a stale UDP flow
-      slot("0.0.0.0", udp, 30053, 0, "10.244.1.11", 5353),  // NodePort
-      slot("10.96.0.54", udp, 53, 0, "10.244.1.13", 53),
-  };
-  NatPlan after;
-  after.slots = {
-      slot("10.96.0.53", udp, 53, 0, "10.244.1.12", 5353),
-      slot("10.96.0.54", udp, 53, 3, "10.244.1.13", 53),  // another slot number: still there
-  };
-  EXPECT_EQ(staleUdpFlows(before, after),
-            (std::vector<StaleUdpFlow>{{ip("0.0.0.0"), 30053, ip("10.244.1.11"), 5353},
-                                       {ip("10.96.0.53"), 53, ip("10.244.1.11"), 5353}}));
-
-  // A changed target port is a different flow: the old one is stale.
-  after.slots.push_back(slot("10.96.0.53", udp, 53, 1, "10.244.1.11", 5354));
-  after.slots.push_back(slot("0.0.0.0", udp, 30053, 0, "10.244.1.11", 5353));
-  EXPECT_EQ(staleUdpFlows(before, after),
-            (std::vector<StaleUdpFlow>{{ip("10.96.0.53"), 53, ip("10.244.1.11"), 5353}}));
-
-  EXPECT_TRUE(staleUdpFlows(before, before).empty());
-  EXPECT_TRUE(staleUdpFlows(NatPlan{}, before).empty()) << "endpoints added: nothing stale";
-  EXPECT_EQ(staleUdpFlows(before, NatPlan{}).size(), 4u) << "service removed: all its UDP flows";
-
-  // Through planNat: a UDP service losing one endpoint.
-  Service dns = web();
-  dns.ports = {ServicePort{"dns", svc::Protocol::kUdp, 53, 5353, std::nullopt}};
-  Service fewer = dns;
-  fewer.endpoints.erase(fewer.endpoints.begin());  // 10.244.2.11
-  EXPECT_EQ(staleUdpFlows(planNat({dns}, inputs()), planNat({fewer}, inputs())),
-            (std::vector<StaleUdpFlow>{{ip("10.96.0.10"), 53, ip("10.244.2.11"), 5353}}));
-}
-
 TEST(PlanNat, CommentsFitWhatNftablesKeeps) {
   Service s = web();
   s.ns = std::string(63, 'n');

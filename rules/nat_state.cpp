@@ -1,0 +1,87 @@
+#include "rules/nat_state.h"
+
+#include <unordered_set>
+
+namespace ovl::nat {
+
+namespace {
+
+nft::DesiredIndex emptyIndex(const PlanInputs& in) {
+  return nft::DesiredIndex(in.masquerade, in.podCidr);
+}
+
+}  // namespace
+
+NatState::NatState(PlanInputs in) : in_(std::move(in)), index_(emptyIndex(in_)) {}
+
+void NatState::upsert(svc::Service s) {
+  const std::string id = s.id();
+  auto it = services_.find(id);
+  if (it != services_.end()) {
+    if (it->second == s) {
+      return;
+    }
+    index_.remove(planNat({it->second}, in_));
+    it->second = std::move(s);
+  } else {
+    it = services_.emplace(id, std::move(s)).first;
+  }
+  index_.add(planNat({it->second}, in_));
+}
+
+bool NatState::remove(const std::string& id) {
+  auto it = services_.find(id);
+  if (it == services_.end()) {
+    return false;
+  }
+  index_.remove(planNat({it->second}, in_));
+  services_.erase(it);
+  return true;
+}
+
+size_t NatState::setServices(std::vector<svc::Service> services) {
+  size_t changed = 0;
+  std::unordered_set<std::string> listed;
+  listed.reserve(services.size());
+  for (svc::Service& s : services) {
+    std::string id = s.id();
+    auto it = services_.find(id);
+    if (it == services_.end() || !(it->second == s)) {
+      upsert(std::move(s));
+      ++changed;
+    }
+    listed.insert(std::move(id));
+  }
+  for (auto it = services_.begin(); it != services_.end();) {
+    if (listed.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    index_.remove(planNat({it->second}, in_));
+    it = services_.erase(it);
+    ++changed;
+  }
+  return changed;
+}
+
+void NatState::setInputs(const PlanInputs& in) {
+  if (in.selfNode == in_.selfNode && in.podCidr == in_.podCidr && in.masquerade == in_.masquerade) {
+    return;
+  }
+  in_ = in;
+  index_ = emptyIndex(in_);
+  for (const auto& [id, s] : services_) {
+    index_.add(planNat({s}, in_));
+  }
+}
+
+NatPlan NatState::plan() const {
+  std::vector<svc::Service> all;
+  all.reserve(services_.size());
+  for (const auto& [id, s] : services_) {
+    all.push_back(s);
+  }
+  return planNat(all, in_);
+}
+
+}  // namespace ovl::nat
