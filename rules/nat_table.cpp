@@ -159,9 +159,9 @@ bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelEl
     }
   }
   if (tb[NFTA_SET_ELEM_USERDATA] != nullptr) {
-    out.comment = nft::parseComment(mnl_attr_get_payload(tb[NFTA_SET_ELEM_USERDATA]),
-                                    mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_USERDATA]),
-                                    NFTNL_UDATA_SET_ELEM_COMMENT);
+    out.commentHash = KernelElem::hashComment(nft::parseComment(
+        mnl_attr_get_payload(tb[NFTA_SET_ELEM_USERDATA]),
+        mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_USERDATA]), NFTNL_UDATA_SET_ELEM_COMMENT));
   }
   return true;
 }
@@ -223,7 +223,7 @@ nft::RuleHandle makeRule(const std::string& table, const std::string& chain,
 // or comment) is one of each.
 struct ElemOps {
   std::vector<ElemKey> del;
-  std::vector<DesiredElem> add;
+  std::vector<const nft::DesiredIndex::ElemMap::value_type*> add;  // into the index: 8 bytes each
 };
 
 void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want,
@@ -236,12 +236,11 @@ void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want,
     }
     return;
   }
-  const DesiredElem d = w->second.view(key);
   if (h == have.end()) {
-    ops.add.push_back(d);
-  } else if (!h->second.sameAs(d)) {
+    ops.add.push_back(&*w);
+  } else if (!h->second.sameAs(w->second.view(key))) {
     ops.del.push_back(key);
-    ops.add.push_back(d);
+    ops.add.push_back(&*w);
   }
 }
 
@@ -252,16 +251,15 @@ ElemOps diffAll(const nft::DesiredIndex::ElemMap& want, const std::map<ElemKey, 
   auto h = have.begin();
   while (w != want.end() || h != have.end()) {
     if (h == have.end() || (w != want.end() && w->first < h->first)) {
-      ops.add.push_back(w->second.view(w->first));
+      ops.add.push_back(&*w);
       ++w;
     } else if (w == want.end() || h->first < w->first) {
       ops.del.push_back(h->first);
       ++h;
     } else {
-      const DesiredElem d = w->second.view(w->first);
-      if (!h->second.sameAs(d)) {
+      if (!h->second.sameAs(w->second.view(w->first))) {
         ops.del.push_back(h->first);
-        ops.add.push_back(d);
+        ops.add.push_back(&*w);
       }
       ++w;
       ++h;
@@ -523,7 +521,7 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
   }
 
   const auto diffStart = std::chrono::steady_clock::now();
-  const std::vector<nft::ChainSpec> chains = want.chains();
+  const std::vector<nft::ChainSpec>& chains = want.chains();
   const auto& layouts = nft::setLayouts();
 
   // A table of the wrong shape (a set with another key, a base chain on another hook, ...) is
@@ -609,6 +607,16 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     ops[s] = last_.incremental ? diffDirty(want.dirty(s), want.elems(s), view_.elems[s])
                                : diffAll(want.elems(s), view_.elems[s]);
   }
+  // Element messages dominate a full sync's batch: size the buffer once (about 40 bytes per
+  // delete, 96 plus the comment per add).
+  size_t expected = 0;
+  for (const ElemOps& o : ops) {
+    expected += o.del.size() * 40;
+    for (const auto* a : o.add) {
+      expected += 96 + a->second.comment.size();
+    }
+  }
+  batch.expect(expected);
   for (size_t s = 0; s < nft::kSyncedSetCount; ++s) {
     const SetLayout& l = layouts[s];
     const auto& del = ops[s].del;
@@ -622,8 +630,8 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     const auto& add = ops[s].add;
     batch.elements(
         true, table_, l.name, add.size(),
-        [&](nlmsghdr* nlh, size_t i) { putElement(nlh, l, add[i]); },
-        [&l, &add](size_t i) { return keyName(l, add[i].key, true); });
+        [&](nlmsghdr* nlh, size_t i) { putElement(nlh, l, add[i]->second.view(add[i]->first)); },
+        [&l, &add](size_t i) { return keyName(l, add[i]->first, true); });
     last_.elementsAdded += add.size();
   }
 
@@ -685,6 +693,7 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
 
   // Acknowledged: the kernel now holds exactly what `want` describes.
   refused_ = false;
+  batch.release();  // before the view grows: the batch of a full sync is megabytes
   const size_t endpointsSet = static_cast<size_t>(SetId::kEndpoints);
   last_.removedUdpBackends = nft::removedUdpBackends(
       ops[endpointsSet].del, view_.elems[endpointsSet], want.elems(endpointsSet));
@@ -713,8 +722,8 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     for (const ElemKey& k : ops[s].del) {
       have.erase(k);
     }
-    for (const DesiredElem& d : ops[s].add) {
-      have.insert_or_assign(d.key, KernelElem::from(d));
+    for (const auto* a : ops[s].add) {
+      have.insert_or_assign(a->first, KernelElem::from(a->second.view(a->first)));
     }
   }
   // Every committed transaction moves the generation by one (nf_tables_commit).

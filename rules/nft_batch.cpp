@@ -41,7 +41,14 @@ NftBatch::NftBatch(NftSocket& sock, uint32_t genId) : sock_(sock) {
 
 void NftBatch::reserve(size_t bytes) {
   if (buf_.size() < used_ + bytes) {
-    buf_.resize(std::max(buf_.size() * 2, used_ + bytes));
+    // 1.5x: the old and the new buffer both live while it grows (a full sync is megabytes).
+    buf_.resize(std::max(buf_.size() + buf_.size() / 2, used_ + bytes));
+  }
+}
+
+void NftBatch::expect(size_t bytes) {
+  if (buf_.size() < used_ + bytes + kMessageRoom) {
+    buf_.resize(used_ + bytes + kMessageRoom);
   }
 }
 

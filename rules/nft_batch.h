@@ -49,6 +49,13 @@ class NftBatch {
 
   // "add element 10.96.0.10 . tcp . 80 to map services" for an error the kernel reported.
   std::string describe(const BatchError& e) const;
+  // About `bytes` more will be added: grow once now rather than step by step.
+  void expect(size_t bytes);
+  // Frees the buffer and the bookkeeping (after the batch was sent and acknowledged).
+  void release() {
+    std::vector<char>().swap(buf_);
+    std::vector<Info>().swap(infos_);
+  }
 
  private:
   struct Info {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
@@ -184,6 +185,16 @@ void ctMarkOr(nftnl_rule* r, uint32_t bits) {
   bitwise(r, R(0), &mask, &bits, 4);
   ctSet(r, NFT_CT_MARK, R(0));
 }
+// ct status & dnat != 0: a connection some DNAT rule translated. The mark tests below come
+// after it, so that ct mark bits someone else sets on connections ovl never DNATed are not
+// taken for ovl's (ct status is host-order u32, as nft writes `ct status dnat`).
+void ctStatusDnat(nftnl_rule* r) {
+  ctLoad(r, NFT_CT_STATUS, R(0));
+  const uint32_t bit = IPS_DST_NAT;
+  const uint32_t zero = 0;
+  bitwise(r, R(0), &bit, &zero, 4);
+  cmp(r, R(0), NFT_CMP_NEQ, &zero, 4);
+}
 // ct mark & bits == bits
 void ctMarkHas(nftnl_rule* r, uint32_t bits) {
   ctLoad(r, NFT_CT_MARK, R(0));
@@ -284,8 +295,30 @@ void serviceKey(nftnl_rule* r, bool nodePort, int first) {
   thDport(r, R(first + 2));
 }
 
-RuleSpec rule(std::string comment, std::function<void(nftnl_rule*)> build) {
+}  // namespace
+
+// The hash is FNV-1a 64 of the netlink payload as sent, folded to 8 hex digits. (A rule that
+// someone else replaces in place keeping its comment, hash included, is not noticed: the
+// kernel dumps expressions in its own form, so the read-back cannot be hashed the same way.)
+RuleSpec hashedRule(std::string comment, std::function<void(nftnl_rule*)> build) {
+  RuleHandle scratch(nftnl_rule_alloc());
+  build(scratch.get());
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nftnl_rule_nlmsg_build_payload(nlh, scratch.get());
+  const auto* bytes = static_cast<const uint8_t*>(mnl_nlmsg_get_payload(nlh));
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < mnl_nlmsg_get_payload_len(nlh); ++i) {
+    h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  comment += fmt::format(" #{:08x}", static_cast<uint32_t>(h ^ (h >> 32)));
   return RuleSpec{std::move(comment), std::move(build)};
+}
+
+namespace {
+
+RuleSpec rule(std::string comment, std::function<void(nftnl_rule*)> build) {
+  return hashedRule(std::move(comment), std::move(build));
 }
 
 const char* protoName(uint32_t p) {
@@ -403,6 +436,7 @@ ChainSpec affinityRecordChainSpec() {
 // ct mark & (kMarkAffinity | kMarkNodePortAffinity) != 0 jump affinity_record
 RuleSpec affinityJumpRule() {
   return rule("ovl: affinity", [](nftnl_rule* r) {
+    ctStatusDnat(r);
     ctLoad(r, NFT_CT_MARK, R(0));
     const uint32_t bits = kMarkAffinity | kMarkNodePortAffinity;
     const uint32_t zero = 0;
@@ -652,11 +686,15 @@ void DesiredIndex::put(size_t set, const ElemKey& key, const ElemData& data,
 }
 
 void DesiredIndex::apply(const NatPlan& fragment, int delta) {
-  auto count = [delta](auto& counts, const auto& key) {
+  // Reference counts of what the chains are built from; a key that comes or goes changes them.
+  auto count = [this, delta](auto& counts, const auto& key) {
     if (delta > 0) {
-      ++counts[key];
+      if (++counts[key] == 1) {
+        chainsCache_.reset();
+      }
     } else if (auto it = counts.find(key); it != counts.end() && --it->second == 0) {
       counts.erase(it);
+      chainsCache_.reset();
     }
   };
   // The element's verdict; false for a reject (the element goes to the reject_* map instead).
@@ -743,8 +781,11 @@ void DesiredIndex::apply(const NatPlan& fragment, int delta) {
   }
 }
 
-std::vector<ChainSpec> DesiredIndex::chains() const {
-  std::vector<ChainSpec> out;
+const std::vector<ChainSpec>& DesiredIndex::chains() const {
+  if (chainsCache_) {
+    return *chainsCache_;
+  }
+  std::vector<ChainSpec>& out = chainsCache_.emplace();
   // Which lb chains the elements point at: plain, affinity and masquerade variants.
   std::set<uint32_t> slots;
   std::set<uint32_t> affSlots;  // lbaff_<N> / nplbaff_<N>
@@ -826,6 +867,7 @@ std::vector<ChainSpec> DesiredIndex::chains() const {
     ChainSpec c{"nat_postrouting", BaseHook{NF_INET_POST_ROUTING, 100, "nat"}, {}};
     c.rules.push_back(affinityJumpRule());
     c.rules.push_back(rule("ovl: masquerade marked", [](nftnl_rule* r) {
+      ctStatusDnat(r);
       ctMarkHas(r, kMarkMasquerade);
       masquerade(r);
     }));
@@ -841,6 +883,7 @@ std::vector<ChainSpec> DesiredIndex::chains() const {
         c.rules.push_back(
             rule("ovl: masquerade off-cluster " + cidr.toString() + " unless keep-source",
                  [cidr](nftnl_rule* r) {
+                   ctStatusDnat(r);
                    ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
                    ipSaddr(r, R(0));
                    const uint32_t mask = htonl(cidr.mask());
@@ -854,6 +897,7 @@ std::vector<ChainSpec> DesiredIndex::chains() const {
       }
       case svc::MasqueradeMode::kAll:
         c.rules.push_back(rule("ovl: masquerade all unless keep-source", [](nftnl_rule* r) {
+          ctStatusDnat(r);
           ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
           masquerade(r);
         }));

@@ -116,20 +116,24 @@ struct DesiredElem {
   std::string_view comment;
 };
 
-// An element as the kernel holds it (read back, or acknowledged).
+// An element as the kernel holds it (read back, or acknowledged). The comment is kept as a
+// hash: it is only ever compared, and 110,000 comment strings would double the view's size.
 struct KernelElem {
   int32_t verdict = 0;
   std::string chain;
   std::array<uint32_t, 2> value{};
-  std::string comment;
+  size_t commentHash = 0;
 
+  static size_t hashComment(std::string_view comment) {
+    return std::hash<std::string_view>{}(comment);
+  }
   bool sameAs(const DesiredElem& d) const {
     return verdict == d.data.verdict && value == d.data.value && chain == d.data.chain &&
-           comment == d.comment;
+           commentHash == hashComment(d.comment);
   }
   static KernelElem from(const DesiredElem& d) {
     return KernelElem{d.data.verdict, std::string(d.data.chain), d.data.value,
-                      std::string(d.comment)};
+                      hashComment(d.comment)};
   }
 };
 
@@ -156,6 +160,11 @@ struct RuleSpec {
   std::string comment;  // identifies the rule: "ovl: lb_3 dnat"; fully determines its content
   std::function<void(nftnl_rule*)> build;  // appends the expressions
 };
+
+// A rule whose comment ends with " #<hash of its expressions>": rules are recognised by their
+// comment when the table is read back, so a rule whose body changes (a newer ovl) gets another
+// comment and its chain is refilled.
+RuleSpec hashedRule(std::string comment, std::function<void(nftnl_rule*)> build);
 
 struct ChainSpec {
   std::string name;
@@ -196,7 +205,8 @@ class DesiredIndex {
   void remove(const nat::NatPlan& fragment);
 
   // Chains in dependency order (jump targets before their users), base chains last.
-  std::vector<ChainSpec> chains() const;
+  // Built again only when the set of targets in use changes.
+  const std::vector<ChainSpec>& chains() const;
   const ElemMap& elems(size_t set) const { return elems_[set]; }
   size_t elementCount() const;
 
@@ -224,6 +234,7 @@ class DesiredIndex {
   std::map<ChainKey, uint32_t> targets_;      // balanced targets in use, by reference count
   std::map<uint32_t, uint32_t> affTimeouts_;  // affinity timeouts in use
   std::set<std::string, std::less<>> names_;  // interned chain names (stable views)
+  mutable std::optional<std::vector<ChainSpec>> chainsCache_;
 };
 
 // The UDP backends that deleting the keys `del` from the `endpoints` map (whose content was

@@ -221,7 +221,7 @@ TEST_F(AffinityTest, ClientIpAffinityKeepsTheClientOnOneEndpoint) {
            "10.96.0.10 . tcp . 80 comment \"default/web:http\" : goto lbaff_3",
            "tcp . 30080 comment \"default/web:http\" : goto nplbaff_3",
            "dnat ip to ip saddr . ip daddr . meta l4proto . th dport map @affinity",
-           "numgen random mod 3 map @endpoints comment \"ovl: lbaff_3 dnat\"",
+           "numgen random mod 3 map @endpoints comment \"ovl: lbaff_3 dnat #",
            "10.96.0.10 . tcp . 80 comment \"default/web:http\" : goto affrec_10",
            "update @affinity { ip saddr . ct original ip daddr . meta l4proto . ct original "
            "proto-dst timeout 10s : ip daddr . tcp dport }",

@@ -106,7 +106,7 @@ TEST_F(NatTableTest, FirstSyncCreatesEverythingSecondSendsNothing) {
   EXPECT_TRUE(has(l, "10.96.0.30 . tcp . 80 comment \"default/empty:http\" : goto svc_reject"))
       << l;
   EXPECT_TRUE(has(l, "comment \"default/web:http -> 10.244.1.12\" : 10.244.1.12 . 8080")) << l;
-  EXPECT_TRUE(has(l, "numgen random mod 2 map @endpoints comment \"ovl: lb_2 dnat\"")) << l;
+  EXPECT_TRUE(has(l, "numgen random mod 2 map @endpoints comment \"ovl: lb_2 dnat #")) << l;
   EXPECT_TRUE(has(l, "ip saddr != 10.244.0.0/16 masquerade")) << l;
   EXPECT_TRUE(has(l, "ct mark & 0x00000002 == 0x00000002 masquerade")) << l;
 

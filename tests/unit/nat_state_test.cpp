@@ -211,7 +211,7 @@ TEST(RemovedUdpBackends, OnlyUdpBackendsNoSlotStillReaches) {
   const Ipv4 vip = ip("10.96.0.10");
   const Ipv4 a = ip("10.244.1.5"), b = ip("10.244.2.5");
   auto key = [&](uint32_t proto, uint32_t slot) { return ElemKey{{vip.value, proto, 53, slot}}; };
-  auto kernel = [](Ipv4 e) { return KernelElem{0, "", {e.value, 5353}, ""}; };
+  auto kernel = [](Ipv4 e) { return KernelElem{0, "", {e.value, 5353}, 0}; };
   // Before: udp slots 0 -> a, 1 -> b, 2 -> a; tcp slot 0 -> b.
   const std::map<ElemKey, KernelElem> before{{key(udp, 0), kernel(a)},
                                              {key(udp, 1), kernel(b)},
@@ -233,3 +233,19 @@ TEST(RemovedUdpBackends, OnlyUdpBackendsNoSlotStillReaches) {
 
 }  // namespace
 }  // namespace ovl::nat
+
+namespace ovl::nft {
+namespace {
+
+TEST(HashedRule, CommentNamesTheBodySoAChangedBodyIsAnotherRule) {
+  auto counter = [](nftnl_rule* r) { nftnl_rule_add_expr(r, nftnl_expr_alloc("counter")); };
+  auto notrack = [](nftnl_rule* r) { nftnl_rule_add_expr(r, nftnl_expr_alloc("notrack")); };
+  const RuleSpec a = hashedRule("ovl: x", counter);
+  EXPECT_EQ(a.comment.rfind("ovl: x #", 0), 0u) << a.comment;
+  EXPECT_EQ(a.comment.size(), std::string("ovl: x #").size() + 8) << a.comment;
+  EXPECT_EQ(hashedRule("ovl: x", counter).comment, a.comment) << "deterministic";
+  EXPECT_NE(hashedRule("ovl: x", notrack).comment, a.comment);
+}
+
+}  // namespace
+}  // namespace ovl::nft
