@@ -274,7 +274,9 @@ std::optional<CniError> gc(const NetConf& conf) {
         continue;
       }
       auto reg = LocalEndpoint::parse(*text, entry.path());
-      if (reg && !valid.contains(Holder{reg->containerId, reg->ifname})) {
+      // The directory may be shared by the nodes: only this node's registrations are its own.
+      if (reg && reg->node == node->node &&
+          !valid.contains(Holder{reg->containerId, reg->ifname})) {
         std::filesystem::remove(entry.path(), ec);
       }
     }
