@@ -20,6 +20,7 @@
 #include "agent/config.h"
 #include "agent/file_datastore.h"
 #include "agent/health.h"
+#include "agent/local_endpoints.h"
 #include "agent/netlink_overlay_kernel.h"
 #include "agent/overlay_reconciler.h"
 #include "common/fd.h"
@@ -58,7 +59,7 @@ class AgentLoop {
  public:
   AgentLoop(AgentConfig cfg, OverlayKernel& kernel, FileDatastore& store, nl::EventMonitor& events,
             nat::NatTable& nat, conntrack::Conntrack& conntrack, nat::NftMonitor& nftEvents,
-            HealthState& health)
+            HealthState& health, LocalEndpoints& local)
       : cfg_(std::move(cfg)),
         reconciler_(kernel, cfg_.underlayInterface),
         store_(store),
@@ -66,7 +67,9 @@ class AgentLoop {
         nat_(nat),
         conntrack_(conntrack),
         nftEvents_(nftEvents),
-        health_(health) {}
+        health_(health),
+        local_(local),
+        nodeState_(cfg_.stateDir, local.dir(), kernel) {}
 
   // Reads the cluster file and plans. At start-up an issue with the network or a node is
   // fatal (exit 2); later a bad file keeps the last good plan, and a bad node entry only drops
@@ -101,10 +104,11 @@ class AgentLoop {
     }
     // Services do not depend on this node's own entry: a broken one keeps the last good
     // overlay but does not hold back service changes.
-    natState_.setInputs(nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
-                                        load.cluster.network.masquerade});
-    const size_t changed = natState_.setServices(std::move(load.cluster.services));
-    spdlog::debug("{} service(s) added, changed or removed", changed);
+    clusterServices_ = std::move(load.cluster.services);
+    podCidr_ = load.cluster.network.podCidr;
+    natInputs_ = nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
+                                 load.cluster.network.masquerade};
+    planNatWithLocalEndpoints();
     due_ = Clock::now();
     if (!plan) {
       spdlog::error("{}: {}; keeping the last good overlay, applying the services", store_.path(),
@@ -137,11 +141,12 @@ class AgentLoop {
         pass();
       }
       int timeout = sleepMs();
-      pollfd fds[4] = {{signalFd, POLLIN, 0},
+      pollfd fds[5] = {{signalFd, POLLIN, 0},
                        {store_.fd(), POLLIN, 0},
                        {events_.fd(), POLLIN, 0},
-                       {nftEvents_.fd(), POLLIN, 0}};
-      int n = ::poll(fds, 4, timeout);
+                       {nftEvents_.fd(), POLLIN, 0},
+                       {local_.fd(), POLLIN, 0}};
+      int n = ::poll(fds, 5, timeout);
       if (n < 0 && errno != EINTR) {
         spdlog::error("poll: {}", std::strerror(errno));
         return 1;
@@ -168,6 +173,10 @@ class AgentLoop {
       }
       if ((fds[3].revents & POLLIN) != 0) {
         drainNftEvents();
+      }
+      if ((fds[4].revents & POLLIN) != 0 && local_.drain() && natInputs_) {
+        planNatWithLocalEndpoints();
+        due_ = Clock::now();
       }
     }
   }
@@ -210,6 +219,9 @@ class AgentLoop {
                   plan_->peers.size(), natState_.size(), r.opsApplied, ms,
                   r.fullRead ? " (full read)" : "");
       health_.setConverged(true, "", plan_->peers.size());
+      if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
+        spdlog::warn("{}", st.error().message);
+      }
       if (!notifiedReady_) {
         sd_notify(0, "READY=1");
         notifiedReady_ = true;
@@ -245,6 +257,20 @@ class AgentLoop {
     } else {
       spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)",
                     stale.size());
+    }
+  }
+
+  // The NAT plan of the cluster's services plus the endpoints ovl-cni registered
+  // (agent/local_endpoints.h).
+  void planNatWithLocalEndpoints() {
+    std::vector<std::string> problems;
+    auto regs = local_.read(&problems);
+    natState_.setInputs(*natInputs_);
+    const size_t changed =
+        natState_.setServices(mergeLocalEndpoints(clusterServices_, regs, podCidr_, &problems));
+    spdlog::debug("{} service(s) added, changed or removed", changed);
+    for (const auto& p : problems) {
+      spdlog::warn("{}", p);
     }
   }
 
@@ -305,6 +331,11 @@ class AgentLoop {
   conntrack::Conntrack& conntrack_;
   nat::NftMonitor& nftEvents_;
   HealthState& health_;
+  LocalEndpoints& local_;
+  NodeStatePublisher nodeState_;
+  std::vector<svc::Service> clusterServices_;  // as the datastore has them
+  Ipv4Prefix podCidr_;
+  std::optional<nat::PlanInputs> natInputs_;
   std::optional<OverlayPlan> plan_;
   nat::NatState natState_;  // the services, and the table they need
   std::optional<Clock::time_point> due_;
@@ -478,8 +509,14 @@ int runAgent(const AgentOptions& options) {
     spdlog::error("{}", nftEvents.error().message);
     return 1;
   }
+  auto local = LocalEndpoints::create(
+      cfg.endpointsDir.empty() ? cfg.stateDir + "/" + NodeState::kEndpointsDir : cfg.endpointsDir);
+  if (!local) {
+    spdlog::error("{}", local.error().message);
+    return 2;
+  }
   HealthState health;
-  AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *ct, *nftEvents, health);
+  AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *ct, *nftEvents, health, *local);
   if (!loop.loadPlan(true)) {
     return 2;
   }

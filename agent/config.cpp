@@ -65,8 +65,8 @@ constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
 constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr std::string_view kAgentFields[] = {
-    "nodeName",   "datastore",     "clusterFile", "underlayInterface", "vtepName",
-    "bridgeName", "healthAddress", "stateDir",    "resyncSeconds",     "logLevel"};
+    "nodeName",      "datastore", "clusterFile",   "underlayInterface", "vtepName",    "bridgeName",
+    "healthAddress", "stateDir",  "resyncSeconds", "logLevel",          "endpointsDir"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
 constexpr int64_t kMaxSubnetLength = 30;    // a /31 or /32 per node leaves no room for pods
@@ -1652,6 +1652,16 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
         r.issue(*v, "stateDir", "expected a directory path, got ''");
       } else {
         c.stateDir = *dir;
+      }
+    }
+  }
+
+  if (const YAML::Node* v = Reader::find(f, "endpointsDir")) {
+    if (auto dir = r.text(*v, "endpointsDir", "a directory path")) {
+      if (dir->empty()) {
+        r.issue(*v, "endpointsDir", "expected a directory path, got ''");
+      } else {
+        c.endpointsDir = *dir;
       }
     }
   }

@@ -38,8 +38,10 @@ struct AgentConfig {
   std::string bridgeName = kDefaultBridge;  // bridgeName
   std::string healthAddress = kDefaultHealthAddress;  // healthAddress: "IP:port", "" = off
   std::string stateDir = kDefaultStateDir;            // stateDir
-  int resyncSeconds = kDefaultResyncSeconds;          // resyncSeconds: full re-read period
-  std::string logLevel = "info";                      // logLevel: trace|debug|info|warn|error
+  std::string
+      endpointsDir;  // endpointsDir: ovl-cni's endpoint registrations; "" = <stateDir>/endpoints
+  int resyncSeconds = kDefaultResyncSeconds;  // resyncSeconds: full re-read period
+  std::string logLevel = "info";              // logLevel: trace|debug|info|warn|error
 
   std::string path;  // the file it was read from
   // Where each field was given (key = field name), for checks that can only be made later,

@@ -663,6 +663,105 @@ Status Netlink::setMaster(int index, int masterIndex) {
                     });
 }
 
+Result<Link> Netlink::createVeth(const VethSpec& spec) {
+  const std::string what = "create veth " + spec.toString();
+  LinkPtr link(rtnl_link_veth_alloc());
+  if (!link) {
+    return Error::sys(ENOMEM, what + ": allocate link");
+  }
+  // The peer is owned by `link`; get_peer() hands out one more reference.
+  LinkPtr peer(rtnl_link_veth_get_peer(link.get()));
+  if (!peer) {
+    return Error::sys(ENOMEM, what + ": allocate peer");
+  }
+  rtnl_link_set_name(link.get(), spec.name.c_str());
+  rtnl_link_set_name(peer.get(), spec.peerName.c_str());
+  if (spec.mtu != 0) {
+    rtnl_link_set_mtu(link.get(), spec.mtu);
+    rtnl_link_set_mtu(peer.get(), spec.mtu);
+  }
+  if (spec.peerNetnsFd >= 0) {
+    // IFLA_NET_NS_FD inside the peer's info: the kernel creates the peer in that namespace.
+    rtnl_link_set_ns_fd(peer.get(), spec.peerNetnsFd);
+  }
+  if (Status st = run(sock_.get(), buildWith([&](nl_msg** m) {
+                        return rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL,
+                                                           m);
+                      }),
+                      what);
+      !st) {
+    return st.error();
+  }
+  auto created = linkByName(spec.name);
+  if (!created) {
+    return created.error().withContext(what);
+  }
+  if (!*created) {
+    return Error::sys(ENODEV, what + ": created but not found");
+  }
+  return std::move(**created);
+}
+
+Status Netlink::setHairpin(int index, bool on) {
+  const std::string what =
+      "set bridge port " + devName(index) + " hairpin " + std::string(on ? "on" : "off");
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = index;
+  auto msg = simpleRequest(RTM_SETLINK, 0, &ifi, sizeof(ifi));
+  if (!msg) {
+    return msg.error().withContext(what);
+  }
+  nlattr* info = nla_nest_start(msg->get(), IFLA_PROTINFO | NLA_F_NESTED);
+  if (info == nullptr || nla_put_u8(msg->get(), IFLA_BRPORT_MODE, on ? 1 : 0) < 0) {
+    return Error::sys(ENOMEM, what + ": build netlink message");
+  }
+  nla_nest_end(msg->get(), info);
+  return run(sock_.get(), std::move(msg), what);
+}
+
+Result<std::optional<bool>> Netlink::hairpin(int index) {
+  std::optional<bool> mode;
+  // AF_BRIDGE link messages carry the port's settings in IFLA_PROTINFO; the kernel only dumps
+  // them (no single get), one message per bridge port.
+  auto st = runDump(
+      sock_.get(), "get bridge port " + devName(index),
+      [] {
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_BRIDGE;
+        return simpleRequest(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+      },
+      [&](const nlmsghdr* h) -> Status {
+        if (h->nlmsg_type != RTM_NEWLINK) {
+          return okStatus();
+        }
+        const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(h));
+        if (ifi->ifi_index != index) {
+          return okStatus();
+        }
+        nlattr* tb[IFLA_MAX + 1] = {};
+        if (int err =
+                nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr);
+            err < 0) {
+          return detail::nlError(err, "parse bridge port");
+        }
+        if (tb[IFLA_PROTINFO] == nullptr) {
+          return okStatus();
+        }
+        nlattr* pi[IFLA_BRPORT_MAX + 1] = {};
+        if (int err = nla_parse_nested(pi, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], nullptr); err < 0) {
+          return detail::nlError(err, "parse bridge port info");
+        }
+        mode = pi[IFLA_BRPORT_MODE] != nullptr && nla_get_u8(pi[IFLA_BRPORT_MODE]) != 0;
+        return okStatus();
+      },
+      [&] { mode.reset(); });
+  if (!st) {
+    return st.error();
+  }
+  return mode;
+}
+
 // --- addresses -------------------------------------------------------------------------------
 
 Result<std::vector<Address>> Netlink::addresses(std::optional<int> index) {

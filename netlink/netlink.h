@@ -51,6 +51,15 @@ class Netlink {
   Status setMtu(int index, uint32_t mtu);
   Status setMac(int index, const MacAddr& mac);
   Status setMaster(int index, int masterIndex);
+  // Creates a veth pair: `spec.name` here, its peer `spec.peerName` directly in the network
+  // namespace open at `spec.peerNetnsFd` (so the peer's name never has to be free here). Both
+  // ends down; fails with EEXIST if either name is taken.
+  Result<Link> createVeth(const VethSpec& spec);
+  // A bridge port's hairpin mode (IFLA_BRPORT_MODE in AF_BRIDGE IFLA_PROTINFO, what `bridge link
+  // set dev X hairpin on` sends): frames may leave through the port they came in on.
+  Status setHairpin(int index, bool on);
+  // nullopt when the interface is not a bridge port.
+  Result<std::optional<bool>> hairpin(int index);
 
   // --- IPv4 addresses
   Result<std::vector<Address>> addresses(std::optional<int> index = std::nullopt);

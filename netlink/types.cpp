@@ -43,6 +43,14 @@ std::string Link::toString() const {
   return s;
 }
 
+std::string VethSpec::toString() const {
+  std::string s = fmt::format("{} veth peer {} (netns fd {})", name, peerName, peerNetnsFd);
+  if (mtu != 0) {
+    s += fmt::format(" mtu {}", mtu);
+  }
+  return s;
+}
+
 std::string VxlanSpec::toString() const {
   std::string s = fmt::format("{} vxlan vni {}", name, vni);
   if (!local.isUnspecified()) {

@@ -49,6 +49,17 @@ struct VxlanSpec {
   std::string toString() const;
 };
 
+// A veth pair whose peer is created in another network namespace (a container's).
+struct VethSpec {
+  std::string name;      // this end, in the socket's namespace
+  std::string peerName;  // the other end, in the namespace of peerNetnsFd
+  int peerNetnsFd = -1;  // an open /proc/<pid>/ns/net or bind-mounted netns file
+  uint32_t mtu = 0;      // both ends; 0 = the kernel's default
+
+  bool operator==(const VethSpec&) const = default;
+  std::string toString() const;
+};
+
 struct Address {
   int index = 0;     // interface
   Ipv4Prefix local;  // e.g. 10.244.1.0/32

@@ -14,6 +14,9 @@ packages=(
   libgtest-dev libgmock-dev
   # independent witnesses and peers for tests and benchmarks
   iproute2 nftables iptables procps conntrack
+  # ovl-cni's tests: chained after it (portmap), and a real runtime with an image built from
+  # busybox-static
+  containernetworking-plugins containerd runc busybox-static
 )
 
 missing=()

@@ -739,6 +739,7 @@ TEST(AgentConfig, DefaultsWithOnlyTheRequiredFields) {
   EXPECT_EQ(c.bridgeName, AgentConfig::kDefaultBridge);
   EXPECT_EQ(c.healthAddress, AgentConfig::kDefaultHealthAddress);
   EXPECT_EQ(c.stateDir, AgentConfig::kDefaultStateDir);
+  EXPECT_EQ(c.endpointsDir, "");  // = <stateDir>/endpoints
   EXPECT_EQ(c.resyncSeconds, AgentConfig::kDefaultResyncSeconds);
   EXPECT_EQ(c.logLevel, "info");
   EXPECT_EQ(c.path, kAgentFile);
@@ -753,6 +754,7 @@ vtepName: vx0
 bridgeName: br-pods
 healthAddress: 0.0.0.0:8080
 stateDir: /var/lib/ovl
+endpointsDir: /srv/ovl/endpoints
 resyncSeconds: 300
 logLevel: debug
 )",
@@ -769,6 +771,7 @@ logLevel: debug
   EXPECT_EQ(c.bridgeName, "br-pods");
   EXPECT_EQ(c.healthAddress, "0.0.0.0:8080");
   EXPECT_EQ(c.stateDir, "/var/lib/ovl");
+  EXPECT_EQ(c.endpointsDir, "/srv/ovl/endpoints");
   EXPECT_EQ(c.resyncSeconds, 300);
   EXPECT_EQ(c.logLevel, "debug");
 }

@@ -1,0 +1,161 @@
+#include "agent/local_endpoints.h"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace ovl {
+
+namespace {
+
+constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
+                           IN_DELETE_SELF | IN_MOVE_SELF;
+
+}  // namespace
+
+std::vector<svc::Service> mergeLocalEndpoints(const std::vector<svc::Service>& services,
+                                              const std::vector<LocalEndpoint>& registrations,
+                                              const Ipv4Prefix& podCidr,
+                                              std::vector<std::string>* problems) {
+  std::vector<svc::Service> out = services;
+  for (const auto& reg : registrations) {
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const svc::Service& s) { return s.id() == reg.service; });
+    const std::string who = fmt::format("endpoint registration of {}/{} ({})", reg.containerId,
+                                        reg.ifname, reg.ip.toString());
+    if (it == out.end()) {
+      problems->push_back(fmt::format("{}: no service {}", who, reg.service));
+      continue;
+    }
+    if (!podCidr.contains(reg.ip)) {
+      problems->push_back(fmt::format("{}: {} is outside the pod CIDR {}", who, reg.ip.toString(),
+                                      podCidr.toString()));
+      continue;
+    }
+    if (std::any_of(it->endpoints.begin(), it->endpoints.end(),
+                    [&](const svc::Endpoint& e) { return e.ip == reg.ip; })) {
+      problems->push_back(
+          fmt::format("{}: {} already lists {}", who, reg.service, reg.ip.toString()));
+      continue;
+    }
+    svc::Endpoint e;
+    e.ip = reg.ip;
+    e.node = reg.node;
+    it->endpoints.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<LocalEndpoints> LocalEndpoints::create(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error{ec.value(),
+                 fmt::format("endpoints directory {}: cannot create it: {}", dir, ec.message())};
+  }
+  UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd.valid()) {
+    return Error::sys(errno, "inotify_init1");
+  }
+  LocalEndpoints le(dir, std::move(fd));
+  le.watch_ = inotify_add_watch(le.inotify_.get(), dir.c_str(), kMask);
+  if (le.watch_ < 0) {
+    return Error::sys(errno, "watch endpoints directory " + dir);
+  }
+  return le;
+}
+
+void LocalEndpoints::watch() {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  watch_ = inotify_add_watch(inotify_.get(), dir_.c_str(), kMask);
+}
+
+bool LocalEndpoints::drain() {
+  alignas(inotify_event) char buf[8192];
+  bool hit = false;
+  bool lost = false;
+  for (;;) {
+    ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+    if (n <= 0) {
+      break;
+    }
+    for (ssize_t off = 0; off < n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+      // ovl-cni writes a temporary file and renames it: only the final names count.
+      const std::string name = ev->len > 0 ? ev->name : "";
+      hit |= name.empty() || name.ends_with(".json");
+      lost |= (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
+      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+    }
+  }
+  if (lost) {
+    if (watch_ >= 0) {
+      inotify_rm_watch(inotify_.get(), watch_);
+    }
+    watch();
+    hit = true;
+  }
+  return hit;
+}
+
+std::vector<LocalEndpoint> LocalEndpoints::read(std::vector<std::string>* problems) const {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() == ".json") {
+      files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    problems->push_back(fmt::format("read endpoints directory {}: {}", dir_, ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<LocalEndpoint> out;
+  for (const auto& f : files) {
+    auto text = readFile(f);
+    if (!text) {
+      continue;  // removed since the listing (a DEL): not a problem
+    }
+    auto reg = LocalEndpoint::parse(*text, f);
+    if (!reg) {
+      problems->push_back(reg.error().message);
+      continue;
+    }
+    out.push_back(std::move(*reg));
+  }
+  return out;
+}
+
+Status NodeStatePublisher::publish(const OverlayPlan& plan, bool recheck) {
+  NodeState want{plan.nodeName,           Ipv4Prefix{plan.podSubnet.network(), plan.podSubnet.len},
+                 plan.bridgeAddress.addr, written_ ? written_->mtu : 0,
+                 plan.bridgeName,         endpointsDir_};
+  if (written_ && !recheck && *written_ == want) {
+    return okStatus();
+  }
+  auto links = kernel_.links();
+  if (!links) {
+    return links.error().withContext("write " + path_);
+  }
+  auto vtep = std::find_if(links->begin(), links->end(),
+                           [&](const nl::Link& l) { return l.name == plan.vtepName; });
+  if (vtep == links->end()) {
+    return Error{ENODEV, fmt::format("write {}: VTEP {} not found", path_, plan.vtepName)};
+  }
+  want.mtu = vtep->mtu;
+  if (written_ && *written_ == want) {
+    return okStatus();
+  }
+  if (auto st = writeFileAtomic(path_, want.toJson()); !st) {
+    return st;
+  }
+  written_ = want;
+  return okStatus();
+}
+
+}  // namespace ovl
