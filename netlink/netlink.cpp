@@ -494,6 +494,27 @@ Result<std::optional<Link>> getLink(nl_sock* sk, int index, const std::string& n
   return std::optional<Link>{std::move(found.front())};
 }
 
+// Adds the device described by `link` and reads it back as the kernel made it. NLM_F_EXCL: a
+// device of that name must not be silently reused (EEXIST).
+Result<Link> createLink(nl_sock* sk, rtnl_link* link, const std::string& name,
+                        const std::string& what) {
+  if (Status st = run(sk, buildWith([&](nl_msg** m) {
+                        return rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, m);
+                      }),
+                      what);
+      !st) {
+    return st.error();
+  }
+  auto created = getLink(sk, 0, name, "get link \"" + name + "\"");
+  if (!created) {
+    return created.error().withContext(what);
+  }
+  if (!*created) {
+    return Error::sys(ENODEV, what + ": created but not found");
+  }
+  return std::move(**created);
+}
+
 }  // namespace
 
 Result<std::optional<Link>> Netlink::linkByName(const std::string& name) {
@@ -544,23 +565,7 @@ Result<Link> Netlink::createVxlan(const VxlanSpec& spec) {
     }
     rtnl_link_set_addr(link.get(), mac.get());  // takes its own reference
   }
-  // NLM_F_EXCL: a device of that name must not be silently reused (EEXIST).
-  if (Status st = run(sock_.get(), buildWith([&](nl_msg** m) {
-                        return rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL,
-                                                           m);
-                      }),
-                      what);
-      !st) {
-    return st.error();
-  }
-  auto created = linkByName(spec.name);
-  if (!created) {
-    return created.error().withContext(what);
-  }
-  if (!*created) {
-    return Error::sys(ENODEV, what + ": created but not found");
-  }
-  return std::move(**created);
+  return createLink(sock_.get(), link.get(), spec.name, what);
 }
 
 Result<Link> Netlink::createBridge(const std::string& name, uint32_t mtu) {
@@ -575,22 +580,7 @@ Result<Link> Netlink::createBridge(const std::string& name, uint32_t mtu) {
   if (mtu != 0) {
     rtnl_link_set_mtu(link.get(), mtu);
   }
-  if (Status st = run(sock_.get(), buildWith([&](nl_msg** m) {
-                        return rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL,
-                                                           m);
-                      }),
-                      what);
-      !st) {
-    return st.error();
-  }
-  auto created = linkByName(name);
-  if (!created) {
-    return created.error().withContext(what);
-  }
-  if (!*created) {
-    return Error::sys(ENODEV, what + ": created but not found");
-  }
-  return std::move(**created);
+  return createLink(sock_.get(), link.get(), name, what);
 }
 
 Status Netlink::deleteLink(int index) {
@@ -684,22 +674,7 @@ Result<Link> Netlink::createVeth(const VethSpec& spec) {
     // IFLA_NET_NS_FD inside the peer's info: the kernel creates the peer in that namespace.
     rtnl_link_set_ns_fd(peer.get(), spec.peerNetnsFd);
   }
-  if (Status st = run(sock_.get(), buildWith([&](nl_msg** m) {
-                        return rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL,
-                                                           m);
-                      }),
-                      what);
-      !st) {
-    return st.error();
-  }
-  auto created = linkByName(spec.name);
-  if (!created) {
-    return created.error().withContext(what);
-  }
-  if (!*created) {
-    return Error::sys(ENODEV, what + ": created but not found");
-  }
-  return std::move(**created);
+  return createLink(sock_.get(), link.get(), spec.name, what);
 }
 
 Status Netlink::setHairpin(int index, bool on) {
