@@ -160,10 +160,13 @@ echo "127.0.0.1:30080 reaches the node's own listener, not the NodePort"
 seen=$(ip netns exec "$cns" "$PROBE" connect 192.168.50.1 30081 --expect-hello)
 [[ $seen == 192.168.50.200 ]] || fail "externalTrafficPolicy Local: the endpoint saw '$seen', not the client"
 echo "externalTrafficPolicy Local: the endpoint sees the client's own address $seen"
-if ip netns exec "$cns" "$PROBE" connect 192.168.50.2 30081 --timeout-ms 500 2>/dev/null; then
+# Dropped, as kube-proxy does (the client's load balancer should not send here): a timeout,
+# neither an answer nor a refusal.
+if ip netns exec "$cns" "$PROBE" connect 192.168.50.2 30081 --timeout-ms 500 2>"$E2E_DIR/etp"; then
   fail "externalTrafficPolicy Local: node 2 (no local endpoint) answered"
 fi
-echo "externalTrafficPolicy Local: node 2, with no local endpoint, does not answer"
+grep -q "timed out" "$E2E_DIR/etp" || fail "externalTrafficPolicy Local: node 2 did not drop: $(cat "$E2E_DIR/etp")"
+echo "externalTrafficPolicy Local: node 2, with no local endpoint, drops ($(cat "$E2E_DIR/etp"))"
 
 step "4. a service without endpoints refuses at once"
 t0=${EPOCHREALTIME/./}
