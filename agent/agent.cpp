@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/config.h"
+#include "agent/diagnostics_watch.h"
 #include "agent/file_datastore.h"
 #include "agent/health.h"
 #include "agent/netlink_overlay_kernel.h"
@@ -66,7 +67,8 @@ class AgentLoop {
         nat_(nat),
         conntrack_(conntrack),
         nftEvents_(nftEvents),
-        health_(health) {}
+        health_(health),
+        diagnostics_(cfg_, health) {}
 
   // Reads the cluster file and plans. At start-up an issue with the network or a node is
   // fatal (exit 2); later a bad file keeps the last good plan, and a bad node entry only drops
@@ -105,6 +107,7 @@ class AgentLoop {
                             nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
                                             load.cluster.network.masquerade});
     services_ = load.cluster.services.size();
+    diagnostics_.setCluster(load.cluster);
     due_ = Clock::now();
     if (!plan) {
       spdlog::error("{}: {}; keeping the last good overlay, applying the services", store_.path(),
@@ -199,6 +202,7 @@ class AgentLoop {
       deleteStaleUdpFlows(r);
     }
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    diagnostics_.afterPass(*plan_);
     for (const auto& a : r.actions) {
       spdlog::info("{}", a);
     }
@@ -260,6 +264,10 @@ class AgentLoop {
       return;
     }
     for (const auto& ev : *evs) {
+      if (ev.kind == nl::Event::Kind::kLink) {
+        diagnostics_.linkChanged();  // a re-created interface gets the distribution's defaults
+        scheduleFullRead();
+      }
       if (reconciler_.eventMayBeDrift(ev)) {
         spdlog::debug("kernel notification {}: checking for drift", ev.toString());
         scheduleFullRead();
@@ -309,6 +317,7 @@ class AgentLoop {
   conntrack::Conntrack& conntrack_;
   nat::NftMonitor& nftEvents_;
   HealthState& health_;
+  DiagnosticsWatch diagnostics_;
   std::optional<OverlayPlan> plan_;
   std::optional<nat::NatPlan> natPlan_;        // desired
   std::optional<nat::NatPlan> syncedNatPlan_;  // the last one the kernel accepted
