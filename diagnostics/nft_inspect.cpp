@@ -75,8 +75,11 @@ void interpret(nftnl_rule* r, NftRule& out) {
           RegSource s;
           if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 9 && len == 1) {
             s.kind = K::kL4proto;
-          } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len == 4) {
+          } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len >= 1 &&
+                     len <= 4) {
+            // nft loads only the whole bytes of a prefix (10.244.0.0/16: 2 bytes, no bitwise).
             s.kind = K::kAddr;
+            s.mask = len == 4 ? 0xffffffffU : ~(0xffffffffU >> (8 * len));
           } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
             s.kind = K::kDport;
           }
@@ -102,10 +105,12 @@ void interpret(nftnl_rule* r, NftRule& out) {
           RegSource s = (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG)];
           uint32_t len = 0;
           const void* mask = nftnl_expr_get_data(e, NFTNL_EXPR_BITWISE_MASK, &len);
-          if (s.kind == K::kAddr && mask != nullptr && len == 4) {
+          if (s.kind == K::kAddr && mask != nullptr && len >= 1 && len <= 4) {
+            uint8_t bytes[4] = {};
+            std::memcpy(bytes, mask, len);
             uint32_t be = 0;
-            std::memcpy(&be, mask, 4);
-            s.mask = ntohl(be);
+            std::memcpy(&be, bytes, 4);
+            s.mask = ntohl(be) & s.mask;
           } else {
             s.kind = K::kUnknown;
           }
@@ -125,9 +130,11 @@ void interpret(nftnl_rule* r, NftRule& out) {
             rule.l4proto = d[0];
           } else if (s.kind == K::kDport && len == 2) {
             rule.dport = static_cast<uint16_t>((d[0] << 8) | d[1]);
-          } else if (s.kind == K::kAddr && len == 4) {
+          } else if (s.kind == K::kAddr && len >= 1 && len <= 4) {
+            uint8_t bytes[4] = {};
+            std::memcpy(bytes, d, len);
             uint32_t be = 0;
-            std::memcpy(&be, d, 4);
+            std::memcpy(&be, bytes, 4);
             uint8_t plen = 0;
             for (uint32_t m = s.mask; m & 0x80000000U; m <<= 1) {
               ++plen;
