@@ -30,6 +30,9 @@ int runDiagnose(const DiagnoseOptions& o) {
     std::cerr << "ovlctl diagnose: " << node.error().message << "\n";
     return 2;
   }
+  for (const auto& i : node->issues) {
+    std::cerr << "ovlctl diagnose: warning: " << i << " (left out, as the agent leaves it out)\n";
+  }
   auto netlink = nl::Netlink::create();
   if (!netlink) {
     std::cerr << "ovlctl diagnose: " << netlink.error().message << "\n";

@@ -29,6 +29,9 @@ Result<LocalNode> loadLocalNode(const std::string& agentConfigPath) {
     return Error::msg(fmt::format("{}: {}{}", n.agent.clusterFile, plan.error().message, problems));
   }
   n.plan = std::move(*plan);
+  for (const auto& i : load.issues) {
+    n.issues.push_back(i.toString());
+  }
   return n;
 }
 

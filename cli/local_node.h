@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "agent/cluster.h"
 #include "agent/config.h"
@@ -17,6 +18,7 @@ struct LocalNode {
   AgentConfig agent;
   Cluster cluster;
   OverlayPlan plan;
+  std::vector<std::string> issues;  // the cluster file's non-fatal issues (rejected entries)
 };
 
 // Errors list every configuration issue (file:line:column: field: ...).

@@ -31,6 +31,9 @@ int runTrace(const TraceOptions& o) {
     std::cerr << "ovlctl trace: " << node.error().message << "\n";
     return 2;
   }
+  for (const auto& i : node->issues) {
+    std::cerr << "ovlctl trace: warning: " << i << " (left out, as the agent leaves it out)\n";
+  }
   auto netlink = nl::Netlink::create();
   if (!netlink) {
     std::cerr << "ovlctl trace: " << netlink.error().message << "\n";

@@ -207,6 +207,10 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
     }
     f.evidence.push_back(
         {"rp_filter", rp ? rp->describe(iface) : "unreadable: " + rp.error().message});
+    // What re-applies a value at boot or when the interface is re-created.
+    for (const auto& d : findSysctlDirectives(cfg_.sysctlSources, iface, "rp_filter")) {
+      f.evidence.push_back({"sysctl.d", d.toString()});
+    }
     for (const auto& d : list) {
       f.evidence.push_back({"path", fmt::format("{}; {}", d.probe.path, d.probe.leg)});
       f.evidence.push_back(

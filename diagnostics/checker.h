@@ -22,6 +22,8 @@ struct CheckerConfig {
   size_t maxPeers = 0;        // rp_filter probes: 0 = every peer, else the first N
   std::string nftTable = "ovl";
   bool nftables = true;  // the nftables checks
+  // Where sysctl.d settings that re-apply rp_filter are looked for ({} = none).
+  std::vector<std::string> sysctlSources = defaultSysctlSources();
 };
 
 // What the node should be: agent.yaml, the overlay plan, the network and what the services

@@ -1,6 +1,9 @@
 #include "diagnostics/sysctl.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -72,6 +75,106 @@ std::vector<std::string> dropInInterfaces(const std::string& text) {
     std::string name = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
     std::replace(name.begin(), name.end(), '/', '.');
     out.push_back(name);
+  }
+  return out;
+}
+
+std::string SysctlDirective::toString() const {
+  return fmt::format("{}:{}: {}", file, line, text);
+}
+
+namespace {
+
+// sysctl.d's rule: if the first separator is a dot, dots and slashes are swapped; the result
+// is the /proc/sys path form.
+std::string slashForm(std::string key) {
+  const auto first = key.find_first_of("./");
+  if (first != std::string::npos && key[first] == '.') {
+    for (auto& ch : key) {
+      ch = ch == '.' ? '/' : ch == '/' ? '.' : ch;
+    }
+  }
+  return key;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) {
+    return "";
+  }
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+}  // namespace
+
+std::vector<SysctlDirective> sysctlDirectives(const std::string& text, const std::string& file,
+                                              const std::string& iface, const std::string& leaf) {
+  std::vector<SysctlDirective> out;
+  std::istringstream in(text);
+  std::string raw;
+  int n = 0;
+  const std::string prefix = "net/ipv4/conf/";
+  const std::string suffix = "/" + leaf;
+  while (std::getline(in, raw)) {
+    ++n;
+    const std::string line = trim(raw);
+    const auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || line[0] == ';' || eq == std::string::npos) {
+      continue;
+    }
+    std::string key = trim(line.substr(0, eq));
+    if (!key.empty() && key[0] == '-') {
+      key = key.substr(1);
+    }
+    key = slashForm(key);
+    if (key.rfind(prefix, 0) != 0 || key.size() <= prefix.size() + suffix.size() ||
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    const std::string name = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+    if (name == iface || name == "all" || name == "default" ||
+        ::fnmatch(name.c_str(), iface.c_str(), 0) == 0) {
+      out.push_back(SysctlDirective{file, n, line});
+    }
+  }
+  return out;
+}
+
+const std::vector<std::string>& defaultSysctlSources() {
+  static const std::vector<std::string> kSources = {"/etc/sysctl.d", "/run/sysctl.d",
+                                                    "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
+                                                    "/etc/sysctl.conf"};
+  return kSources;
+}
+
+std::vector<SysctlDirective> findSysctlDirectives(const std::vector<std::string>& sources,
+                                                  const std::string& iface,
+                                                  const std::string& leaf) {
+  std::vector<SysctlDirective> out;
+  std::set<std::string> seen;  // /etc/sysctl.d/99-sysctl.conf is a link to /etc/sysctl.conf
+  for (const auto& src : sources) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (std::filesystem::is_directory(src, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(src, ec)) {
+        if (e.path().extension() == ".conf") {
+          files.push_back(e.path().string());
+        }
+      }
+      std::sort(files.begin(), files.end());
+    } else if (std::filesystem::is_regular_file(src, ec)) {
+      files.push_back(src);
+    }
+    for (const auto& f : files) {
+      if (!seen.insert(std::filesystem::weakly_canonical(f, ec).string()).second) {
+        continue;
+      }
+      std::ifstream in(f);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (auto& d : sysctlDirectives(text, f, iface, leaf)) {
+        out.push_back(std::move(d));
+      }
+    }
   }
   return out;
 }

@@ -39,6 +39,26 @@ std::string dropInText(std::vector<std::string> ifaces);
 // Interfaces named in an existing drop-in (so --persist adds to it instead of forgetting).
 std::vector<std::string> dropInInterfaces(const std::string& text);
 
+// A sysctl.d line that sets rp_filter for an interface, directly or through a glob or `all`.
+struct SysctlDirective {
+  std::string file;
+  int line = 0;
+  std::string text;  // the line as written
+  std::string toString()
+      const;  // "/usr/lib/sysctl.d/50-default.conf:22: net.ipv4.conf.*.rp_filter = 2"
+};
+// The lines of one sysctl.d file (text) that set <leaf> of iface: its own key, `all`, `default`
+// (applied to interfaces created later) or a glob matching it. Keys are compared in their
+// slash form after sysctl.d's separator swap, so "ovl/1" and "ovl.1" match as they should.
+std::vector<SysctlDirective> sysctlDirectives(const std::string& text, const std::string& file,
+                                              const std::string& iface, const std::string& leaf);
+// The directories systemd-sysctl reads (plus /etc/sysctl.conf), in its order of precedence.
+const std::vector<std::string>& defaultSysctlSources();
+// Every directive for iface/leaf in the *.conf files of `sources` (files or directories).
+std::vector<SysctlDirective> findSysctlDirectives(const std::vector<std::string>& sources,
+                                                  const std::string& iface,
+                                                  const std::string& leaf);
+
 // The host's procfs, read and written by path relative to its root.
 class HostFs {
  public:

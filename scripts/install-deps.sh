@@ -13,7 +13,7 @@ packages=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # independent witnesses and peers for tests and benchmarks
-  iproute2 nftables iptables procps conntrack ethtool
+  iproute2 nftables iptables procps conntrack ethtool jq
   # validates `ovlctl diagnose -o json` against its documented schema (docs/diagnose-json.schema.json)
   python3-jsonschema
 )

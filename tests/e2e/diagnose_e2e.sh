@@ -89,6 +89,15 @@ grep -q 'IPReversePathFilter: [1-9]' "$E2E_DIR/diag2.txt" ||
 # The agent (rpFilter: warn) logged the same finding, once, and changed nothing.
 n=$(grep -c 'warning diagnose \[rp_filter\] ovl.1: strict' "${OVL_AGENT_LOG[2]}" || true)
 ((n == 1)) || fail "the agent on node2 logged the ovl.1 rp_filter finding $n times, expected once"
+# ...and shows it on its health endpoint.
+# shellcheck disable=SC2016 # expanded by the inner bash
+health=$(timeout 2 ip netns exec "$(node_ns 2)" bash -c '
+  exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
+  printf "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3
+  cat <&3' _ "$OVL_HEALTH_ADDR" | sed -n '/^{/,$p')
+jq -e '.findings[] | select(.check == "rp_filter" and .subject == "ovl.1" and .fixed == false)' \
+  <<<"$health" >/dev/null || fail "the health endpoint of node2 does not list the finding: $health"
+echo "node2's agent logged the finding once and lists it on /healthz"
 
 rc=0
 diagnose 2 -o json >"$E2E_DIR/diag2.json" || rc=$?

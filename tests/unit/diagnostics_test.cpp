@@ -376,3 +376,32 @@ TEST(AgentConfigRpFilter, ModesAndErrors) {
 
 }  // namespace
 }  // namespace ovl::diag
+
+namespace ovl::diag {
+namespace {
+
+TEST(SysctlDirectives, GlobsAllDefaultAndSlashedNamesMatch) {
+  const std::string text =
+      "# systemd 50-default.conf\n"
+      "net.ipv4.conf.default.rp_filter = 2\n"
+      "net.ipv4.conf.*.rp_filter = 2\n"
+      "-net.ipv4.conf.all.rp_filter\n"
+      "net.ipv4.conf.all.rp_filter = 1\n"
+      "net.ipv4.conf.eth*.rp_filter = 1\n"
+      "net.ipv4.conf.ovl/1.rp_filter = 2\n"
+      "net/ipv4/conf/ovl.1/rp_filter = 2\n"
+      "net.ipv4.conf.ovl/1.log_martians = 1\n";
+  std::vector<std::string> lines;
+  for (const auto& d : sysctlDirectives(text, "f.conf", "ovl.1", "rp_filter")) {
+    lines.push_back(d.toString());
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"f.conf:2: net.ipv4.conf.default.rp_filter = 2",
+                                             "f.conf:3: net.ipv4.conf.*.rp_filter = 2",
+                                             "f.conf:5: net.ipv4.conf.all.rp_filter = 1",
+                                             "f.conf:7: net.ipv4.conf.ovl/1.rp_filter = 2",
+                                             "f.conf:8: net/ipv4/conf/ovl.1/rp_filter = 2"}));
+  EXPECT_EQ(sysctlDirectives(text, "f.conf", "eth0", "rp_filter").size(), 4U);
+}
+
+}  // namespace
+}  // namespace ovl::diag
