@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "diagnostics/sysctl.h"
 #include "netlink/netlink.h"
@@ -25,12 +28,10 @@ void DiagnosticsWatch::setCluster(const Cluster& cluster) {
 }
 
 void DiagnosticsWatch::afterPass(const OverlayPlan& plan) {
-  if (cfg_.rpFilter == "off") {
-    return;
-  }
+  const bool rpFilter = cfg_.rpFilter != "off";
   const auto now = std::chrono::steady_clock::now();
   const bool full = now >= nextFull_;
-  if (!full && !linkChanged_) {
+  if (!full && !(linkChanged_ && rpFilter)) {
     return;
   }
   linkChanged_ = false;
@@ -45,6 +46,7 @@ void DiagnosticsWatch::afterPass(const OverlayPlan& plan) {
   // interfaces drop, without thousands of route queries on every link event.
   diag::CheckerConfig checks;
   checks.maxPeers = kPeersSampled;
+  checks.rpFilter = rpFilter;
   diag::Checker checker(*netlink, fs, checks);
   const diag::NodeModel model{&cfg_, &plan, network_, services_, nullptr};
   diag::Report r = full ? checker.run(model) : checker.runRpFilter(model);
@@ -64,7 +66,7 @@ void DiagnosticsWatch::report(diag::Report& r, bool full) {
       continue;
     }
     present.insert(f.key());
-    if (logged_.insert(f.key()).second) {
+    if (logged_.emplace(f.key(), fmt::format("[{}] {}: {}", f.check, f.subject, f.title)).second) {
       const auto level =
           f.severity == diag::Severity::kInfo ? spdlog::level::info : spdlog::level::warn;
       spdlog::log(level, "diagnose [{}] {}: {}. {}{}", f.check, f.subject, f.title,
@@ -91,10 +93,11 @@ void DiagnosticsWatch::report(diag::Report& r, bool full) {
   }
   // A link-event run checks rp_filter only: it settles only rp_filter findings.
   for (auto it = logged_.begin(); it != logged_.end();) {
-    const bool inScope = full || it->rfind("rp_filter|", 0) == 0 ||
-                         it->rfind("log_martians|", 0) == 0 || it->rfind("route|", 0) == 0;
-    if (inScope && !present.contains(*it)) {
-      spdlog::info("diagnose: resolved: {}", *it);
+    const std::string& key = it->first;
+    const bool inScope = full || key.rfind("rp_filter|", 0) == 0 ||
+                         key.rfind("log_martians|", 0) == 0 || key.rfind("route|", 0) == 0;
+    if (inScope && !present.contains(key)) {
+      spdlog::info("diagnose: resolved: {}", it->second);
       it = logged_.erase(it);
     } else {
       ++it;

@@ -1,13 +1,13 @@
 // The agent's side of diagnostics/: after a pass that followed a link change (systemd-udevd and
 // network managers re-apply their defaults to re-created interfaces) it checks rp_filter on
 // ovl's paths, and every resyncSeconds it runs every check. With `rpFilter: fix` it makes loose
-// exactly the interfaces that drop overlay traffic. Each finding is logged once, with its
-// explanation, when it appears (and once when it is gone), and the current findings are on the
-// health endpoint.
+// exactly the interfaces that drop overlay traffic; with `off` it leaves rp_filter unchecked. Each
+// finding is logged once, with its explanation, when it appears (and once when it is gone), and the
+// current findings are on the health endpoint.
 #pragma once
 
 #include <chrono>
-#include <set>
+#include <map>
 #include <string>
 
 #include "agent/cluster.h"
@@ -39,7 +39,7 @@ class DiagnosticsWatch {
   diag::ServiceSummary services_;
   bool linkChanged_ = true;  // also checks after the first pass
   std::chrono::steady_clock::time_point nextFull_{};
-  std::set<std::string> logged_;  // keys of the findings logged and still present
+  std::map<std::string, std::string> logged_;  // findings logged and still present: key -> text
 };
 
 }  // namespace ovl

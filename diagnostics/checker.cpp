@@ -668,7 +668,9 @@ Report Checker::run(const NodeModel& m) {
                     m.plan->underlayIp.toString()));
   }
   checkForwarding(c, r);
-  checkRpFilter(c, r);
+  if (cfg_.rpFilter) {
+    checkRpFilter(c, r);
+  }
   checkPeers(c, r);
   checkMtu(c, r);
   checkTxChecksum(c, r);

@@ -22,6 +22,7 @@ struct CheckerConfig {
   size_t maxPeers = 0;        // rp_filter probes: 0 = every peer, else the first N
   std::string nftTable = "ovl";
   bool nftables = true;  // the nftables checks
+  bool rpFilter = true;  // the rp_filter check (the agent's `rpFilter: off` turns it off)
   // Where sysctl.d settings that re-apply rp_filter are looked for ({} = none).
   std::vector<std::string> sysctlSources = defaultSysctlSources();
 };
