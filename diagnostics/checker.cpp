@@ -166,8 +166,8 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
   }
   const std::string counterText =
       counter ? fmt::format(
-                    "{} packets dropped since boot (TcpExt IPReversePathFilter in "
-                    "/proc/net/netstat)",
+                    "{} packets dropped so far in this network namespace (TcpExt "
+                    "IPReversePathFilter, /proc/net/netstat)",
                     *counter)
               : std::string("unavailable");
   auto martians = [&](const std::string& iface) -> std::optional<int> {

@@ -37,8 +37,8 @@ std::string rpModeName(int value) {
 std::string RpFilter::describe(const std::string& ifaceName) const {
   const int eff = effective();
   std::string from = all == iface ? "both" : (all > iface ? "conf/all" : "conf/" + ifaceName);
-  return fmt::format("{} ({}): conf/all={}, conf/{}={}, the higher applies ({})", rpModeName(eff),
-                     eff, all, ifaceName, iface, from);
+  return fmt::format("{} ({}): conf/all={}, conf/{}={}; the higher applies, set by {}",
+                     rpModeName(eff), eff, all, ifaceName, iface, from);
 }
 
 std::string dropInText(std::vector<std::string> ifaces) {

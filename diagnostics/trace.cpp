@@ -252,7 +252,17 @@ std::string explainTrace(nl::Netlink& netlink, const Cluster& cluster, const Ove
       replyIif = cluster.network.podCidr.contains(replyTo) ? plan.vtepName : underlay;
     }
     if (!srcLocal && !cluster.network.podCidr.contains(flow.src)) {
-      out += "  reply: not checked here (the client is not on this node)\n";
+      if (!tp.match.empty() && !tp.masquerade && !e.local) {
+        // The endpoint's node answers the client directly: the reply skips this node's
+        // conntrack, so its source is never translated back.
+        out += fmt::format(
+            "  reply: goes from {} straight to {} with source {}, not through this node's "
+            "de-NAT; the client drops it (masquerade, or externalTrafficPolicy Local, avoids "
+            "this)\n",
+            e.node.empty() ? "the endpoint's node" : e.node, flow.src.toString(), e.ip.toString());
+      } else {
+        out += "  reply: not checked here (the client is not on this node)\n";
+      }
       continue;
     }
     if (replyIif.empty()) {

@@ -36,9 +36,9 @@ TEST(SysctlKeys, EffectiveRpFilterIsTheMaximumAndSaysWhereItComesFrom) {
   EXPECT_EQ((RpFilter{1, 2}).effective(), 2);
   EXPECT_EQ((RpFilter{0, 0}).effective(), 0);
   EXPECT_EQ((RpFilter{1, 0}).describe("ovl.1"),
-            "strict (1): conf/all=1, conf/ovl.1=0, the higher applies (conf/all)");
+            "strict (1): conf/all=1, conf/ovl.1=0; the higher applies, set by conf/all");
   EXPECT_EQ((RpFilter{0, 2}).describe("eth0"),
-            "loose (2): conf/all=0, conf/eth0=2, the higher applies (conf/eth0)");
+            "loose (2): conf/all=0, conf/eth0=2; the higher applies, set by conf/eth0");
 }
 
 TEST(SysctlKeys, DropInListsEachInterfaceOnceAndReadsBack) {
