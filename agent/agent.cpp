@@ -265,8 +265,10 @@ class AgentLoop {
     }
     for (const auto& ev : *evs) {
       if (ev.kind == nl::Event::Kind::kLink) {
-        diagnostics_.linkChanged();  // a re-created interface gets the distribution's defaults
-        scheduleFullRead();
+        // A new or re-created interface gets the distribution's defaults (rp_filter): checked
+        // after a pass, which need not re-read the kernel for that.
+        diagnostics_.linkChanged();
+        schedulePass(false);
       }
       if (reconciler_.eventMayBeDrift(ev)) {
         spdlog::debug("kernel notification {}: checking for drift", ev.toString());
@@ -291,8 +293,10 @@ class AgentLoop {
     }
   }
 
-  void scheduleFullRead() {
-    fullRead_ = true;
+  void scheduleFullRead() { schedulePass(true); }
+
+  void schedulePass(bool fullRead) {
+    fullRead_ = fullRead_ || fullRead;
     auto at = Clock::now() + kEventDebounce;
     if (!due_ || *due_ > at) {
       due_ = at;
