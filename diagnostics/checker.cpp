@@ -7,11 +7,13 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "diagnostics/ethtool.h"
+#include "diagnostics/iptables_legacy.h"
 #include "diagnostics/nft_inspect.h"
 #include "diagnostics/paths.h"
 #include "rules/nat_planner.h"
@@ -613,21 +615,25 @@ void Checker::checkNftables(Ctx& c, Report& r) {
       r.findings.push_back(std::move(f));
     }
   }
+  // iptables-legacy: its tables are invisible to nftables; libip4tc reads them.
   if (auto names = fs_.read("net/ip_tables_names"); names && !names->empty()) {
-    std::string list = *names;
-    std::replace(list.begin(), list.end(), '\n', ' ');
-    Finding f;
-    f.check = "vxlan_port";
-    f.severity = Severity::kInfo;
-    f.subject = "iptables-legacy";
-    f.title = "iptables-legacy tables exist; their rules were not inspected";
-    f.explanation = fmt::format(
-        "Rules of iptables-legacy are invisible to nftables, so a DROP there of UDP port {} or of "
-        "forwarded pod traffic is not seen by these checks. Check them by hand.",
-        net.port);
-    f.evidence.push_back({"tables", list});
-    f.fixCommand = "iptables-legacy-save | grep -E 'DROP|REJECT'";
-    r.findings.push_back(std::move(f));
+    std::vector<std::string> tables;
+    std::istringstream in(*names);
+    for (std::string t; in >> t;) {
+      tables.push_back(t);
+    }
+    auto legacy = readLegacyRuleset(tables);
+    if (legacy) {
+      for (auto& f : vxlanPortDrops(*legacy, net.port, cfg_.nftTable)) {
+        r.findings.push_back(std::move(f));
+      }
+      for (auto& f : forwardDrops(*legacy, net.podCidr, {c.m.plan->vtepName, c.m.plan->bridgeName},
+                                  cfg_.nftTable)) {
+        r.findings.push_back(std::move(f));
+      }
+    } else {
+      r.notChecked.push_back("iptables-legacy: " + legacy.error().message);
+    }
   }
   if (c.m.cluster == nullptr) {
     return;

@@ -207,7 +207,33 @@ Match matchPod(const NftRule& r, const Ipv4Prefix& podCidr,
 }
 
 std::string chainName(const NftChain& c) {
+  if (c.legacy) {
+    return fmt::format("iptables-legacy table {} chain {}", c.table, c.name);
+  }
   return fmt::format("table {} {} chain {}", c.family, c.table, c.name);
+}
+
+std::string acceptPortCommand(const NftChain& c, uint16_t port) {
+  if (c.legacy) {
+    return fmt::format("iptables-legacy -t {} -I {} -p udp --dport {} -j ACCEPT", c.table, c.name,
+                       port);
+  }
+  return fmt::format("nft insert rule {} {} {} udp dport {} accept", c.family, c.table, c.name,
+                     port);
+}
+
+std::string acceptPodsCommand(const NftChain& c, const Ipv4Prefix& podCidr) {
+  const std::string cidr = podCidr.toString();
+  if (c.legacy) {
+    return fmt::format(
+        "iptables-legacy -t {0} -I {1} -s {2} -j ACCEPT; iptables-legacy -t {0} "
+        "-I {1} -d {2} -j ACCEPT",
+        c.table, c.name, cidr);
+  }
+  return fmt::format(
+      "nft insert rule {0} {1} {2} ip saddr {3} accept; nft insert rule {0} {1} "
+      "{2} ip daddr {3} accept",
+      c.family, c.table, c.name, cidr);
 }
 
 }  // namespace
@@ -303,7 +329,7 @@ std::vector<Finding> vxlanPortDrops(const NftRuleset& rs, uint16_t port,
   std::vector<Finding> out;
   for (const auto& c : rs.chains) {
     if (!c.hook || (*c.hook != NF_INET_LOCAL_IN && *c.hook != NF_INET_PRE_ROUTING) ||
-        (c.family == "ip" && c.table == ownTable)) {
+        (!c.legacy && c.family == "ip" && c.table == ownTable)) {
       continue;
     }
     bool accepted = false;
@@ -328,8 +354,7 @@ std::vector<Finding> vxlanPortDrops(const NftRuleset& rs, uint16_t port,
             "drops it before the VXLAN device sees it, so no pod traffic arrives from peers.",
             port, hookName(*c.hook));
         f.evidence.push_back({"rule", r.describe()});
-        f.fixCommand = fmt::format("nft insert rule {} {} {} udp dport {} accept", c.family,
-                                   c.table, c.name, port);
+        f.fixCommand = acceptPortCommand(c, port);
         out.push_back(std::move(f));
         accepted = true;  // reported once per chain
         break;
@@ -345,8 +370,7 @@ std::vector<Finding> vxlanPortDrops(const NftRuleset& rs, uint16_t port,
           "The chain's policy drops what no rule accepts, and no rule accepts UDP to port {}: "
           "overlay packets from peers are dropped on the {} hook.",
           port, hookName(*c.hook));
-      f.fixCommand = fmt::format("nft insert rule {} {} {} udp dport {} accept", c.family, c.table,
-                                 c.name, port);
+      f.fixCommand = acceptPortCommand(c, port);
       out.push_back(std::move(f));
     }
   }
@@ -358,7 +382,8 @@ std::vector<Finding> forwardDrops(const NftRuleset& rs, const Ipv4Prefix& podCid
                                   const std::string& ownTable) {
   std::vector<Finding> out;
   for (const auto& c : rs.chains) {
-    if (!c.hook || *c.hook != NF_INET_FORWARD || (c.family == "ip" && c.table == ownTable)) {
+    if (!c.hook || *c.hook != NF_INET_FORWARD ||
+        (!c.legacy && c.family == "ip" && c.table == ownTable)) {
       continue;
     }
     bool decided = false;
@@ -382,11 +407,7 @@ std::vector<Finding> forwardDrops(const NftRuleset& rs, const Ipv4Prefix& podCid
             "rule drops it.",
             podCidr.toString());
         f.evidence.push_back({"rule", r.describe()});
-        f.fixCommand = fmt::format(
-            "nft insert rule {} {} {} ip saddr {} accept; nft insert rule "
-            "{} {} {} ip daddr {} accept",
-            c.family, c.table, c.name, podCidr.toString(), c.family, c.table, c.name,
-            podCidr.toString());
+        f.fixCommand = acceptPodsCommand(c, podCidr);
         out.push_back(std::move(f));
         decided = true;
         break;
@@ -403,11 +424,7 @@ std::vector<Finding> forwardDrops(const NftRuleset& rs, const Ipv4Prefix& podCid
           "the pod network {} (by address or by the interfaces {}): pods cannot reach other "
           "nodes or services.",
           podCidr.toString(), fmt::join(ifaces, ", "));
-      f.fixCommand = fmt::format(
-          "nft insert rule {} {} {} ip saddr {} accept; nft insert rule "
-          "{} {} {} ip daddr {} accept",
-          c.family, c.table, c.name, podCidr.toString(), c.family, c.table, c.name,
-          podCidr.toString());
+      f.fixCommand = acceptPodsCommand(c, podCidr);
       out.push_back(std::move(f));
     }
   }

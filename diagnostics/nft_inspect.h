@@ -4,9 +4,11 @@
 // drop the VXLAN UDP port, does a FORWARD chain drop pod traffic. Also the read-back of ovl's
 // own table, compared with what the services plan says it should hold.
 //
+// iptables-legacy rules, invisible to nftables, are read into the same model through libip4tc
+// (diagnostics/iptables_legacy.h) and analysed alike.
+//
 // Limits: rules reached by jump/goto from a base chain are not followed; conditions on
-// anything else (ct state, marks, sets) make a rule "maybe" match; iptables-legacy rules are
-// invisible to nftables (their table names are in /proc/net/ip_tables_names: reported, not read).
+// anything else (ct state, marks, sets, inverted matches) make a rule "maybe" match.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +53,7 @@ struct NftChain {
   int32_t priority = 0;
   uint32_t policy = 1;  // NF_ACCEPT
   std::vector<NftRule> rules;
+  bool legacy = false;  // an iptables-legacy chain (diagnostics/iptables_legacy.h), not nftables
 };
 
 struct NftRuleset {

@@ -9,6 +9,8 @@ packages=(
   # libraries (see shared DESIGN.md): netlink, nftables, conntrack, config, CLI, logging, HTTP,
   # systemd
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
+  # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
+  libip4tc-dev
   libyaml-cpp-dev libfmt-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev

@@ -278,13 +278,23 @@ TEST_F(DiagnosticsTest, VxlanPortDroppedByAnotherTableOrIptablesIsReported) {
   ASSERT_NE(f, nullptr) << dump(r);
   sh("ip netns exec " + ns() + " iptables-nft -F INPUT");
 
-  // iptables-legacy is invisible to nftables: named as not inspected.
+  // iptables-legacy is invisible to nftables: read through libip4tc.
   sh("ip netns exec " + ns() + " iptables-legacy -A INPUT -p udp --dport 4789 -j DROP");
   r = diagnose();
-  f = find(r, "vxlan_port", "iptables-legacy");
+  f = find(r, "vxlan_port", "iptables-legacy table filter chain INPUT");
   ASSERT_NE(f, nullptr) << dump(r);
-  EXPECT_EQ(f->severity, Severity::kInfo);
+  EXPECT_EQ(f->severity, Severity::kError);
+  EXPECT_EQ(f->fixCommand, "iptables-legacy -t filter -I INPUT -p udp --dport 4789 -j ACCEPT");
   sh("ip netns exec " + ns() + " iptables-legacy -F INPUT");
+  EXPECT_EQ(find(diagnose(), "vxlan_port"), nullptr);
+  sh("ip netns exec " + ns() + " iptables-legacy -P FORWARD DROP");
+  sh("ip netns exec " + ns() + " iptables-legacy -A FORWARD -p tcp --dport 22 -j ACCEPT");
+  r = diagnose();
+  f = find(r, "forward_drop", "iptables-legacy table filter chain FORWARD");
+  ASSERT_NE(f, nullptr) << dump(r);
+  sh("ip netns exec " + ns() + " iptables-legacy -I FORWARD -s 10.244.0.0/16 -j ACCEPT");
+  EXPECT_EQ(find(diagnose(), "forward_drop"), nullptr) << dump(diagnose());
+  sh("ip netns exec " + ns() + " iptables-legacy -P FORWARD ACCEPT");
 }
 
 TEST_F(DiagnosticsTest, ForwardChainDroppingPodTrafficIsReported) {
