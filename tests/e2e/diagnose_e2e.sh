@@ -11,7 +11,8 @@
 #      (sysctl -a in the node namespace), the routes, addresses and nftables ruleset are as
 #      before; a second diagnose exits 0; --persist writes the drop-in with slashed keys;
 #   3. the VTEP deleted and re-created with strict defaults: the agent (rpFilter: fix)
-#      restores loose within 2 s and logs why.
+#      restores loose within 2 s and logs why;
+#   4. the agent's periodic checks log a new finding (ip_forward off) once, and its end.
 # Usage: diagnose_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
 set -euo pipefail
 AGENT=${1:?usage: diagnose_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
@@ -27,6 +28,8 @@ write_cluster_files "$E2E_DIR" 3
 # The agents only warn for now (ovlctl diagnose is what is tested first); node2's is restarted
 # with rpFilter: fix for step 3.
 for i in 1 2 3; do echo 'rpFilter: warn' >>"$E2E_DIR/node$i.yaml"; done
+# node3 runs every check each second (step 4).
+echo 'resyncSeconds: 1' >>"$E2E_DIR/node3.yaml"
 cat >>"$E2E_DIR/cluster.yaml" <<'YAML'
 services:
   - namespace: default
@@ -176,5 +179,14 @@ grep 'diagnose' "${OVL_AGENT_LOG[2]}" | tail -n 2
 out=$(node_exec 1 "$PROBE" connect 10.96.0.10 80 --timeout-ms 3000 --expect-hello) ||
   fail "node1 -> 10.96.0.10:80 fails after the VTEP was re-created"
 echo "node1 host -> 10.96.0.10:80 answered by $out after node2's VTEP was re-created"
+
+step "4. the agent's periodic checks: ip_forward turned off on node3 is logged, then resolved"
+node_exec 3 sysctl -qw net.ipv4.ip_forward=0
+wait_until 5 grep -q 'warning diagnose \[ip_forward\] net.ipv4.ip_forward: IPv4 forwarding is off' \
+  "${OVL_AGENT_LOG[3]}" || fail "the agent on node3 did not report ip_forward=0"
+node_exec 3 sysctl -qw net.ipv4.ip_forward=1
+wait_until 5 grep -q 'diagnose: resolved: \[ip_forward\]' "${OVL_AGENT_LOG[3]}" ||
+  fail "the agent on node3 did not report the ip_forward finding as resolved"
+grep 'diagnose.*ip_forward' "${OVL_AGENT_LOG[3]}"
 kill "$server" 2>/dev/null || true
 echo PASS
