@@ -128,13 +128,19 @@ snapshot() { # snapshot I FILE: every sysctl (rp_filter of the two fixed interfa
     # Counters that move by themselves are left out (conntrack entries, random/entropy, inode
     # and file counts are global and change with everything else on the machine).
     node_exec "$i" sysctl -a 2>/dev/null | grep -vE \
-      '^(net\.ipv4\.conf\.(eth0|ovl/1)\.rp_filter|net\.netfilter\.nf_conntrack_count|kernel\.(random|ns_last_pid|pty\.nr)|fs\.(dentry-state|file-nr|inode-nr|inode-state|quota)|vm\.)'
+      '^(net\.ipv4\.conf\.(eth0|ovl/1)\.rp_filter|net\.netfilter\.nf_conntrack_count|kernel\.(random\.(uuid|entropy_avail)|ns_last_pid|pty\.nr)|fs\.(dentry-state|file-nr|inode-nr|inode-state)) '
     node_exec "$i" ip route show table all
     node_exec "$i" ip addr show
     node_exec "$i" nft list ruleset
   } >"$2"
 }
-for i in 1 2; do snapshot "$i" "$E2E_DIR/before$i"; done
+for i in 1 2; do
+  snapshot "$i" "$E2E_DIR/before$i"
+  # A snapshot that failed to collect would compare equal to anything.
+  grep -q '^net.ipv4.conf.lo.rp_filter = 1$' "$E2E_DIR/before$i" &&
+    grep -q 'table ip ovl' "$E2E_DIR/before$i" && grep -q 'proto 77' "$E2E_DIR/before$i" &&
+    grep -q 'inet 192.168.50.' "$E2E_DIR/before$i" || fail "node$i: incomplete snapshot"
+done
 for i in 1 2; do
   rc=0
   diagnose "$i" --fix --persist --sysctl-dir "$E2E_DIR/sysctl.d-node$i" >"$E2E_DIR/fix$i.txt" || rc=$?
