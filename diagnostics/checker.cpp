@@ -120,8 +120,9 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
     Probe probe;
     Error error;
   };
-  // The kernel refuses a source that fails the reverse-path check with EXDEV (before 6.x) or,
-  // like any martian source, EINVAL (6.x). A refusal is the reverse-path check's when rp_filter
+  // The kernel refuses a source that fails the reverse-path check with EXDEV (older kernels)
+  // or, like any martian source, EINVAL (recent ones, the 6.x tested here). A refusal is the
+  // reverse-path check's when rp_filter
   // is on for the interface and the kernel's route back to the source does not fit it: strict
   // (1) wants the route back through the same interface, loose (2) any route back.
   std::map<std::string, std::optional<RpFilter>> rpCache;
@@ -198,8 +199,8 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
     f.explanation = fmt::format(
         "{} path(s) deliver packets to {} from a source whose route back leaves through another "
         "interface. The kernel's reverse-path check drops them as spoofed, so the connection "
-        "hangs, with nothing in the logs unless log_martians is on. (The kernel answers such a "
-        "route query with EINVAL on 6.x, EXDEV before.)",
+        "hangs, with nothing in the logs unless log_martians is on. (Recent kernels answer such "
+        "a route query with EINVAL, older ones with EXDEV.)",
         list.size(), iface);
     if (strict) {
       f.explanation += fmt::format(

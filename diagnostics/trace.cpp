@@ -276,8 +276,8 @@ std::string explainTrace(nl::Netlink& netlink, const Cluster& cluster, const Ove
     if (verdict) {
       out += "accepted by the kernel\n";
     } else if (verdict.error().code == EXDEV || verdict.error().code == EINVAL) {
-      // 6.x answers a reverse-path failure with EINVAL (any martian source), older kernels
-      // with EXDEV; rp_filter on the interface says which it is.
+      // Recent kernels answer a reverse-path failure with EINVAL (as any martian source),
+      // older ones with EXDEV; rp_filter on the interface says which it is.
       ProcFs fs;
       auto rp = fs.rpFilter(replyIif);
       const bool byRp = rp && rp->effective() != 0;
