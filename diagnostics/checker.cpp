@@ -26,6 +26,8 @@ namespace {
 // An address outside every cluster network, to find where an off-cluster client would come
 // from (TEST-NET-2, RFC 5737: never a real host).
 const Ipv4 kOffClusterProbe{(198U << 24) | (51U << 16) | (100U << 8) | 1U};
+// Broken paths shown per interface (one per peer would be thousands of lines).
+constexpr size_t kPathsShown = 4;
 
 std::string errnoName(int code) {
   switch (code) {
@@ -214,7 +216,14 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
     for (const auto& d : findSysctlDirectives(cfg_.sysctlSources, iface, "rp_filter")) {
       f.evidence.push_back({"sysctl.d", d.toString()});
     }
-    for (const auto& d : list) {
+    for (size_t k = 0; k < list.size(); ++k) {
+      const Drop& d = list[k];
+      if (k == kPathsShown) {
+        f.evidence.push_back({"more paths", fmt::format("{} more of the same kind, through "
+                                                        "other peers",
+                                                        list.size() - kPathsShown)});
+        break;
+      }
       f.evidence.push_back({"path", fmt::format("{}; {}", d.probe.path, d.probe.leg)});
       f.evidence.push_back(
           {"kernel answer", fmt::format("{} -> {}", d.probe.command(), kernelAnswer(d.error))});
@@ -249,7 +258,13 @@ void Checker::checkRpFilter(Ctx& c, Report& r) {
     f.subject = iface;
     f.title = fmt::format("the kernel would not route overlay traffic arriving on {}", iface);
     f.explanation = "The input route lookup for these packets fails, so they are dropped.";
-    for (const auto& d : list) {
+    for (size_t k = 0; k < list.size(); ++k) {
+      const Drop& d = list[k];
+      if (k == kPathsShown) {
+        f.evidence.push_back(
+            {"more paths", fmt::format("{} more of the same kind", list.size() - kPathsShown)});
+        break;
+      }
       f.evidence.push_back({"path", fmt::format("{}; {}", d.probe.path, d.probe.leg)});
       f.evidence.push_back(
           {"kernel answer", fmt::format("{} -> {}", d.probe.command(), kernelAnswer(d.error))});
