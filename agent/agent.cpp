@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/config.h"
+#include "agent/diagnostics_watch.h"
 #include "agent/file_datastore.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
@@ -69,7 +70,8 @@ class AgentLoop {
         nftEvents_(nftEvents),
         health_(health),
         local_(local),
-        nodeState_(cfg_.stateDir, local.dir(), kernel) {}
+        nodeState_(cfg_.stateDir, local.dir(), kernel),
+        diagnostics_(cfg_, health) {}
 
   // Reads the cluster file and plans. At start-up an issue with the network or a node is
   // fatal (exit 2); later a bad file keeps the last good plan, and a bad node entry only drops
@@ -104,6 +106,7 @@ class AgentLoop {
     }
     // Services do not depend on this node's own entry: a broken one keeps the last good
     // overlay but does not hold back service changes.
+    diagnostics_.setCluster(load.cluster);
     clusterServices_ = std::move(load.cluster.services);
     podCidr_ = load.cluster.network.podCidr;
     natInputs_ = nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
@@ -209,6 +212,7 @@ class AgentLoop {
       deleteStaleUdpFlows(r);
     }
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    diagnostics_.afterPass(*plan_);
     for (const auto& a : r.actions) {
       spdlog::info("{}", a);
     }
@@ -282,6 +286,12 @@ class AgentLoop {
       return;
     }
     for (const auto& ev : *evs) {
+      if (ev.kind == nl::Event::Kind::kLink) {
+        // A new or re-created interface gets the distribution's defaults (rp_filter): checked
+        // after a pass, which need not re-read the kernel for that.
+        diagnostics_.linkChanged();
+        schedulePass(false);
+      }
       if (reconciler_.eventMayBeDrift(ev)) {
         spdlog::debug("kernel notification {}: checking for drift", ev.toString());
         scheduleFullRead();
@@ -305,8 +315,10 @@ class AgentLoop {
     }
   }
 
-  void scheduleFullRead() {
-    fullRead_ = true;
+  void scheduleFullRead() { schedulePass(true); }
+
+  void schedulePass(bool fullRead) {
+    fullRead_ = fullRead_ || fullRead;
     auto at = Clock::now() + kEventDebounce;
     if (!due_ || *due_ > at) {
       due_ = at;
@@ -336,6 +348,7 @@ class AgentLoop {
   std::vector<svc::Service> clusterServices_;  // as the datastore has them
   Ipv4Prefix podCidr_;
   std::optional<nat::PlanInputs> natInputs_;
+  DiagnosticsWatch diagnostics_;
   std::optional<OverlayPlan> plan_;
   nat::NatState natState_;  // the services, and the table they need
   std::optional<Clock::time_point> due_;

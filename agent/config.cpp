@@ -66,8 +66,9 @@ constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr std::string_view kAgentFields[] = {
     "nodeName",      "datastore", "clusterFile",   "underlayInterface", "vtepName",    "bridgeName",
-    "healthAddress", "stateDir",  "resyncSeconds", "logLevel",          "endpointsDir"};
+    "healthAddress", "stateDir",  "resyncSeconds", "logLevel",          "endpointsDir", "rpFilter"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+constexpr std::string_view kRpFilterModes[] = {"fix", "warn", "off"};
 
 constexpr int64_t kMaxSubnetLength = 30;    // a /31 or /32 per node leaves no room for pods
 constexpr int64_t kMaxVni = (1 << 24) - 1;  // the VNI is 24 bits on the wire
@@ -1680,6 +1681,17 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
       } else {
         r.issue(*v, "logLevel",
                 fmt::format("unknown log level '{}'; expected {}", *level, expected));
+      }
+    }
+  }
+
+  if (const YAML::Node* v = Reader::find(f, "rpFilter")) {
+    std::string expected = fmt::format("one of {}", joinNames(kRpFilterModes));
+    if (auto mode = r.text(*v, "rpFilter", expected)) {
+      if (contains(kRpFilterModes, *mode)) {
+        c.rpFilter = *mode;
+      } else {
+        r.issue(*v, "rpFilter", fmt::format("unknown mode '{}'; expected {}", *mode, expected));
       }
     }
   }

@@ -42,6 +42,9 @@ struct AgentConfig {
       endpointsDir;  // endpointsDir: ovl-cni's endpoint registrations; "" = <stateDir>/endpoints
   int resyncSeconds = kDefaultResyncSeconds;  // resyncSeconds: full re-read period
   std::string logLevel = "info";              // logLevel: trace|debug|info|warn|error
+  // rpFilter: what the agent does when reverse-path filtering drops overlay traffic:
+  // fix (set loose, 2, on exactly the interfaces that need it; default) | warn (log only) | off
+  std::string rpFilter = "fix";
 
   std::string path;  // the file it was read from
   // Where each field was given (key = field name), for checks that can only be made later,

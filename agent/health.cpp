@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 namespace ovl {
@@ -25,13 +27,24 @@ void HealthState::setConfigIssues(std::vector<std::string> issues) {
   configIssues_ = std::move(issues);
 }
 
+void HealthState::setFindings(nlohmann::json findings, bool full) {
+  std::lock_guard lock(mu_);
+  if (!full) {
+    static const std::set<std::string> kRpChecks{"rp_filter", "log_martians", "route"};
+    for (const auto& f : findings_) {
+      if (!kRpChecks.contains(f.value("check", ""))) {
+        findings.push_back(f);
+      }
+    }
+  }
+  findings_ = std::move(findings);
+}
+
 std::string HealthState::json() const {
   std::lock_guard lock(mu_);
-  nlohmann::json j{{"alive", alive()},
-                   {"ready", converged_.load()},
-                   {"peers", peers_},
-                   {"lastError", lastError_},
-                   {"configIssues", configIssues_}};
+  nlohmann::json j{
+      {"alive", alive()},        {"ready", converged_.load()},    {"peers", peers_},
+      {"lastError", lastError_}, {"configIssues", configIssues_}, {"findings", findings_}};
   return j.dump() + "\n";
 }
 

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 
 namespace httplib {
@@ -24,6 +26,9 @@ class HealthState {
   void heartbeat() { lastBeat_.store(nowMs()); }
   void setConverged(bool converged, std::string lastError, size_t peers);
   void setConfigIssues(std::vector<std::string> issues);
+  // The diagnostics' findings (diagnostics/finding.h JSON). A partial run (rp_filter only, after
+  // a link event) replaces only the rp_filter-related findings.
+  void setFindings(nlohmann::json findings, bool full);
 
   bool alive() const { return nowMs() - lastBeat_.load() < kAliveWindowMs; }
   bool ready() const { return converged_.load(); }
@@ -38,6 +43,7 @@ class HealthState {
   std::string lastError_;
   std::vector<std::string> configIssues_;
   size_t peers_ = 0;
+  nlohmann::json findings_ = nlohmann::json::array();
 };
 
 class HealthServer {

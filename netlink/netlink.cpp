@@ -908,6 +908,147 @@ Status Netlink::deleteRoute(const Route& r) {
   return run(sock_.get(), routeRequest(r, true), "delete route " + r.toString());
 }
 
+// --- route queries ---------------------------------------------------------------------------
+
+Result<RouteAnswer> Netlink::routeGet(Ipv4 dst, std::optional<Ipv4> src, int iif) {
+  std::string what = "route get " + dst.toString();
+  if (src) {
+    what += " from " + src->toString();
+  }
+  if (iif != 0) {
+    what += " iif " + devName(iif);
+  }
+  std::optional<RouteAnswer> answer;
+  auto st = runDump(
+      sock_.get(), what,
+      [&]() -> Result<MsgPtr> {
+        rtmsg rtm{};
+        rtm.rtm_family = AF_INET;
+        rtm.rtm_dst_len = 32;
+        rtm.rtm_src_len = src ? 32 : 0;
+        auto msg = simpleRequest(RTM_GETROUTE, 0, &rtm, sizeof(rtm));
+        if (!msg) {
+          return msg;
+        }
+        // Addresses in network byte order, as the kernel reads them (nla_get_in_addr).
+        const uint32_t d = dst.networkOrder();
+        int err = nla_put(msg->get(), RTA_DST, sizeof d, &d);
+        if (err == 0 && src) {
+          const uint32_t s = src->networkOrder();
+          err = nla_put(msg->get(), RTA_SRC, sizeof s, &s);
+        }
+        if (err == 0 && iif != 0) {
+          err = nla_put_u32(msg->get(), RTA_IIF, static_cast<uint32_t>(iif));
+        }
+        if (err < 0) {
+          return detail::nlError(err, "build netlink message");
+        }
+        return msg;
+      },
+      [&](const nlmsghdr* h) -> Status {
+        if (h->nlmsg_type != RTM_NEWROUTE) {
+          return okStatus();
+        }
+        const auto* rtm = static_cast<const rtmsg*>(NLMSG_DATA(h));
+        RouteAnswer a;
+        a.type = rtm->rtm_type;
+        nlattr* tb[RTA_MAX + 1] = {};
+        if (int err = nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtmsg), tb, RTA_MAX, nullptr);
+            err < 0) {
+          return detail::nlError(err, "parse route answer");
+        }
+        auto ipAttr = [&](int attr) -> std::optional<Ipv4> {
+          if (tb[attr] == nullptr || nla_len(tb[attr]) != 4) {
+            return std::nullopt;
+          }
+          uint32_t be = 0;
+          std::memcpy(&be, nla_data(tb[attr]), 4);
+          return Ipv4::fromNetworkOrder(be);
+        };
+        if (tb[RTA_OIF] != nullptr) {
+          a.oif = static_cast<int>(nla_get_u32(tb[RTA_OIF]));
+        }
+        a.gateway = ipAttr(RTA_GATEWAY);
+        a.prefSrc = ipAttr(RTA_PREFSRC);
+        answer = a;
+        return okStatus();
+      },
+      [&] { answer.reset(); });
+  if (!st) {
+    return st.error();
+  }
+  if (!answer) {
+    return Error::sys(ENOENT, what + ": no answer");
+  }
+  return *answer;
+}
+
+// --- bridge ports ----------------------------------------------------------------------------
+
+Result<std::vector<BridgePort>> Netlink::bridgePorts() {
+  std::vector<BridgePort> out;
+  auto st = runDump(
+      sock_.get(), "dump bridge ports",
+      [] {
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_BRIDGE;
+        return simpleRequest(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+      },
+      [&](const nlmsghdr* h) -> Status {
+        if (h->nlmsg_type != RTM_NEWLINK) {
+          return okStatus();
+        }
+        const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+        nlattr* tb[IFLA_MAX + 1] = {};
+        if (int err =
+                nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr);
+            err < 0) {
+          return detail::nlError(err, "parse bridge port");
+        }
+        if (tb[IFLA_MASTER] == nullptr) {
+          return okStatus();  // the bridge itself
+        }
+        BridgePort p;
+        p.index = ifi->ifi_index;
+        p.master = static_cast<int>(nla_get_u32(tb[IFLA_MASTER]));
+        if (tb[IFLA_IFNAME] != nullptr) {
+          p.name = nla_get_string(tb[IFLA_IFNAME]);
+        }
+        if (tb[IFLA_PROTINFO] != nullptr) {
+          nlattr* pt[IFLA_BRPORT_MAX + 1] = {};
+          if (nla_parse_nested(pt, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], nullptr) == 0 &&
+              pt[IFLA_BRPORT_MODE] != nullptr) {
+            p.hairpin = nla_get_u8(pt[IFLA_BRPORT_MODE]) != 0;
+          }
+        }
+        out.push_back(std::move(p));
+        return okStatus();
+      },
+      [&] { out.clear(); });
+  if (!st) {
+    return st.error();
+  }
+  return out;
+}
+
+Status Netlink::setHairpin(int index, bool on) {
+  const std::string what =
+      "set hairpin " + std::string(on ? "on" : "off") + " on bridge port " + devName(index);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = index;
+  auto msg = simpleRequest(RTM_SETLINK, 0, &ifi, sizeof(ifi));
+  if (!msg) {
+    return msg.error().withContext(what);
+  }
+  nlattr* nest = nla_nest_start(msg->get(), IFLA_PROTINFO | NLA_F_NESTED);
+  if (nest == nullptr || nla_put_u8(msg->get(), IFLA_BRPORT_MODE, on ? 1 : 0) < 0) {
+    return Error::sys(ENOMEM, what + ": build netlink message");
+  }
+  nla_nest_end(msg->get(), nest);
+  return run(sock_.get(), std::move(msg), what);
+}
+
 // --- pipelined batch -------------------------------------------------------------------------
 
 std::vector<Status> Netlink::applyBatch(std::span<const Op> ops) {

@@ -82,6 +82,17 @@ class Netlink {
   Status replaceRoute(const Route& r);
   Status deleteRoute(const Route& r);
 
+  // --- route queries (what `ip route get DST [from SRC] [iif DEV]` sends). With iif, the kernel
+  // runs the real input-route lookup for a packet arriving on iif from src, including the
+  // reverse-path check: a packet rp_filter would drop fails with EXDEV, one that cannot be
+  // forwarded (ip_forward off) with EHOSTUNREACH/ENETUNREACH. The error carries that errno.
+  // iif 0: an output lookup, as for a packet this host sends.
+  Result<RouteAnswer> routeGet(Ipv4 dst, std::optional<Ipv4> src = std::nullopt, int iif = 0);
+
+  // --- bridge ports (AF_BRIDGE): every enslaved port with its hairpin mode
+  Result<std::vector<BridgePort>> bridgePorts();
+  Status setHairpin(int index, bool on);  // what `bridge link set dev X hairpin on|off` sends
+
   // --- pipelined writes: many requests in flight, one ack each (used for cold programming of
   // thousands of objects). Returns one Status per op, in order.
   struct Op {

@@ -137,4 +137,20 @@ std::string Event::toString() const {
   return fmt::format("{} {} {}", what, deleted ? "deleted" : "new/changed", object);
 }
 
+std::string RouteAnswer::toString() const {
+  std::string out = fmt::format("type {} oif {}", type, dev(oif));
+  if (gateway) {
+    out += " via " + gateway->toString();
+  }
+  if (prefSrc) {
+    out += " src " + prefSrc->toString();
+  }
+  return out;
+}
+
+std::string BridgePort::toString() const {
+  return fmt::format("{} {} master {} hairpin {}", name, dev(index), dev(master),
+                     hairpin ? "on" : "off");
+}
+
 }  // namespace ovl::nl

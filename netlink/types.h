@@ -99,4 +99,26 @@ struct Route {
   std::string toString() const;
 };
 
+// The kernel's answer to a route query (RTM_GETROUTE for one destination).
+struct RouteAnswer {
+  uint8_t type = 0;  // RTN_UNICAST, RTN_LOCAL, ...
+  int oif = 0;       // output interface (0 for local delivery)
+  std::optional<Ipv4> gateway;
+  std::optional<Ipv4> prefSrc;  // the source address the kernel would pick
+
+  bool operator==(const RouteAnswer&) const = default;
+  std::string toString() const;
+};
+
+// A port of a bridge, as the bridge sees it (AF_BRIDGE link dump).
+struct BridgePort {
+  int index = 0;
+  std::string name;
+  int master = 0;
+  bool hairpin = false;  // IFLA_BRPORT_MODE
+
+  bool operator==(const BridgePort&) const = default;
+  std::string toString() const;
+};
+
 }  // namespace ovl::nl

@@ -2,7 +2,9 @@
 # The ovl demo: installs what it needs, builds, starts a 3-node cluster in network namespaces
 # (examples/demo/), 2 pods per node, one ovl-agent per node, and shows pod-to-pod TCP across
 # the overlay, the kernel objects the agent made, a service balancing over pods on every node
-# (cluster IP and NodePort), and the agent repairing a route that someone deleted. Everything lives in namespaces named ovldemo-*; the host is not touched.
+# (cluster IP and NodePort), the agent repairing a route that someone deleted, and `ovlctl
+# diagnose` finding and fixing strict rp_filter (masquerade none). Everything lives in
+# namespaces named ovldemo-*; the host is not touched.
 #   scripts/demo.sh          run it, then remove the cluster
 #   scripts/demo.sh --keep   leave it running (ip netns list; ip netns exec ovldemo-n1 bash)
 #   scripts/demo.sh --down   remove a cluster left by --keep
@@ -36,6 +38,7 @@ echo "== building"
 scripts/build.sh >/dev/null
 agent="$root/build/agent/ovl-agent"
 probe="$root/build/tests/tools/ovl-tcpprobe"
+ovlctl="$root/build/agent/ovlctl"
 stop_left_over
 if [[ $mode != --keep ]]; then
   trap 'cluster_down; rm -rf "$run_dir"' EXIT
@@ -81,6 +84,33 @@ show $n1 ip route del 10.244.3.0/24 dev ovl.1
 wait_until 2 bash -c "[[ -n \$(ip -n $(node_ns 1) route show 10.244.3.0/24 dev ovl.1) ]]"
 show $n1 ip route show 10.244.3.0/24 dev ovl.1
 grep "replace route 10.244.3.0/24" "$run_dir/agent-node1.log" | tail -n1 | sed 's/^/  agent log: /'
+
+say "rp_filter: masquerade none and strict reverse-path filtering on every node"
+sed -i 's/^  port: 4789$/&\n  masquerade: none/' "$run_dir/cluster.yaml"
+wait_until 5 grep -q "cluster file reloaded" "$run_dir/agent-node1.log" >/dev/null
+for i in 1 2 3; do
+  node_exec "$i" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 1 >"$f"; done'
+  # A host process's first route lookup for the cluster IP needs a route (nat OUTPUT then
+  # rewrites the destination); a default route that leads nowhere (.254) is enough.
+  node_exec "$i" ip route add default via 192.168.50.254 dev eth0
+done
+echo "host processes keep their underlay source address now, so replies come back asymmetrically:"
+echo "9 connections from node1's host to 10.96.0.10:80 (one endpoint per node):"
+node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 300 2>&1 |
+  sort | uniq -c | sed 's/^/  /' || true
+printf '$ ovlctl diagnose   (on node1)\n'
+rc=0
+node_exec 1 "$ovlctl" diagnose --config "$run_dir/node1.yaml" >"$run_dir/diagnose.txt" || rc=$?
+sed 's/^/  /' "$run_dir/diagnose.txt"
+echo "  (exit status $rc)"
+for i in 1 2 3; do
+  printf '$ ovlctl diagnose --fix   (on node%s)\n' "$i"
+  node_exec "$i" "$ovlctl" diagnose --config "$run_dir/node$i.yaml" --fix |
+    sed -n '/^CHANGED/,$p' | sed 's/^/  /'
+done
+echo "9 connections from node1's host to 10.96.0.10:80 again, answered by:"
+node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 2000 |
+  sort | uniq -c | sed 's/^/  /'
 
 if [[ $mode == --keep ]]; then
   say "left running: ip netns list | grep ovldemo; scripts/demo.sh --down removes it"

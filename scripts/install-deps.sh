@@ -9,14 +9,18 @@ packages=(
   # libraries (see shared DESIGN.md): netlink, nftables, conntrack, config, CLI, logging, HTTP,
   # systemd
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
+  # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
+  libip4tc-dev
   libyaml-cpp-dev libfmt-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # independent witnesses and peers for tests and benchmarks
-  iproute2 nftables iptables procps conntrack
+  iproute2 nftables iptables procps conntrack ethtool jq
   # ovl-cni's tests: chained after it (portmap), and a real runtime with an image built from
   # busybox-static
   containernetworking-plugins containerd runc busybox-static
+  # validates `ovlctl diagnose -o json` against its documented schema (docs/diagnose-json.schema.json)
+  python3-jsonschema
 )
 
 missing=()

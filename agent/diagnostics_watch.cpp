@@ -1,0 +1,113 @@
+#include "agent/diagnostics_watch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "diagnostics/sysctl.h"
+#include "netlink/netlink.h"
+
+namespace ovl {
+
+namespace {
+constexpr size_t kPeersSampled = 8;
+
+std::string oneLine(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+}  // namespace
+
+void DiagnosticsWatch::setCluster(const Cluster& cluster) {
+  network_ = cluster.network;
+  services_ = diag::summarize(cluster.services);
+  linkChanged_ = true;  // the paths may have changed
+}
+
+void DiagnosticsWatch::afterPass(const OverlayPlan& plan) {
+  const bool rpFilter = cfg_.rpFilter != "off";
+  const auto now = std::chrono::steady_clock::now();
+  const bool full = now >= nextFull_;
+  if (!full && !(linkChanged_ && rpFilter)) {
+    return;
+  }
+  linkChanged_ = false;
+  auto netlink = nl::Netlink::create();
+  if (!netlink) {
+    spdlog::warn("diagnostics: {}", netlink.error().message);
+    return;
+  }
+  diag::ProcFs fs;
+  // The agent keeps its own nftables table: its check is left to `ovlctl diagnose`.
+  // Paths differ between peers only in their addresses: a sample of peers tells which
+  // interfaces drop, without thousands of route queries on every link event.
+  diag::CheckerConfig checks;
+  checks.maxPeers = kPeersSampled;
+  checks.rpFilter = rpFilter;
+  diag::Checker checker(*netlink, fs, checks);
+  const diag::NodeModel model{&cfg_, &plan, network_, services_, nullptr};
+  diag::Report r = full ? checker.run(model) : checker.runRpFilter(model);
+  if (full) {
+    nextFull_ = now + std::chrono::seconds(cfg_.resyncSeconds);
+  }
+  if (cfg_.rpFilter == "fix") {
+    checker.fix(r, model, diag::FixScope::kRpFilterOnly);
+  }
+  report(r, full);
+}
+
+void DiagnosticsWatch::report(diag::Report& r, bool full) {
+  std::set<std::string> present;
+  for (const auto& f : r.findings) {
+    if (f.fixed) {
+      continue;
+    }
+    present.insert(f.key());
+    if (logged_.emplace(f.key(), fmt::format("[{}] {}: {}", f.check, f.subject, f.title)).second) {
+      const auto level =
+          f.severity == diag::Severity::kInfo ? spdlog::level::info : spdlog::level::warn;
+      spdlog::log(level, "diagnose [{}] {}: {}. {}{}", f.check, f.subject, f.title,
+                  oneLine(f.explanation), f.fixCommand.empty() ? "" : " Fix: " + f.fixCommand);
+    }
+  }
+  for (const auto& f : r.findings) {
+    if (f.fixed && f.fixable) {
+      std::string evidence;
+      for (const auto& [k, v] : f.evidence) {
+        if (k == "rp_filter" || k == "path" || k == "kernel answer") {
+          evidence += " " + k + ": " + v + ";";
+        }
+      }
+      spdlog::warn("diagnose [{}] {}: {}. {} Fixed (rpFilter: fix):{}", f.check, f.subject, f.title,
+                   oneLine(f.explanation), evidence);
+    }
+  }
+  for (const auto& a : r.actions) {
+    spdlog::warn("diagnose: {}", a);
+  }
+  for (const auto& n : r.notChecked) {
+    spdlog::debug("diagnose: not checked: {}", n);
+  }
+  // A link-event run checks rp_filter only: it settles only rp_filter findings.
+  for (auto it = logged_.begin(); it != logged_.end();) {
+    const std::string& key = it->first;
+    const bool inScope = full || key.rfind("rp_filter|", 0) == 0 ||
+                         key.rfind("log_martians|", 0) == 0 || key.rfind("route|", 0) == 0;
+    if (inScope && !present.contains(key)) {
+      spdlog::info("diagnose: resolved: {}", it->second);
+      it = logged_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& f : r.findings) {
+    findings.push_back(diag::toJson(f));
+  }
+  health_.setFindings(std::move(findings), full);
+}
+
+}  // namespace ovl

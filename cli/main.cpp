@@ -1,0 +1,23 @@
+// ovlctl: the operator CLI. Each command group lives in cli/<group>_command.{h,cpp} and adds
+// itself here.
+#include <CLI/CLI.hpp>
+
+#include "cli/diagnose_command.h"
+#include "cli/exit_code.h"
+#include "cli/trace_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ovlctl: operate an ovl node"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ovlctl 0.1.0");
+  ovl::cli::addDiagnoseCommand(app);
+  ovl::cli::addTraceCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const ovl::cli::ExitCode& e) {
+    return e.code;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return 0;
+}
