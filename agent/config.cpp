@@ -64,9 +64,10 @@ constexpr svc::Protocol kProtocolValues[] = {svc::Protocol::kTcp, svc::Protocol:
 constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
 constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
-constexpr std::string_view kAgentFields[] = {
-    "nodeName",      "datastore", "clusterFile",   "underlayInterface", "vtepName",    "bridgeName",
-    "healthAddress", "stateDir",  "resyncSeconds", "logLevel",          "endpointsDir", "rpFilter"};
+constexpr std::string_view kAgentFields[] = {"nodeName",          "datastore",    "clusterFile",
+                                             "underlayInterface", "vtepName",     "bridgeName",
+                                             "healthAddress",     "stateDir",     "resyncSeconds",
+                                             "logLevel",          "endpointsDir", "rpFilter"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kRpFilterModes[] = {"fix", "warn", "off"};
 

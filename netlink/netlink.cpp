@@ -1031,24 +1031,6 @@ Result<std::vector<BridgePort>> Netlink::bridgePorts() {
   return out;
 }
 
-Status Netlink::setHairpin(int index, bool on) {
-  const std::string what =
-      "set hairpin " + std::string(on ? "on" : "off") + " on bridge port " + devName(index);
-  ifinfomsg ifi{};
-  ifi.ifi_family = AF_BRIDGE;
-  ifi.ifi_index = index;
-  auto msg = simpleRequest(RTM_SETLINK, 0, &ifi, sizeof(ifi));
-  if (!msg) {
-    return msg.error().withContext(what);
-  }
-  nlattr* nest = nla_nest_start(msg->get(), IFLA_PROTINFO | NLA_F_NESTED);
-  if (nest == nullptr || nla_put_u8(msg->get(), IFLA_BRPORT_MODE, on ? 1 : 0) < 0) {
-    return Error::sys(ENOMEM, what + ": build netlink message");
-  }
-  nla_nest_end(msg->get(), nest);
-  return run(sock_.get(), std::move(msg), what);
-}
-
 // --- pipelined batch -------------------------------------------------------------------------
 
 std::vector<Status> Netlink::applyBatch(std::span<const Op> ops) {

@@ -90,8 +90,7 @@ class Netlink {
   Result<RouteAnswer> routeGet(Ipv4 dst, std::optional<Ipv4> src = std::nullopt, int iif = 0);
 
   // --- bridge ports (AF_BRIDGE): every enslaved port with its hairpin mode
-  Result<std::vector<BridgePort>> bridgePorts();
-  Status setHairpin(int index, bool on);  // what `bridge link set dev X hairpin on|off` sends
+  Result<std::vector<BridgePort>> bridgePorts();  // (setHairpin: with the links above)
 
   // --- pipelined writes: many requests in flight, one ack each (used for cold programming of
   // thousands of objects). Returns one Status per op, in order.
