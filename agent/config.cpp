@@ -63,8 +63,10 @@ constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
 constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr std::string_view kAgentFields[] = {
-    "nodeName",   "datastore",     "clusterFile", "underlayInterface", "vtepName",
-    "bridgeName", "healthAddress", "stateDir",    "resyncSeconds",     "logLevel"};
+    "nodeName",      "datastore", "clusterFile",   "underlayInterface", "vtepName",   "bridgeName",
+    "healthAddress", "stateDir",  "resyncSeconds", "logLevel",          "underlayIP", "etcd"};
+constexpr std::string_view kEtcdFields[] = {"endpoints", "prefix",  "caFile",
+                                            "certFile",  "keyFile", "leaseTTL"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
 constexpr int64_t kMaxSubnetLength = 30;    // a /31 or /32 per node leaves no room for pods
@@ -289,6 +291,8 @@ class Reader {
       : file_(std::move(file)), issues_(issues) {}
 
   size_t issueCount() const { return issues_.size(); }
+  // Where the next values come from (documents of one cluster stored apart, as in etcd).
+  void setFile(std::string file) { file_ = std::move(file); }
 
   SourceMark markOf(const YAML::Node& n) const {
     SourceMark mark{file_};
@@ -568,6 +572,17 @@ struct Claim {
   std::string toString() const { return fmt::format("{} at {}", who, where.toString()); }
 };
 
+}  // namespace
+
+// One stored document: its YAML tree, or the syntax error that kept it from being read.
+struct ClusterDocuments::Doc {
+  std::string source;
+  YAML::Node root;
+  std::vector<ConfigIssue> syntax;
+};
+
+namespace {
+
 class ClusterParser {
  public:
   ClusterParser(const std::string& fileName, ClusterLoad& out)
@@ -605,7 +620,7 @@ class ClusterParser {
       if (nodes->IsSequence()) {
         size_t index = 0;
         for (const auto& entry : *nodes) {
-          parseNode(entry, index++, facts);
+          parseNode(entry, fmt::format("nodes[{}]", index++), facts);
         }
       } else {
         r_.issue(*nodes, "nodes",
@@ -620,7 +635,7 @@ class ClusterParser {
       if (services->IsSequence()) {
         size_t index = 0;
         for (const auto& entry : *services) {
-          parseService(entry, index++, facts);
+          parseService(entry, fmt::format("services[{}]", index++), facts);
         }
       } else {
         r_.issue(*services, "services",
@@ -629,6 +644,47 @@ class ClusterParser {
       }
     }
   }
+
+  // The documents of a cluster stored apart (ClusterDocuments): each is read as the section or
+  // list entry of the cluster file it stands for, and they are checked against each other (one
+  // cluster IP, subnet or underlay IP per object) as the entries of one file are.
+  void parseDocuments(const ClusterDocuments::Doc* network,
+                      const std::map<std::string, ClusterDocuments::Doc>& nodes,
+                      const std::map<std::string, ClusterDocuments::Doc>& services) {
+    out_.strictStartup = false;
+    NetworkFacts facts;
+    if (network == nullptr) {
+      r_.issue(SourceMark{missingNetworkSource_}, "network",
+               "missing: the network settings (podCIDR and the others, as in the cluster "
+               "file's network section) are not stored");
+    } else if (!network->syntax.empty()) {
+      out_.issues.insert(out_.issues.end(), network->syntax.begin(), network->syntax.end());
+    } else {
+      r_.setFile(network->source);
+      if (network->root.IsMap()) {
+        facts = parseNetwork(network->root);
+      } else {
+        r_.issue(network->root, "network",
+                 fmt::format("expected a map with fields {}; got {}", joinNames(kNetworkFields),
+                             describe(network->root)));
+      }
+    }
+    out_.fatal = r_.issueCount() > 0;
+    auto each = [&](const std::map<std::string, ClusterDocuments::Doc>& docs, auto parseOne) {
+      for (const auto& [key, doc] : docs) {
+        if (!doc.syntax.empty()) {
+          out_.issues.insert(out_.issues.end(), doc.syntax.begin(), doc.syntax.end());
+          continue;
+        }
+        r_.setFile(doc.source);
+        parseOne(doc);
+      }
+    };
+    each(nodes, [&](const ClusterDocuments::Doc& d) { parseNode(d.root, "node", facts); });
+    each(services, [&](const ClusterDocuments::Doc& d) { parseService(d.root, "service", facts); });
+  }
+
+  void setMissingNetworkSource(std::string source) { missingNetworkSource_ = std::move(source); }
 
  private:
   NetworkFacts parseNetwork(const YAML::Node& net) {
@@ -713,8 +769,7 @@ class ClusterParser {
     return facts;
   }
 
-  void parseNode(const YAML::Node& entry, size_t index, const NetworkFacts& facts) {
-    const std::string path = fmt::format("nodes[{}]", index);
+  void parseNode(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts) {
     const size_t issuesBefore = r_.issueCount();
     if (!entry.IsMap()) {
       r_.issue(entry, path,
@@ -857,8 +912,7 @@ class ClusterParser {
     bool uniqueNodePort = true;  // no earlier port of the service has its nodePort/protocol
   };
 
-  void parseService(const YAML::Node& entry, size_t index, const NetworkFacts& facts) {
-    const std::string path = fmt::format("services[{}]", index);
+  void parseService(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts) {
     const size_t issuesBefore = r_.issueCount();
     if (!entry.IsMap()) {
       r_.issue(entry, path,
@@ -1314,6 +1368,7 @@ class ClusterParser {
 
   ClusterLoad& out_;
   Reader r_;
+  std::string missingNetworkSource_;
   std::map<std::string, Claim, std::less<>> names_;
   std::map<uint32_t, Claim> underlayIps_;
   std::map<MacAddr, Claim> vtepMacs_;  // effective VTEP MACs: given or derived from the name
@@ -1371,6 +1426,99 @@ void checkInterfaceNames(Reader& r, const AgentConfig& c) {
   }
 }
 
+// "host:port", "http://host:port" or "https://host:port", as etcdctl takes them: host:port.
+std::optional<std::string> etcdEndpoint(std::string_view text) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (text.starts_with(scheme)) {
+      text.remove_prefix(scheme.size());
+    }
+  }
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::nullopt;
+  }
+  auto port = text.substr(colon + 1);
+  uint32_t value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (!isDecimal(port) || ec != std::errc{} || ptr != port.data() + port.size() || value < 1 ||
+      value > kMaxPort) {
+    return std::nullopt;
+  }
+  return std::string(text);
+}
+
+void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
+  if (!v.IsMap()) {
+    r.issue(
+        v, "etcd",
+        fmt::format("expected a map with fields {}; got {}", joinNames(kEtcdFields), describe(v)));
+    return;
+  }
+  EtcdConfig& e = c.etcd;
+  Fields f = r.fields(v, "etcd", kEtcdFields);
+  constexpr std::string_view kEndpoint = "host:port, such as 127.0.0.1:2379";
+  if (const YAML::Node* eps =
+          r.require(f, v, "etcd", "endpoints", "a list of etcd endpoints (host:port)")) {
+    if (!eps->IsSequence() || eps->size() == 0) {
+      r.issue(*eps, "etcd.endpoints",
+              fmt::format("expected a non-empty list of {}; got {}", kEndpoint, describe(*eps)));
+    } else {
+      for (size_t i = 0; i < eps->size(); ++i) {
+        const std::string field = fmt::format("etcd.endpoints[{}]", i);
+        if (auto text = r.text((*eps)[i], field, kEndpoint)) {
+          if (auto ep = etcdEndpoint(*text)) {
+            e.endpoints.push_back(*ep);
+          } else {
+            r.issue((*eps)[i], field,
+                    fmt::format("invalid endpoint '{}'; expected {}", *text, kEndpoint));
+          }
+        }
+      }
+    }
+  }
+  if (const YAML::Node* p = Reader::find(f, "prefix")) {
+    if (auto text = r.text(*p, "etcd.prefix", "a key prefix such as /ovl")) {
+      if (text->empty() || text->front() != '/' || text->back() == '/') {
+        r.issue(*p, "etcd.prefix",
+                fmt::format("invalid prefix '{}'; expected a key prefix starting with '/' and "
+                            "not ending with '/', such as /ovl",
+                            *text));
+      } else {
+        e.prefix = *text;
+      }
+    }
+  }
+  for (auto [key, target] : {std::pair{"caFile", &e.caFile}, std::pair{"certFile", &e.certFile},
+                             std::pair{"keyFile", &e.keyFile}}) {
+    if (const YAML::Node* p = Reader::find(f, key)) {
+      const std::string field = fmt::format("etcd.{}", key);
+      if (auto path = r.text(*p, field, "a file path")) {
+        std::filesystem::path fp(*path);
+        if (fp.is_relative()) {
+          fp = std::filesystem::path(c.path).parent_path() / fp;
+        }
+        *target = fp.string();
+      }
+    }
+  }
+  if (e.certFile.empty() != e.keyFile.empty()) {
+    r.issue(v, "etcd",
+            "certFile and keyFile go together (the client certificate and its key); "
+            "only one is given");
+  }
+  if (!e.certFile.empty() && e.caFile.empty()) {
+    r.issue(v, "etcd.caFile",
+            "a client certificate is given but no caFile; TLS needs the CA that signed the "
+            "etcd server's certificate");
+  }
+  if (const YAML::Node* p = Reader::find(f, "leaseTTL")) {
+    if (auto ttl = r.integer(*p, "etcd.leaseTTL", EtcdConfig::kMinLeaseTtlSeconds,
+                             EtcdConfig::kMaxLeaseTtlSeconds)) {
+      e.leaseTtlSeconds = static_cast<int>(*ttl);
+    }
+  }
+}
+
 void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
   if (!root.IsMap()) {
     r.issue(root, "",
@@ -1389,13 +1537,43 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
 
   bool fileDatastore = true;  // unless it says otherwise; an invalid one requires nothing more
   if (const YAML::Node* v = Reader::find(f, "datastore")) {
-    auto ds = r.text(*v, "datastore", "file");
-    if (ds && *ds == "file") {
+    auto ds = r.text(*v, "datastore", "file or etcd");
+    if (ds && (*ds == "file" || *ds == "etcd")) {
       c.datastore = *ds;
+      fileDatastore = *ds == "file";
     } else {
       fileDatastore = false;
       if (ds) {
-        r.issue(*v, "datastore", fmt::format("unsupported datastore '{}'; expected file", *ds));
+        r.issue(*v, "datastore",
+                fmt::format("unsupported datastore '{}'; expected file or etcd", *ds));
+      }
+    }
+  }
+  if (c.datastore == "etcd") {
+    if (const YAML::Node* v = r.require(f, root, "", "etcd",
+                                        "a map with the etcd endpoints (etcd: {endpoints: "
+                                        "[127.0.0.1:2379]})")) {
+      parseEtcd(r, *v, c);
+    }
+    if (const YAML::Node* v = r.require(f, root, "", "underlayIP",
+                                        "this node's underlay IPv4 address, such as "
+                                        "192.168.50.1 (with etcd the node registers itself)")) {
+      c.underlayIp = r.ipv4(*v, "underlayIP");
+      if (c.underlayIp) {
+        if (auto why = unusableUnderlayIp(*c.underlayIp, std::nullopt, std::nullopt)) {
+          r.issue(*v, "underlayIP",
+                  fmt::format("underlay IP {} is {}; expected a unicast address",
+                              c.underlayIp->toString(), *why));
+          c.underlayIp.reset();
+        }
+      }
+    }
+  } else {
+    for (const char* key : {"etcd", "underlayIP"}) {
+      if (const YAML::Node* v = Reader::find(f, key)) {
+        r.issue(*v, key,
+                fmt::format("'{}' is only used with datastore etcd (datastore is '{}')", key,
+                            c.datastore));
       }
     }
   }
@@ -1528,6 +1706,132 @@ ClusterLoad loadClusterFile(const std::string& path) {
     return out;
   }
   return parseCluster(*text, path);
+}
+
+// ---- documents stored apart ----
+
+struct ClusterDocuments::Impl {
+  std::optional<Doc> network;
+  std::map<std::string, Doc> nodes;     // by source
+  std::map<std::string, Doc> services;  // by source
+};
+
+ClusterDocuments::ClusterDocuments(std::string networkSource)
+    : networkSource_(std::move(networkSource)), impl_(std::make_unique<Impl>()) {}
+ClusterDocuments::~ClusterDocuments() = default;
+ClusterDocuments::ClusterDocuments(ClusterDocuments&&) noexcept = default;
+ClusterDocuments& ClusterDocuments::operator=(ClusterDocuments&&) noexcept = default;
+
+ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
+                                                 const std::string& text) {
+  Doc doc;
+  doc.source = source;
+  Reader r(source, doc.syntax);
+  try {
+    if (auto root = r.load(text)) {
+      doc.root = *root;
+    }
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  return doc;
+}
+
+void ClusterDocuments::setNetwork(const std::string& source, const std::string& text) {
+  impl_->network = parseDoc(source, text);
+}
+
+void ClusterDocuments::clearNetwork() {
+  impl_->network.reset();
+}
+
+void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
+  Doc doc = parseDoc(source, text);
+  // A node's own record also says whether its agent is ready: a status, not configuration.
+  if (doc.syntax.empty() && doc.root.IsMap() && doc.root["ready"]) {
+    doc.root.remove("ready");
+  }
+  impl_->nodes[source] = std::move(doc);
+}
+
+void ClusterDocuments::setService(const std::string& source, const std::string& text) {
+  impl_->services[source] = parseDoc(source, text);
+}
+
+void ClusterDocuments::erase(const std::string& source) {
+  impl_->nodes.erase(source);
+  impl_->services.erase(source);
+}
+
+std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
+    const std::string& fileName, const std::string& text, std::vector<ConfigIssue>& issues) {
+  std::vector<ServiceEntry> out;
+  Reader r(fileName, issues);
+  std::optional<YAML::Node> root;
+  try {
+    root = r.load(text);
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  if (!root) {
+    return out;
+  }
+  std::vector<YAML::Node> entries;
+  if (root->IsMap() && (*root)["services"]) {
+    const YAML::Node list = (*root)["services"];
+    if (!list.IsSequence()) {
+      r.issue(list, "services",
+              fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
+                          describe(list)));
+      return out;
+    }
+    for (const auto& e : list) {
+      entries.push_back(e);
+    }
+  } else if (root->IsMap()) {
+    entries.push_back(*root);  // one service
+  } else if (root->IsSequence()) {
+    for (const auto& e : *root) {
+      entries.push_back(e);
+    }
+  } else {
+    r.issue(*root, "",
+            fmt::format("expected `services:` with a list of services, or one service (a map "
+                        "with namespace, name, ...); got {}",
+                        describe(*root)));
+    return out;
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const YAML::Node& e = entries[i];
+    ServiceEntry se;
+    se.source = fmt::format("{}[{}]", fileName, i);
+    se.mark = r.markOf(e);
+    if (e.IsMap() && e["namespace"] && e["namespace"].IsScalar() && e["name"] &&
+        e["name"].IsScalar()) {
+      se.id = e["namespace"].Scalar() + "/" + e["name"].Scalar();
+    }
+    se.text = YAML::Dump(e) + "\n";
+    Doc doc;
+    doc.source = fileName;
+    doc.root = e;  // marks stay those of the file
+    impl_->services[se.source] = std::move(doc);
+    out.push_back(std::move(se));
+  }
+  return out;
+}
+
+ClusterLoad ClusterDocuments::build() const {
+  ClusterLoad out;
+  try {
+    ClusterParser p(networkSource_, out);
+    p.setMissingNetworkSource(networkSource_);
+    p.parseDocuments(impl_->network ? &*impl_->network : nullptr, impl_->nodes, impl_->services);
+  } catch (const YAML::Exception& e) {
+    Reader r(networkSource_, out.issues);
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+    out.fatal = true;
+  }
+  return out;
 }
 
 }  // namespace ovl

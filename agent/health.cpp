@@ -25,10 +25,17 @@ void HealthState::setConfigIssues(std::vector<std::string> issues) {
   configIssues_ = std::move(issues);
 }
 
+void HealthState::setDatastoreProblem(std::string problem) {
+  std::lock_guard lock(mu_);
+  datastoreOk_.store(problem.empty());
+  datastoreProblem_ = std::move(problem);
+}
+
 std::string HealthState::json() const {
   std::lock_guard lock(mu_);
   nlohmann::json j{{"alive", alive()},
-                   {"ready", converged_.load()},
+                   {"ready", ready()},
+                   {"datastore", datastoreProblem_.empty() ? "ok" : datastoreProblem_},
                    {"peers", peers_},
                    {"lastError", lastError_},
                    {"configIssues", configIssues_}};

@@ -24,9 +24,12 @@ class HealthState {
   void heartbeat() { lastBeat_.store(nowMs()); }
   void setConverged(bool converged, std::string lastError, size_t peers);
   void setConfigIssues(std::vector<std::string> issues);
+  // Why the datastore is unhealthy ("" = it is healthy): not ready meanwhile, though the data
+  // plane keeps running on the last snapshot.
+  void setDatastoreProblem(std::string problem);
 
   bool alive() const { return nowMs() - lastBeat_.load() < kAliveWindowMs; }
-  bool ready() const { return converged_.load(); }
+  bool ready() const { return converged_.load() && datastoreOk_.load(); }
   std::string json() const;
 
  private:
@@ -34,9 +37,11 @@ class HealthState {
   static int64_t nowMs();
   std::atomic<int64_t> lastBeat_{nowMs()};
   std::atomic<bool> converged_{false};
+  std::atomic<bool> datastoreOk_{true};
   mutable std::mutex mu_;
   std::string lastError_;
   std::vector<std::string> configIssues_;
+  std::string datastoreProblem_;
   size_t peers_ = 0;
 };
 
