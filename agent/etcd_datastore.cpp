@@ -14,7 +14,6 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kRetry{1000};      // after a failed list, watch or registration
 constexpr milliseconds kWatchRetry{200};  // after a broken watch stream (another endpoint)
-constexpr int kSilentPeriods = 3;         // watch silent this many periods: reopen it
 
 // Whether an error at start-up is the configuration's (stop the agent) or etcd's availability
 // (keep trying).
@@ -188,20 +187,6 @@ void EtcdDatastore::sessionFailed(const Error& e) {
   cv_.notify_all();
 }
 
-void EtcdDatastore::checkWatch(milliseconds period) {
-  std::lock_guard lock(mu_);
-  if (watch_ == nullptr) {
-    return;
-  }
-  if (Clock::now() - lastWatchResponse_ > kSilentPeriods * period) {
-    spdlog::warn("etcd: the watch on {} has been silent for {} s; reopening it", watch_->endpoint(),
-                 kSilentPeriods * period.count() / 1000);
-    watch_->cancel();
-  } else {
-    (void)watch_->requestProgress();
-  }
-}
-
 void EtcdDatastore::sessionLoop() {
   const milliseconds period{cfg_.etcd.leaseTtlSeconds * 1000 / 3};
   std::optional<NetworkConfig> network;
@@ -295,8 +280,6 @@ void EtcdDatastore::sessionLoop() {
     if (stopping_) {
       return;
     }
-    lock.unlock();
-    checkWatch(period);
   }
 }
 
@@ -360,7 +343,6 @@ void EtcdDatastore::watchLoop() {
         return;
       }
       watch_ = w->get();
-      lastWatchResponse_ = Clock::now();
     }
     for (;;) {
       auto b = (*w)->next();
@@ -371,12 +353,10 @@ void EtcdDatastore::watchLoop() {
             return;
           }
         }
-        setProblem(b.error().message);
+        // Resumed at once, on the next endpoint if need be; a problem only if that fails.
+        spdlog::info("etcd: {}; resuming the watch from revision {}", b.error().message,
+                     revision + 1);
         break;
-      }
-      {
-        std::lock_guard lock(mu_);
-        lastWatchResponse_ = Clock::now();
       }
       setProblem("");
       if (b->compactRevision > 0) {

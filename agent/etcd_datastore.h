@@ -4,12 +4,12 @@
 //  - The session thread registers this node (EtcdNodeSession: lease, subnet claim, node record)
 //    and renews the lease every TTL/3. When etcd says the lease is gone (expired while etcd was
 //    unreachable, or revoked) it registers again, claiming its previous subnet first. It also
-//    writes the node's readiness and checks that the watch stream is alive (a progress request
-//    every TTL/3; a stream silent for three periods is cancelled and reopened).
+//    writes the node's readiness.
 //  - The watch thread lists the prefix at a revision, publishes the snapshot, then watches from
 //    that revision + 1, publishing a snapshot after each batch of events. A broken stream is
 //    resumed from the last revision seen + 1 on the next endpoint; a compacted revision leads to
-//    a new list, so a change is never missed nor applied twice.
+//    a new list, so a change is never missed nor applied twice. A member that vanished without
+//    closing the connection is noticed by gRPC's keepalive pings (etcd/client.cpp).
 //
 // While etcd is unreachable the last snapshot stays in force (the data plane keeps running) and
 // problem() says what is wrong, which makes the agent report itself not ready.
@@ -63,7 +63,6 @@ class EtcdDatastore final : public Datastore {
   void sessionLoop();
   void watchLoop();
   void sessionFailed(const Error& e);
-  void checkWatch(std::chrono::milliseconds period);
   void publish(ClusterLoad load);
   void wake() const;
   // Waits up to `d` or until stopping; false when stopping.
@@ -86,8 +85,7 @@ class EtcdDatastore final : public Datastore {
   std::string watchProblem_;
   bool wantReady_ = false;
   bool writtenReady_ = false;
-  etcd::Watch* watch_ = nullptr;  // the open watch stream, for cancel/progress
-  Clock::time_point lastWatchResponse_;
+  etcd::Watch* watch_ = nullptr;  // the open watch stream, to cancel it when stopping
 
   std::thread sessionThread_;
   std::thread watchThread_;

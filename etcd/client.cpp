@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -17,12 +18,17 @@ namespace {
 constexpr int64_t kPageSize = 2000;  // keys per Range page
 // gRPC's reconnect backoff grows to two minutes by default; an etcd member that comes back
 // should be used again within a second.
-constexpr int kReconnectBackoffMinMs = 100;
+constexpr int kReconnectBackoffInitialMs = 100;
+// A connection attempt into a partition (SYNs dropped) gives up after this long, so the next one
+// starts soon after the partition heals (gRPC calls this the minimum reconnect backoff; its
+// default is 20 s).
+constexpr int kConnectTimeoutMs = 2000;
 constexpr int kReconnectBackoffMaxMs = 1000;
 // HTTP/2 pings on a connection with calls in flight, so a member that vanished without closing
 // the connection is noticed. etcd refuses pings more often than every 5 s
 // (--grpc-keepalive-min-time) and, by default, pings without calls.
 constexpr int kKeepaliveTimeMs = 10'000;
+constexpr const char* kBackupPollMs = "100";
 constexpr int kKeepaliveTimeoutMs = 5'000;
 
 Result<std::string> readPem(const std::string& path, const char* what) {
@@ -43,16 +49,20 @@ Result<std::string> readPem(const std::string& path, const char* what) {
 //   EACCES     TLS refused, authentication or permission denied (configuration)
 //   ERANGE     the revision asked for was compacted
 //   EIO        anything else
-Error toError(const grpc::Status& st, const std::string& endpoint, const std::string& what) {
+Error toError(const grpc::Status& st, const std::string& endpoint, const std::string& what,
+              bool tls = false) {
   const std::string detail = st.error_message();
   int code = EIO;
   std::string hint;
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       code = ENOTCONN;
-      if (detail.find("SSL") != std::string::npos || detail.find("ssl") != std::string::npos ||
-          detail.find("handshake") != std::string::npos ||
-          detail.find("certificate") != std::string::npos) {
+      // (gRPC names the TCP connect a "tcp handshaker" too: only TLS words count.)
+      if (tls &&
+          (detail.find("SSL") != std::string::npos || detail.find("ssl") != std::string::npos ||
+           detail.find("TLS") != std::string::npos ||
+           detail.find("Handshake failed") != std::string::npos ||
+           detail.find("certificate") != std::string::npos)) {
         code = EACCES;
         hint =
             "; the TLS handshake failed: check caFile, certFile and keyFile (the server "
@@ -102,6 +112,7 @@ void toPb(const TxnOp& op, pb::RequestOp* out) {
 
 struct Client::Endpoint {
   std::string name;
+  bool tls = false;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::KV::Stub> kv;
   std::unique_ptr<pb::Watch::Stub> watch;
@@ -132,16 +143,6 @@ void Watch::cancel() {
   stream_->context.TryCancel();
 }
 
-Status Watch::requestProgress() {
-  std::lock_guard lock(writeMu_);
-  pb::WatchRequest req;
-  req.mutable_progress_request();
-  if (!stream_->rw->Write(req)) {
-    return Error{ENOTCONN, fmt::format("etcd {}: watch: the stream is closed", endpoint_)};
-  }
-  return okStatus();
-}
-
 Result<WatchBatch> Watch::next() {
   pb::WatchResponse r;
   for (;;) {
@@ -167,9 +168,7 @@ Result<WatchBatch> Watch::next() {
       return Error{EIO, fmt::format("etcd {}: watch canceled by the server: {}", endpoint_,
                                     r.cancel_reason().empty() ? "no reason" : r.cancel_reason())};
     }
-    if (r.created() && r.events_size() == 0) {
-      continue;  // the answer to the create request
-    }
+    // No events: the answer to the create request, or a progress notification.
     b.progress = r.events_size() == 0;
     b.events.reserve(static_cast<size_t>(r.events_size()));
     for (const auto& e : r.events()) {
@@ -185,6 +184,11 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::create(const ClientOptions& options) {
+  // With the synchronous API, a connection that gRPC opens in the background (after the last
+  // one broke) is read only by its "backup poller", every 5 s by default: a reconnect then takes
+  // seconds after etcd is reachable again, and attempts time out with the server's SETTINGS frame
+  // unread. gRPC reads this once, when it starts; a value set by the user wins.
+  ::setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", kBackupPollMs, /*overwrite=*/0);
   if (options.endpoints.empty()) {
     return Error{EINVAL, "etcd: no endpoints given; expected at least one host:port"};
   }
@@ -222,13 +226,14 @@ Result<std::unique_ptr<Client>> Client::create(const ClientOptions& options) {
   for (const auto& ep : options.endpoints) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMinMs);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffInitialMs);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kConnectTimeoutMs);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMaxMs);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
     auto e = std::make_unique<Endpoint>();
     e->name = ep;
+    e->tls = !options.caFile.empty();
     e->channel = grpc::CreateCustomChannel(ep, creds, args);
     e->kv = pb::KV::NewStub(e->channel);
     e->watch = pb::Watch::NewStub(e->channel);
@@ -301,7 +306,7 @@ Result<RangeResult> Client::range(const std::string& key, const std::string& ran
       pb::RangeResponse resp;
       grpc::Status gs = ep.kv->Range(&ctx, req, &resp);
       if (!gs.ok()) {
-        return toError(gs, ep.name, "range " + key);
+        return toError(gs, ep.name, "range " + key, ep.tls);
       }
       out.revision = resp.header().revision();
       for (const auto& kv : resp.kvs()) {
@@ -328,7 +333,7 @@ Status Client::unary(const std::string& what, const Req& req, Resp& resp, Method
     setDeadline(ctx, options_.requestTimeout);
     grpc::Status gs = method(ep, &ctx, req, &resp);
     if (!gs.ok()) {
-      return toError(gs, ep.name, what);
+      return toError(gs, ep.name, what, ep.tls);
     }
     return okStatus();
   });
@@ -460,7 +465,7 @@ Result<LeaseInfo> Client::leaseKeepAlive(int64_t id) {
     grpc::Status gs = rw->Finish();
     if (!ok) {
       return toError(gs.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended") : gs,
-                     ep.name, fmt::format("keep lease {:x} alive", id));
+                     ep.name, fmt::format("keep lease {:x} alive", id), ep.tls);
     }
     out = LeaseInfo{resp.id(), resp.ttl(), 0};
     return okStatus();
@@ -501,7 +506,7 @@ Result<std::unique_ptr<Watch>> Client::watch(const std::string& key, const std::
       grpc::Status gs = stream->rw->Finish();
       stream->finished = true;
       return toError(gs.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended") : gs,
-                     ep.name, "watch " + key);
+                     ep.name, "watch " + key, ep.tls);
     }
     out.reset(new Watch(std::move(stream), ep.name));
     return okStatus();

@@ -107,13 +107,14 @@ struct WatchBatch {
   std::vector<WatchEvent> events;
   int64_t revision = 0;         // the store's revision in the response header
   int64_t compactRevision = 0;  // > 0: the start revision was compacted; re-list
-  bool progress = false;        // a progress notification (no events)
+  bool progress = false;        // no events: the watch was created, or a progress notification
 };
 
 class Client;
 
-// A watch on a key range. next() blocks until events, a progress notification, or the stream
-// ends; cancel() (from any thread) ends a blocked next().
+// A watch on a key range, created with progress_notify (etcd then sends the current revision
+// when nothing changed for a while). next() blocks until events, a progress notification, or the
+// stream ends; cancel() (from any thread) ends a blocked next().
 class Watch {
  public:
   ~Watch();
@@ -121,9 +122,6 @@ class Watch {
   Watch& operator=(const Watch&) = delete;
 
   Result<WatchBatch> next();
-  // Asks the server for a progress notification (any thread); its answer is a batch with
-  // progress = true.
-  Status requestProgress();
   void cancel();
   const std::string& endpoint() const { return endpoint_; }
 
@@ -133,7 +131,6 @@ class Watch {
   explicit Watch(std::unique_ptr<Stream> stream, std::string endpoint);
   std::unique_ptr<Stream> stream_;
   std::string endpoint_;
-  std::mutex writeMu_;
 };
 
 class Client {
