@@ -1,10 +1,13 @@
 #include "etcd/client.h"
 
 #include <fmt/format.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "etcd/proto/etcd.grpc.pb.h"
@@ -30,6 +33,42 @@ constexpr int kReconnectBackoffMaxMs = 1000;
 constexpr int kKeepaliveTimeMs = 10'000;
 constexpr const char* kBackupPollMs = "100";
 constexpr int kKeepaliveTimeoutMs = 5'000;
+
+// gRPC's status for a refused TLS handshake often says only "Endpoint read failed" (with TLS 1.3
+// the server's alert arrives after the client thinks the handshake is done); the reason (such
+// as "sslv3 alert bad certificate" or "tlsv13 alert certificate required") goes to gRPC's log.
+// The log is taken over: TLS reasons are kept for the next error message, the rest is dropped
+// (every failure reaches the caller as a status, which the caller logs).
+struct TlsReason {
+  std::mutex mu;
+  std::string text;
+  std::chrono::steady_clock::time_point at;
+};
+TlsReason& tlsReason() {
+  static TlsReason r;
+  return r;
+}
+constexpr std::chrono::seconds kTlsReasonFresh{5};
+
+void grpcLog(gpr_log_func_args* args) {
+  const std::string_view msg = args->message != nullptr ? args->message : "";
+  if (msg.find("SSL routines") != std::string_view::npos ||
+      msg.find("alert") != std::string_view::npos) {
+    TlsReason& r = tlsReason();
+    std::lock_guard lock(r.mu);
+    r.text = std::string(msg);
+    r.at = std::chrono::steady_clock::now();
+  }
+}
+
+std::string recentTlsReason() {
+  TlsReason& r = tlsReason();
+  std::lock_guard lock(r.mu);
+  if (r.text.empty() || std::chrono::steady_clock::now() - r.at > kTlsReasonFresh) {
+    return "";
+  }
+  return r.text;
+}
 
 Result<std::string> readPem(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
@@ -58,16 +97,21 @@ Error toError(const grpc::Status& st, const std::string& endpoint, const std::st
     case grpc::StatusCode::UNAVAILABLE:
       code = ENOTCONN;
       // (gRPC names the TCP connect a "tcp handshaker" too: only TLS words count.)
-      if (tls &&
-          (detail.find("SSL") != std::string::npos || detail.find("ssl") != std::string::npos ||
-           detail.find("TLS") != std::string::npos ||
-           detail.find("Handshake failed") != std::string::npos ||
-           detail.find("certificate") != std::string::npos)) {
-        code = EACCES;
-        hint =
-            "; the TLS handshake failed: check caFile, certFile and keyFile (the server "
-            "refuses a client without a certificate signed by its CA, and this client refuses "
-            "a server whose certificate is not signed by caFile or does not name the endpoint)";
+      if (tls) {
+        const std::string reason = recentTlsReason();
+        const bool tlsWords = detail.find("SSL") != std::string::npos ||
+                              detail.find("ssl") != std::string::npos ||
+                              detail.find("TLS") != std::string::npos ||
+                              detail.find("Handshake failed") != std::string::npos ||
+                              detail.find("certificate") != std::string::npos;
+        if (tlsWords || !reason.empty()) {
+          code = EACCES;
+          hint = fmt::format(
+              "{}; the TLS handshake failed: check caFile, certFile and keyFile (the server "
+              "refuses a client without a certificate signed by its CA, and this client refuses "
+              "a server whose certificate is not signed by caFile or does not name the endpoint)",
+              reason.empty() ? "" : "; TLS: " + reason);
+        }
       }
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
@@ -189,6 +233,8 @@ Result<std::unique_ptr<Client>> Client::create(const ClientOptions& options) {
   // seconds after etcd is reachable again, and attempts time out with the server's SETTINGS frame
   // unread. gRPC reads this once, when it starts; a value set by the user wins.
   ::setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", kBackupPollMs, /*overwrite=*/0);
+  static std::once_flag logOnce;
+  std::call_once(logOnce, [] { gpr_set_log_function(grpcLog); });
   if (options.endpoints.empty()) {
     return Error{EINVAL, "etcd: no endpoints given; expected at least one host:port"};
   }
