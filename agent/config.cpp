@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/fd.h"
@@ -574,11 +575,38 @@ struct Claim {
 
 }  // namespace
 
-// One stored document: its YAML tree, or the syntax error that kept it from being read.
+// What a service entry holds that no other service may use, and the message when another
+// already does: before + the holder + after.
+struct ServiceClaim {
+  enum class Space { kId, kAddress, kNodePort };
+  Space space;
+  std::string key;  // "ns/name", "ip:port/proto" or "nodePort/proto"
+  SourceMark mark;
+  std::string field;
+  std::string before;
+  std::string after;
+  bool whereOnly;  // the holder is named by its position only
+};
+
+// A service entry read on its own (ClusterParser::parseServiceAlone).
+struct ParsedService {
+  std::optional<svc::Service> service;  // when the entry itself has no problem
+  std::vector<ConfigIssue> issues;      // its own problems
+  std::vector<ServiceClaim> claims;
+  std::optional<std::string> id;
+  std::string who;  // "service 'ns/name'", or its path when it has no valid name
+  SourceMark where;
+  bool annotate = true;  // add " (service X is rejected)" to its messages
+};
+
+// One stored document: its YAML tree, or the syntax error that kept it from being read; and,
+// for a service, the entry read on its own against the network settings of `parsedFor`.
 struct ClusterDocuments::Doc {
   std::string source;
   YAML::Node root;
   std::vector<ConfigIssue> syntax;
+  mutable std::shared_ptr<const ParsedService> parsed;
+  mutable uint64_t parsedFor = 0;
 };
 
 namespace {
@@ -650,7 +678,8 @@ class ClusterParser {
   // cluster IP, subnet or underlay IP per object) as the entries of one file are.
   void parseDocuments(const ClusterDocuments::Doc* network,
                       const std::map<std::string, ClusterDocuments::Doc>& nodes,
-                      const std::map<std::string, ClusterDocuments::Doc>& services) {
+                      const std::map<std::string, ClusterDocuments::Doc>& services,
+                      uint64_t networkGeneration) {
     out_.strictStartup = false;
     NetworkFacts facts;
     if (network == nullptr) {
@@ -681,7 +710,14 @@ class ClusterParser {
       }
     };
     each(nodes, [&](const ClusterDocuments::Doc& d) { parseNode(d.root, "node", facts); });
-    each(services, [&](const ClusterDocuments::Doc& d) { parseService(d.root, "service", facts); });
+    each(services, [&](const ClusterDocuments::Doc& d) {
+      if (!d.parsed || d.parsedFor != networkGeneration) {
+        d.parsed =
+            std::make_shared<const ParsedService>(parseServiceAlone(d.root, "service", facts));
+        d.parsedFor = networkGeneration;
+      }
+      claimService(*d.parsed);
+    });
   }
 
   void setMissingNetworkSource(std::string source) { missingNetworkSource_ = std::move(source); }
@@ -913,12 +949,30 @@ class ClusterParser {
   };
 
   void parseService(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts) {
+    parsedServices_.push_back(
+        std::make_shared<const ParsedService>(parseServiceAlone(entry, path, facts)));
+    claimService(*parsedServices_.back());
+  }
+
+  // The entry on its own: its problems and claims are recorded, not yet checked against other
+  // services (claimService does that), so a stored document is read once and checked again
+  // cheaply whenever another one changes.
+  ParsedService parseServiceAlone(const YAML::Node& entry, const std::string& path,
+                                  const NetworkFacts& facts) {
+    ParsedService out;
     const size_t issuesBefore = r_.issueCount();
+    auto takeIssues = [&] {
+      out.issues.assign(std::make_move_iterator(out_.issues.begin() + issuesBefore),
+                        std::make_move_iterator(out_.issues.end()));
+      out_.issues.resize(issuesBefore);
+    };
     if (!entry.IsMap()) {
       r_.issue(entry, path,
                fmt::format("expected a map with fields {}; got {}", joinNames(kServiceFields),
                            describe(entry)));
-      return;
+      takeIssues();
+      out.annotate = false;
+      return out;
     }
     svc::Service s;
     s.mark = r_.markOf(entry);
@@ -936,7 +990,9 @@ class ClusterParser {
     }
     const std::optional<std::string> id =
         ns && name ? std::optional(fmt::format("{}/{}", *ns, *name)) : std::nullopt;
-    const Claim claim{id ? fmt::format("service '{}'", *id) : path, s.mark};
+    out.id = id;
+    out.who = id ? fmt::format("service '{}'", *id) : path;
+    out.where = s.mark;
 
     std::optional<svc::ServiceType> type = svc::ServiceType::kClusterIP;
     if (const YAML::Node* v = Reader::find(f, "type")) {
@@ -1120,14 +1176,14 @@ class ClusterParser {
       }
     }
 
-    // Conflicts with earlier services: the first keeps the value, this one is rejected.
+    // What it holds that no other service may: checked by claimService.
     if (id) {
-      auto [it, inserted] = serviceIds_.try_emplace(*id, claim);
-      if (!inserted) {
-        r_.issue(*nameNode, path + ".name",
-                 fmt::format("service '{}' is already defined by the entry at {}", *id,
-                             it->second.where.toString()));
-      }
+      out.claims.push_back(ServiceClaim{ServiceClaim::Space::kId, *id, r_.markOf(*nameNode),
+                                        path + ".name",
+                                        fmt::format("service '{}' is already defined by the "
+                                                    "entry at ",
+                                                    *id),
+                                        "", /*whereOnly=*/true});
     }
     for (const std::vector<Address>* list : {&clusterIps, &externalIps}) {
       for (const Address& a : *list) {
@@ -1137,14 +1193,12 @@ class ClusterParser {
           }
           const std::string what =
               fmt::format("{}:{}/{}", a.ip.toString(), p.port.port, svc::toString(p.port.protocol));
-          auto [it, inserted] = serviceAddresses_.try_emplace(what, claim);
-          if (!inserted) {
-            r_.issue(a.node, a.field,
-                     fmt::format("{} ({}) is already used by {}; expected an address, port and "
-                                 "protocol that no other service uses (cluster IPs and external "
-                                 "IPs share one space)",
-                                 what, p.path.substr(path.size() + 1), it->second.toString()));
-          }
+          out.claims.push_back(ServiceClaim{
+              ServiceClaim::Space::kAddress, what, r_.markOf(a.node), a.field,
+              fmt::format("{} ({}) is already used by ", what, p.path.substr(path.size() + 1)),
+              "; expected an address, port and protocol that no other service uses (cluster IPs "
+              "and external IPs share one space)",
+              false});
         }
       }
     }
@@ -1154,20 +1208,15 @@ class ClusterParser {
       }
       const std::string what =
           fmt::format("{}/{}", *p.port.nodePort, svc::toString(p.port.protocol));
-      auto [it, inserted] = nodePorts_.try_emplace(what, claim);
-      if (!inserted) {
-        r_.issue(p.nodePortNode, p.path + ".nodePort",
-                 fmt::format("nodePort {} is already used by {}; expected a node port and "
-                             "protocol that no other service uses",
-                             what, it->second.toString()));
-      }
+      out.claims.push_back(
+          ServiceClaim{ServiceClaim::Space::kNodePort, what, r_.markOf(p.nodePortNode),
+                       p.path + ".nodePort", fmt::format("nodePort {} is already used by ", what),
+                       "; expected a node port and protocol that no other service uses", false});
     }
 
     if (r_.issueCount() != issuesBefore) {
-      // Rejected; its issues say why. Each one names the service, for logs read out of context.
-      r_.annotateSince(issuesBefore, id ? fmt::format(" (service {} is rejected)", *id)
-                                        : std::string(" (this service is rejected)"));
-      return;
+      takeIssues();
+      return out;
     }
     s.ns = *ns;
     s.name = *name;
@@ -1181,7 +1230,39 @@ class ClusterParser {
     for (PortEntry& p : ports) {
       s.ports.push_back(std::move(p.port));
     }
-    out_.cluster.services.push_back(std::move(s));
+    out.service = std::move(s);
+    return out;
+  }
+
+  // Conflicts with earlier services: the first keeps the value, this one is rejected.
+  // `p` must outlive the parser: the claim maps point into it.
+  void claimService(const ParsedService& p) {
+    std::vector<ConfigIssue> issues = p.issues;
+    for (const ServiceClaim& c : p.claims) {
+      auto& space = c.space == ServiceClaim::Space::kId        ? serviceIds_
+                    : c.space == ServiceClaim::Space::kAddress ? serviceAddresses_
+                                                               : nodePorts_;
+      auto [it, inserted] = space.try_emplace(c.key, &p);
+      if (!inserted) {
+        const ParsedService& holder = *it->second;
+        const std::string held =
+            c.whereOnly ? holder.where.toString() : Claim{holder.who, holder.where}.toString();
+        issues.push_back(ConfigIssue{c.mark, c.field, c.before + held + c.after});
+      }
+    }
+    if (issues.empty()) {
+      out_.cluster.services.push_back(*p.service);
+      return;
+    }
+    // Rejected; its issues say why. Each one names the service, for logs read out of context.
+    const std::string suffix = p.id ? fmt::format(" (service {} is rejected)", *p.id)
+                                    : std::string(" (this service is rejected)");
+    for (auto& i : issues) {
+      if (p.annotate) {
+        i.message += suffix;
+      }
+      out_.issues.push_back(std::move(i));
+    }
   }
 
   // One entry of a service's `ports`; `valid` when every value in it is.
@@ -1374,9 +1455,13 @@ class ClusterParser {
   std::map<MacAddr, Claim> vtepMacs_;  // effective VTEP MACs: given or derived from the name
   std::vector<std::pair<Ipv4Prefix, Claim>> podSubnets_;
   // Services: "ns/name", "ip:port/proto" (cluster and external IPs alike), "nodePort/proto".
-  std::map<std::string, Claim, std::less<>> serviceIds_;
-  std::map<std::string, Claim, std::less<>> serviceAddresses_;
-  std::map<std::string, Claim, std::less<>> nodePorts_;
+  // (Keys point into the claims of the services that hold them, kept alive below: no copies,
+  // as the etcd datastore checks 10,000 stored services again at every change.)
+  using ServiceClaims = std::unordered_map<std::string_view, const ParsedService*>;
+  ServiceClaims serviceIds_;
+  ServiceClaims serviceAddresses_;
+  ServiceClaims nodePorts_;
+  std::vector<std::shared_ptr<const ParsedService>> parsedServices_;  // of the cluster file
 };
 
 // ---- agent.yaml ----
@@ -1712,6 +1797,7 @@ ClusterLoad loadClusterFile(const std::string& path) {
 
 struct ClusterDocuments::Impl {
   std::optional<Doc> network;
+  uint64_t networkGeneration = 1;       // bumped whenever the network document changes
   std::map<std::string, Doc> nodes;     // by source
   std::map<std::string, Doc> services;  // by source
 };
@@ -1739,10 +1825,12 @@ ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
 
 void ClusterDocuments::setNetwork(const std::string& source, const std::string& text) {
   impl_->network = parseDoc(source, text);
+  ++impl_->networkGeneration;
 }
 
 void ClusterDocuments::clearNetwork() {
   impl_->network.reset();
+  ++impl_->networkGeneration;
 }
 
 void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
@@ -1825,7 +1913,8 @@ ClusterLoad ClusterDocuments::build() const {
   try {
     ClusterParser p(networkSource_, out);
     p.setMissingNetworkSource(networkSource_);
-    p.parseDocuments(impl_->network ? &*impl_->network : nullptr, impl_->nodes, impl_->services);
+    p.parseDocuments(impl_->network ? &*impl_->network : nullptr, impl_->nodes, impl_->services,
+                     impl_->networkGeneration);
   } catch (const YAML::Exception& e) {
     Reader r(networkSource_, out.issues);
     r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));

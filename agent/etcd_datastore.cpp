@@ -65,7 +65,8 @@ EtcdDatastore::EtcdDatastore(const AgentConfig& cfg, std::unique_ptr<etcd::Clien
       keys_{cfg.etcd.prefix},
       session_(*client_, keys_, NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{})},
                cfg.etcd.leaseTtlSeconds, cfg.stateDir),
-      event_(std::move(event)) {}
+      event_(std::move(event)),
+      docs_(keys_.config()) {}
 
 Result<std::unique_ptr<EtcdDatastore>> EtcdDatastore::create(const AgentConfig& cfg) {
   if (!cfg.underlayIp) {
@@ -125,10 +126,20 @@ bool EtcdDatastore::maybeChanged() {
 }
 
 std::optional<ClusterLoad> EtcdDatastore::loadIfChanged() {
+  // Built here, on the agent's thread, from every change applied so far: a burst of changes
+  // (10,000 services written in batches of 100) costs one build, not one per batch. The watch
+  // thread waits meanwhile; its events queue up in the stream.
   std::lock_guard lock(mu_);
-  std::optional<ClusterLoad> out = std::move(pending_);
-  pending_.reset();
-  return out;
+  if (!dirty_) {
+    return std::nullopt;
+  }
+  const auto t0 = Clock::now();
+  ClusterLoad load = docs_.build();
+  load.revision = static_cast<uint64_t>(docsRevision_);
+  dirty_ = false;
+  spdlog::debug("etcd: snapshot at revision {} built in {:.1f} ms", docsRevision_,
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  return load;
 }
 
 std::string EtcdDatastore::problem() const {
@@ -160,12 +171,10 @@ bool EtcdDatastore::pause(milliseconds d) {
   return !cv_.wait_for(lock, d, [&] { return stopping_; });
 }
 
-void EtcdDatastore::publish(ClusterLoad load) {
-  {
-    std::lock_guard lock(mu_);
-    pending_ = std::move(load);
-    published_ = true;
-  }
+void EtcdDatastore::changed(int64_t revision) {
+  docsRevision_ = revision;
+  dirty_ = true;
+  published_ = true;
   cv_.notify_all();
   wake();
 }
@@ -305,7 +314,6 @@ void EtcdDatastore::watchLoop() {
       wake();
     }
   };
-  ClusterDocuments docs(keys_.config());
   int64_t revision = 0;
   bool listed = false;
   for (;;) {
@@ -318,16 +326,18 @@ void EtcdDatastore::watchLoop() {
         }
         continue;
       }
-      docs = ClusterDocuments(keys_.config());
+      ClusterDocuments fresh(keys_.config());  // parsed before taking the lock
       for (const auto& kv : r->kvs) {
-        applyKv(keys_, docs, kv.key, kv.value);
+        applyKv(keys_, fresh, kv.key, kv.value);
       }
       revision = r->revision;
       listed = true;
-      ClusterLoad load = docs.build();
-      load.revision = static_cast<uint64_t>(revision);
       spdlog::debug("etcd: listed {} keys at revision {}", r->kvs.size(), revision);
-      publish(std::move(load));
+      {
+        std::lock_guard lock(mu_);
+        docs_ = std::move(fresh);
+        changed(revision);
+      }
     }
     auto w = client_->watch(keys_.all(), etcd::Client::prefixEnd(keys_.all()), revision + 1);
     if (!w) {
@@ -369,17 +379,16 @@ void EtcdDatastore::watchLoop() {
         revision = std::max(revision, b->revision);
         continue;
       }
+      std::lock_guard lock(mu_);
       for (const auto& e : b->events) {
         if (e.type == etcd::WatchEvent::Type::kPut) {
-          applyKv(keys_, docs, e.kv.key, e.kv.value);
+          applyKv(keys_, docs_, e.kv.key, e.kv.value);
         } else {
-          eraseKv(keys_, docs, e.kv.key);
+          eraseKv(keys_, docs_, e.kv.key);
         }
         revision = std::max(revision, e.kv.modRevision);
       }
-      ClusterLoad load = docs.build();
-      load.revision = static_cast<uint64_t>(revision);
-      publish(std::move(load));
+      changed(revision);
     }
     {
       std::lock_guard lock(mu_);

@@ -5,8 +5,9 @@
 //    and renews the lease every TTL/3. When etcd says the lease is gone (expired while etcd was
 //    unreachable, or revoked) it registers again, claiming its previous subnet first. It also
 //    writes the node's readiness.
-//  - The watch thread lists the prefix at a revision, publishes the snapshot, then watches from
-//    that revision + 1, publishing a snapshot after each batch of events. A broken stream is
+//  - The watch thread lists the prefix at a revision, then watches from that revision + 1,
+//    applying each batch of events to the stored documents; the agent's thread builds a snapshot
+//    from them when it asks (loadIfChanged), so a burst costs one build. A broken stream is
 //    resumed from the last revision seen + 1 on the next endpoint; a compacted revision leads to
 //    a new list, so a change is never missed nor applied twice. A member that vanished without
 //    closing the connection is noticed by gRPC's keepalive pings (etcd/client.cpp).
@@ -63,7 +64,8 @@ class EtcdDatastore final : public Datastore {
   void sessionLoop();
   void watchLoop();
   void sessionFailed(const Error& e);
-  void publish(ClusterLoad load);
+  // A new state of docs_ at `revision` (mu_ held): wakes the agent.
+  void changed(int64_t revision);
   void wake() const;
   // Waits up to `d` or until stopping; false when stopping.
   bool pause(std::chrono::milliseconds d);
@@ -79,8 +81,10 @@ class EtcdDatastore final : public Datastore {
   bool stopping_ = false;
   bool registered_ = false;  // at least once
   std::optional<Error> fatal_;
-  std::optional<ClusterLoad> pending_;
-  bool published_ = false;
+  ClusterDocuments docs_;  // what etcd holds under the prefix, as documents
+  int64_t docsRevision_ = 0;
+  bool dirty_ = false;      // docs_ changed since the last snapshot
+  bool published_ = false;  // listed at least once
   std::string sessionProblem_;
   std::string watchProblem_;
   bool wantReady_ = false;
