@@ -2,7 +2,10 @@
 // and a cluster assembled from separately stored documents (bad ones named by key and skipped).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "agent/config.h"
@@ -40,6 +43,29 @@ TEST(EtcdAgentConfig, ReadsTheEtcdSection) {
   EXPECT_EQ(c.etcd.caFile, "/etc/ovl/pki/ca.pem");  // relative to agent.yaml
   EXPECT_EQ(c.etcd.certFile, "/pki/n1.pem");
   EXPECT_EQ(c.etcd.leaseTtlSeconds, 6);
+}
+
+TEST(EtcdAgentConfig, ExampleFileIsValid) {
+  const auto path =
+      std::filesystem::path(__FILE__).parent_path() / "../../examples/agent-etcd.yaml";
+  auto r = loadAgentConfig(path.string());
+  ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
+  EXPECT_EQ(r.config.datastore, "etcd");
+  EXPECT_EQ(r.config.etcd.endpoints.size(), 3u);
+  EXPECT_EQ(r.config.etcd.leaseTtlSeconds, 10);
+}
+
+TEST(ClusterDocuments, DemoNetworkDocumentIsValid) {
+  const auto path =
+      std::filesystem::path(__FILE__).parent_path() / "../../examples/demo/network.yaml";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  ClusterDocuments docs("/ovl/config");
+  docs.setNetwork("/ovl/config", text.str());
+  ClusterLoad load = docs.build();
+  ASSERT_TRUE(load.issues.empty()) << dump(load.issues);
+  EXPECT_EQ(load.cluster.network.serviceCidr, Ipv4Prefix::parse("10.96.0.0/12"));
 }
 
 TEST(EtcdAgentConfig, DefaultsAndRequiredFields) {
