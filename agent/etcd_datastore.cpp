@@ -233,7 +233,8 @@ void EtcdDatastore::sessionLoop() {
         std::lock_guard lock(mu_);
         registered_ = true;
         sessionProblem_.clear();
-        writtenReady_ = false;  // the record was written with ready: false
+        // The record carries the readiness last written, which may be stale: write it again.
+        writtenReady_ = !wantReady_;
       }
       cv_.notify_all();
       wake();
