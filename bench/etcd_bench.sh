@@ -12,6 +12,7 @@
 #     nftables notification group); also from the Put's acknowledgement (etcdctl's own start-up
 #     excluded).
 # Figures: median, min, max over RUNS runs (cold start) and CHANGES changes; ratios etcd/file.
+# OVL_BENCH_LOG_LEVEL=debug makes the agents log each snapshot's build time.
 # Usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH [RUNS=5] [CHANGES=20]
 set -euo pipefail
 AGENT=${1:?usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH [RUNS] [CHANGES]}
