@@ -710,6 +710,9 @@ class ClusterParser {
       }
     };
     each(nodes, [&](const ClusterDocuments::Doc& d) { parseNode(d.root, "node", facts); });
+    out_.cluster.services.reserve(services.size());
+    serviceIds_.reserve(services.size());
+    serviceAddresses_.reserve(services.size());
     each(services, [&](const ClusterDocuments::Doc& d) {
       if (!d.parsed || d.parsedFor != networkGeneration) {
         d.parsed =
