@@ -18,6 +18,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/config.h"
+#include "agent/datastore.h"
+#include "agent/etcd_datastore.h"
 #include "agent/diagnostics_watch.h"
 #include "agent/file_datastore.h"
 #include "agent/health.h"
@@ -55,10 +57,10 @@ void setLogLevel(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// The loop's state: the plan of the last good cluster file, and when work is due.
+// The loop's state: the plan of the last good cluster snapshot, and when work is due.
 class AgentLoop {
  public:
-  AgentLoop(AgentConfig cfg, OverlayKernel& kernel, FileDatastore& store, nl::EventMonitor& events,
+  AgentLoop(AgentConfig cfg, OverlayKernel& kernel, Datastore& store, nl::EventMonitor& events,
             nat::NatTable& nat, conntrack::Conntrack& conntrack, nat::NftMonitor& nftEvents,
             HealthState& health, LocalEndpoints& local)
       : cfg_(std::move(cfg)),
@@ -73,35 +75,42 @@ class AgentLoop {
         nodeState_(cfg_.stateDir, local.dir(), kernel),
         diagnostics_(cfg_, health) {}
 
-  // Reads the cluster file and plans. At start-up an issue with the network or a node is
-  // fatal (exit 2); later a bad file keeps the last good plan, and a bad node entry only drops
-  // that node. A bad service is reported and skipped, at start-up too: every other service is
-  // programmed.
+  // Reads the cluster snapshot and plans. At start-up an issue with the network (or, in a
+  // cluster file, with a node) is fatal (exit 2); later a bad snapshot keeps the last good plan,
+  // and a bad node entry only drops that node. A bad service is reported and skipped, at
+  // start-up too: every other service is programmed.
   bool loadPlan(bool startup) {
     auto loaded = store_.loadIfChanged();
     if (!loaded) {
       return true;  // the same content as last time
     }
     ClusterLoad load = std::move(*loaded);
-    health_.setConfigIssues(issueStrings(load.issues));
-    for (const auto& i : load.issues) {
-      spdlog::error("{}", i.toString());
+    // Each snapshot reports every problem again; the log says them when they change.
+    auto issues = issueStrings(load.issues);
+    if (issues != loggedIssues_) {
+      for (const auto& i : issues) {
+        spdlog::error("{}", i);
+      }
+      loggedIssues_ = issues;
     }
+    health_.setConfigIssues(std::move(issues));
     const auto fatalAtStart =
-        std::count_if(load.issues.begin(), load.issues.end(),
-                      [](const ConfigIssue& i) { return i.field.rfind("services", 0) != 0; });
+        load.strictStartup
+            ? std::count_if(load.issues.begin(), load.issues.end(),
+                            [](const ConfigIssue& i) { return i.field.rfind("services", 0) != 0; })
+            : (load.fatal ? 1 : 0);
     if (startup && fatalAtStart > 0) {
-      spdlog::error("{} problem(s) in {}; not starting", fatalAtStart, store_.path());
+      spdlog::error("{} problem(s) in {}; not starting", fatalAtStart, store_.describe());
       return false;
     }
     if (load.fatal) {
-      spdlog::error("{} not applied; keeping the last good cluster ({} peers)", store_.path(),
+      spdlog::error("{} not applied; keeping the last good cluster ({} peers)", store_.describe(),
                     plan_ ? plan_->peers.size() : 0);
       return false;
     }
     auto plan = planOverlay(load.cluster, cfg_.nodeName, PlanNames{cfg_.vtepName, cfg_.bridgeName});
     if (!plan && startup) {
-      spdlog::error("{}: {}", store_.path(), plan.error().message);
+      spdlog::error("{}: {}", store_.describe(), plan.error().message);
       return false;
     }
     // Services do not depend on this node's own entry: a broken one keeps the last good
@@ -114,13 +123,13 @@ class AgentLoop {
     planNatWithLocalEndpoints();
     due_ = Clock::now();
     if (!plan) {
-      spdlog::error("{}: {}; keeping the last good overlay, applying the services", store_.path(),
-                    plan.error().message);
+      spdlog::error("{}: {}; keeping the last good overlay, applying the services",
+                    store_.describe(), plan.error().message);
       return false;
     }
     if (plan_ && !startup) {
-      spdlog::info("cluster file reloaded: {} peers (was {})", plan->peers.size(),
-                   plan_->peers.size());
+      spdlog::info("cluster reloaded from {} (revision {}): {} peers (was {})", store_.describe(),
+                   load.revision, plan->peers.size(), plan_->peers.size());
     }
     plan_ = std::move(*plan);
     // yaml-cpp's document tree for a large cluster file is many times the file's size; glibc
@@ -133,6 +142,7 @@ class AgentLoop {
     nextResync_ = Clock::now() + std::chrono::seconds(cfg_.resyncSeconds);
     for (;;) {
       health_.heartbeat();
+      health_.setDatastoreProblem(store_.problem());
       auto now = Clock::now();
       if (now >= nextResync_) {
         loadPlan(false);  // in case an inotify event was missed
@@ -158,7 +168,7 @@ class AgentLoop {
         signalfd_siginfo si{};
         if (::read(signalFd, &si, sizeof si) == sizeof si) {
           if (si.ssi_signo == SIGHUP) {
-            spdlog::info("SIGHUP: reloading {}", store_.path());
+            spdlog::info("SIGHUP: reloading {}", store_.describe());
             loadPlan(false);
           } else {
             spdlog::info("signal {}: stopping; the kernel keeps the overlay as it is",
@@ -226,6 +236,7 @@ class AgentLoop {
       if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
         spdlog::warn("{}", st.error().message);
       }
+      store_.reportReady(true);
       if (!notifiedReady_) {
         sd_notify(0, "READY=1");
         notifiedReady_ = true;
@@ -236,6 +247,7 @@ class AgentLoop {
       spdlog::error("{}", e.message);
     }
     health_.setConverged(false, r.errors.front().message, plan_->peers.size());
+    store_.reportReady(false);
     spdlog::warn("{} error(s); retrying in {} ms", r.errors.size(), retry_.count());
     due_ = Clock::now() + retry_;
     retry_ = std::min(retry_ * 2, kRetryMax);
@@ -337,7 +349,7 @@ class AgentLoop {
 
   AgentConfig cfg_;
   OverlayReconciler reconciler_;
-  FileDatastore& store_;
+  Datastore& store_;
   nl::EventMonitor& events_;
   nat::NatTable& nat_;
   conntrack::Conntrack& conntrack_;
@@ -351,6 +363,7 @@ class AgentLoop {
   DiagnosticsWatch diagnostics_;
   std::optional<OverlayPlan> plan_;
   nat::NatState natState_;  // the services, and the table they need
+  std::vector<std::string> loggedIssues_;
   std::optional<Clock::time_point> due_;
   Clock::time_point nextResync_;
   bool fullRead_ = true;
@@ -359,8 +372,23 @@ class AgentLoop {
 };
 
 int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {
-  // The VTEP's name may come from the cluster file's VNI; read it if it is readable.
+  // The VTEP's name may come from the cluster's VNI; read it if it is readable.
   std::string vtep = cfg.vtepName;
+  if (cfg.datastore == "etcd") {
+    // Leave the cluster at once: peers remove this node now, not when its lease expires.
+    if (auto st = EtcdDatastore::deregister(cfg); !st) {
+      spdlog::warn("{}", st.error().message);
+    }
+    if (vtep.empty()) {
+      auto network = EtcdDatastore::readNetwork(cfg);
+      if (!network) {
+        spdlog::error("cannot tell the VTEP's name: {}; and vtepName is not set",
+                      network.error().message);
+        return 2;
+      }
+      vtep = fmt::format("ovl.{}", network->vni);
+    }
+  }
   if (vtep.empty()) {
     ClusterLoad load = loadClusterFile(cfg.clusterFile);
     if (load.fatal) {
@@ -496,10 +524,21 @@ int runAgent(const AgentOptions& options) {
     return 1;
   }
 
-  auto store = FileDatastore::create(cfg.clusterFile);
-  if (!store) {
-    spdlog::error("{}", store.error().message);
-    return 2;
+  std::unique_ptr<Datastore> store;
+  if (cfg.datastore == "etcd") {
+    auto etcd = EtcdDatastore::create(cfg);
+    if (!etcd) {
+      spdlog::error("{}", etcd.error().message);
+      return 2;
+    }
+    store = std::move(*etcd);
+  } else {
+    auto file = FileDatastore::create(cfg.clusterFile);
+    if (!file) {
+      spdlog::error("{}", file.error().message);
+      return 2;
+    }
+    store = std::make_unique<FileDatastore>(std::move(*file));
   }
   // Subscribe before the first read, so no change between the read and the watch is missed.
   auto events = nl::EventMonitor::create();
@@ -528,6 +567,10 @@ int runAgent(const AgentOptions& options) {
     spdlog::error("{}", local.error().message);
     return 2;
   }
+  if (auto st = store->start(); !st) {
+    spdlog::error("{}", st.error().message);
+    return 2;
+  }
   HealthState health;
   AgentLoop loop(cfg, *kernel, *store, *events, *natTable, *ct, *nftEvents, health, *local);
   if (!loop.loadPlan(true)) {
@@ -542,8 +585,9 @@ int runAgent(const AgentOptions& options) {
     }
     server = std::move(*s);
   }
-  spdlog::info("ovl-agent {} on node {}: cluster file {}, health on {}", "0.1.0", cfg.nodeName,
-               cfg.clusterFile, cfg.healthAddress.empty() ? "(off)" : cfg.healthAddress);
+  spdlog::info("ovl-agent {} on node {}: datastore {} ({}), health on {}", "0.1.0", cfg.nodeName,
+               cfg.datastore, store->describe(),
+               cfg.healthAddress.empty() ? "(off)" : cfg.healthAddress);
   return loop.run(sigFd.get());
 }
 

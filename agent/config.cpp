@@ -17,6 +17,7 @@
 #include <span>
 #include <sstream>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/fd.h"
@@ -64,10 +65,12 @@ constexpr svc::Protocol kProtocolValues[] = {svc::Protocol::kTcp, svc::Protocol:
 constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
 constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
-constexpr std::string_view kAgentFields[] = {"nodeName",          "datastore",    "clusterFile",
-                                             "underlayInterface", "vtepName",     "bridgeName",
-                                             "healthAddress",     "stateDir",     "resyncSeconds",
-                                             "logLevel",          "endpointsDir", "rpFilter"};
+constexpr std::string_view kAgentFields[] = {
+    "nodeName",     "datastore",     "clusterFile", "underlayInterface", "vtepName",
+    "bridgeName",   "healthAddress", "stateDir",    "resyncSeconds",     "logLevel",
+    "endpointsDir", "rpFilter",      "underlayIP",  "etcd"};
+constexpr std::string_view kEtcdFields[] = {"endpoints", "prefix",  "caFile",
+                                            "certFile",  "keyFile", "leaseTTL"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kRpFilterModes[] = {"fix", "warn", "off"};
 
@@ -293,6 +296,8 @@ class Reader {
       : file_(std::move(file)), issues_(issues) {}
 
   size_t issueCount() const { return issues_.size(); }
+  // Where the next values come from (documents of one cluster stored apart, as in etcd).
+  void setFile(std::string file) { file_ = std::move(file); }
 
   SourceMark markOf(const YAML::Node& n) const {
     SourceMark mark{file_};
@@ -728,6 +733,43 @@ std::optional<ServiceLines> findServiceLines(const std::string& text,
     return std::nullopt;  // the whole-file parse reports it
   }
 }
+}  // namespace
+
+// What a service entry holds that no other service may use, and the message when another
+// already does: before + the holder + after.
+struct ServiceClaim {
+  enum class Space { kId, kAddress, kNodePort };
+  Space space;
+  std::string key;  // "ns/name", "ip:port/proto" or "nodePort/proto"
+  SourceMark mark;
+  std::string field;
+  std::string before;
+  std::string after;
+  bool whereOnly;  // the holder is named by its position only
+};
+
+// A service entry read on its own (ClusterParser::parseServiceAlone).
+struct ParsedService {
+  std::optional<svc::Service> service;  // when the entry itself has no problem
+  std::vector<ConfigIssue> issues;      // its own problems
+  std::vector<ServiceClaim> claims;
+  std::optional<std::string> id;
+  std::string who;  // "service 'ns/name'", or its path when it has no valid name
+  SourceMark where;
+  bool annotate = true;  // add " (service X is rejected)" to its messages
+};
+
+// One stored document: its YAML tree, or the syntax error that kept it from being read; and,
+// for a service, the entry read on its own against the network settings of `parsedFor`.
+struct ClusterDocuments::Doc {
+  std::string source;
+  YAML::Node root;
+  std::vector<ConfigIssue> syntax;
+  mutable std::shared_ptr<const ParsedService> parsed;
+  mutable uint64_t parsedFor = 0;
+};
+
+namespace {
 
 class ClusterParser {
  public:
@@ -786,7 +828,7 @@ class ClusterParser {
       if (nodes->IsSequence()) {
         size_t index = 0;
         for (const auto& entry : *nodes) {
-          parseNode(entry, index++, facts);
+          parseNode(entry, fmt::format("nodes[{}]", index++), facts);
         }
       } else {
         r_.issue(*nodes, "nodes",
@@ -806,7 +848,7 @@ class ClusterParser {
         r_.setLineOffset(first);
         std::optional<YAML::Node> entry = r_.load(std::string(begin, end));
         if (entry && entry->IsSequence() && entry->size() == 1) {
-          parseService((*entry)[0], i, facts);
+          parseService((*entry)[0], fmt::format("services[{}]", i), facts);
         } else if (entry) {
           r_.setLineOffset(0);
           // Not expected: the scan checked that every entry has lines of its own.
@@ -821,7 +863,7 @@ class ClusterParser {
       if (services->IsSequence()) {
         size_t index = 0;
         for (const auto& entry : *services) {
-          parseService(entry, index++, facts);
+          parseService(entry, fmt::format("services[{}]", index++), facts);
         }
       } else {
         r_.issue(*services, "services",
@@ -830,6 +872,58 @@ class ClusterParser {
       }
     }
   }
+
+  // The documents of a cluster stored apart (ClusterDocuments): each is read as the section or
+  // list entry of the cluster file it stands for, and they are checked against each other (one
+  // cluster IP, subnet or underlay IP per object) as the entries of one file are.
+  void parseDocuments(const ClusterDocuments::Doc* network,
+                      const std::map<std::string, ClusterDocuments::Doc>& nodes,
+                      const std::map<std::string, ClusterDocuments::Doc>& services,
+                      uint64_t networkGeneration) {
+    out_.strictStartup = false;
+    NetworkFacts facts;
+    if (network == nullptr) {
+      r_.issue(SourceMark{missingNetworkSource_}, "network",
+               "missing: the network settings (podCIDR and the others, as in the cluster "
+               "file's network section) are not stored");
+    } else if (!network->syntax.empty()) {
+      out_.issues.insert(out_.issues.end(), network->syntax.begin(), network->syntax.end());
+    } else {
+      r_.setFile(network->source);
+      if (network->root.IsMap()) {
+        facts = parseNetwork(network->root);
+      } else {
+        r_.issue(network->root, "network",
+                 fmt::format("expected a map with fields {}; got {}", joinNames(kNetworkFields),
+                             describe(network->root)));
+      }
+    }
+    out_.fatal = r_.issueCount() > 0;
+    auto each = [&](const std::map<std::string, ClusterDocuments::Doc>& docs, auto parseOne) {
+      for (const auto& [key, doc] : docs) {
+        if (!doc.syntax.empty()) {
+          out_.issues.insert(out_.issues.end(), doc.syntax.begin(), doc.syntax.end());
+          continue;
+        }
+        r_.setFile(doc.source);
+        parseOne(doc);
+      }
+    };
+    each(nodes, [&](const ClusterDocuments::Doc& d) { parseNode(d.root, "node", facts); });
+    out_.cluster.services.reserve(services.size());
+    serviceIds_.reserve(services.size());
+    serviceAddresses_.reserve(services.size());
+    each(services, [&](const ClusterDocuments::Doc& d) {
+      if (!d.parsed || d.parsedFor != networkGeneration) {
+        d.parsed =
+            std::make_shared<const ParsedService>(parseServiceAlone(d.root, "service", facts));
+        d.parsedFor = networkGeneration;
+      }
+      claimService(*d.parsed);
+    });
+  }
+
+  void setMissingNetworkSource(std::string source) { missingNetworkSource_ = std::move(source); }
 
  private:
   NetworkFacts parseNetwork(const YAML::Node& net) {
@@ -914,8 +1008,7 @@ class ClusterParser {
     return facts;
   }
 
-  void parseNode(const YAML::Node& entry, size_t index, const NetworkFacts& facts) {
-    const std::string path = fmt::format("nodes[{}]", index);
+  void parseNode(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts) {
     const size_t issuesBefore = r_.issueCount();
     if (!entry.IsMap()) {
       r_.issue(entry, path,
@@ -1058,14 +1151,31 @@ class ClusterParser {
     bool uniqueNodePort = true;  // no earlier port of the service has its nodePort/protocol
   };
 
-  void parseService(const YAML::Node& entry, size_t index, const NetworkFacts& facts) {
-    const std::string path = fmt::format("services[{}]", index);
+  void parseService(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts) {
+    parsedServices_.push_back(
+        std::make_shared<const ParsedService>(parseServiceAlone(entry, path, facts)));
+    claimService(*parsedServices_.back());
+  }
+
+  // The entry on its own: its problems and claims are recorded, not yet checked against other
+  // services (claimService does that), so a stored document is read once and checked again
+  // cheaply whenever another one changes.
+  ParsedService parseServiceAlone(const YAML::Node& entry, const std::string& path,
+                                  const NetworkFacts& facts) {
+    ParsedService out;
     const size_t issuesBefore = r_.issueCount();
+    auto takeIssues = [&] {
+      out.issues.assign(std::make_move_iterator(out_.issues.begin() + issuesBefore),
+                        std::make_move_iterator(out_.issues.end()));
+      out_.issues.resize(issuesBefore);
+    };
     if (!entry.IsMap()) {
       r_.issue(entry, path,
                fmt::format("expected a map with fields {}; got {}", joinNames(kServiceFields),
                            describe(entry)));
-      return;
+      takeIssues();
+      out.annotate = false;
+      return out;
     }
     svc::Service s;
     s.mark = r_.markOf(entry);
@@ -1083,7 +1193,9 @@ class ClusterParser {
     }
     const std::optional<std::string> id =
         ns && name ? std::optional(fmt::format("{}/{}", *ns, *name)) : std::nullopt;
-    const Claim claim{id ? fmt::format("service '{}'", *id) : path, s.mark};
+    out.id = id;
+    out.who = id ? fmt::format("service '{}'", *id) : path;
+    out.where = s.mark;
 
     std::optional<svc::ServiceType> type = svc::ServiceType::kClusterIP;
     if (const YAML::Node* v = Reader::find(f, "type")) {
@@ -1267,14 +1379,14 @@ class ClusterParser {
       }
     }
 
-    // Conflicts with earlier services: the first keeps the value, this one is rejected.
+    // What it holds that no other service may: checked by claimService.
     if (id) {
-      auto [it, inserted] = serviceIds_.try_emplace(*id, claim);
-      if (!inserted) {
-        r_.issue(*nameNode, path + ".name",
-                 fmt::format("service '{}' is already defined by the entry at {}", *id,
-                             it->second.where.toString()));
-      }
+      out.claims.push_back(ServiceClaim{ServiceClaim::Space::kId, *id, r_.markOf(*nameNode),
+                                        path + ".name",
+                                        fmt::format("service '{}' is already defined by the "
+                                                    "entry at ",
+                                                    *id),
+                                        "", /*whereOnly=*/true});
     }
     for (const std::vector<Address>* list : {&clusterIps, &externalIps}) {
       for (const Address& a : *list) {
@@ -1284,14 +1396,12 @@ class ClusterParser {
           }
           const std::string what =
               fmt::format("{}:{}/{}", a.ip.toString(), p.port.port, svc::toString(p.port.protocol));
-          auto [it, inserted] = serviceAddresses_.try_emplace(what, claim);
-          if (!inserted) {
-            r_.issue(a.node, a.field,
-                     fmt::format("{} ({}) is already used by {}; expected an address, port and "
-                                 "protocol that no other service uses (cluster IPs and external "
-                                 "IPs share one space)",
-                                 what, p.path.substr(path.size() + 1), it->second.toString()));
-          }
+          out.claims.push_back(ServiceClaim{
+              ServiceClaim::Space::kAddress, what, r_.markOf(a.node), a.field,
+              fmt::format("{} ({}) is already used by ", what, p.path.substr(path.size() + 1)),
+              "; expected an address, port and protocol that no other service uses (cluster IPs "
+              "and external IPs share one space)",
+              false});
         }
       }
     }
@@ -1301,20 +1411,15 @@ class ClusterParser {
       }
       const std::string what =
           fmt::format("{}/{}", *p.port.nodePort, svc::toString(p.port.protocol));
-      auto [it, inserted] = nodePorts_.try_emplace(what, claim);
-      if (!inserted) {
-        r_.issue(p.nodePortNode, p.path + ".nodePort",
-                 fmt::format("nodePort {} is already used by {}; expected a node port and "
-                             "protocol that no other service uses",
-                             what, it->second.toString()));
-      }
+      out.claims.push_back(
+          ServiceClaim{ServiceClaim::Space::kNodePort, what, r_.markOf(p.nodePortNode),
+                       p.path + ".nodePort", fmt::format("nodePort {} is already used by ", what),
+                       "; expected a node port and protocol that no other service uses", false});
     }
 
     if (r_.issueCount() != issuesBefore) {
-      // Rejected; its issues say why. Each one names the service, for logs read out of context.
-      r_.annotateSince(issuesBefore, id ? fmt::format(" (service {} is rejected)", *id)
-                                        : std::string(" (this service is rejected)"));
-      return;
+      takeIssues();
+      return out;
     }
     s.ns = *ns;
     s.name = *name;
@@ -1328,7 +1433,39 @@ class ClusterParser {
     for (PortEntry& p : ports) {
       s.ports.push_back(std::move(p.port));
     }
-    out_.cluster.services.push_back(std::move(s));
+    out.service = std::move(s);
+    return out;
+  }
+
+  // Conflicts with earlier services: the first keeps the value, this one is rejected.
+  // `p` must outlive the parser: the claim maps point into it.
+  void claimService(const ParsedService& p) {
+    std::vector<ConfigIssue> issues = p.issues;
+    for (const ServiceClaim& c : p.claims) {
+      auto& space = c.space == ServiceClaim::Space::kId        ? serviceIds_
+                    : c.space == ServiceClaim::Space::kAddress ? serviceAddresses_
+                                                               : nodePorts_;
+      auto [it, inserted] = space.try_emplace(c.key, &p);
+      if (!inserted) {
+        const ParsedService& holder = *it->second;
+        const std::string held =
+            c.whereOnly ? holder.where.toString() : Claim{holder.who, holder.where}.toString();
+        issues.push_back(ConfigIssue{c.mark, c.field, c.before + held + c.after});
+      }
+    }
+    if (issues.empty()) {
+      out_.cluster.services.push_back(*p.service);
+      return;
+    }
+    // Rejected; its issues say why. Each one names the service, for logs read out of context.
+    const std::string suffix = p.id ? fmt::format(" (service {} is rejected)", *p.id)
+                                    : std::string(" (this service is rejected)");
+    for (auto& i : issues) {
+      if (p.annotate) {
+        i.message += suffix;
+      }
+      out_.issues.push_back(std::move(i));
+    }
   }
 
   // One entry of a service's `ports`; `valid` when every value in it is.
@@ -1515,14 +1652,19 @@ class ClusterParser {
 
   ClusterLoad& out_;
   Reader r_;
+  std::string missingNetworkSource_;
   std::map<std::string, Claim, std::less<>> names_;
   std::map<uint32_t, Claim> underlayIps_;
   std::map<MacAddr, Claim> vtepMacs_;  // effective VTEP MACs: given or derived from the name
   std::vector<std::pair<Ipv4Prefix, Claim>> podSubnets_;
   // Services: "ns/name", "ip:port/proto" (cluster and external IPs alike), "nodePort/proto".
-  std::map<std::string, Claim, std::less<>> serviceIds_;
-  std::map<std::string, Claim, std::less<>> serviceAddresses_;
-  std::map<std::string, Claim, std::less<>> nodePorts_;
+  // (Keys point into the claims of the services that hold them, kept alive below: no copies,
+  // as the etcd datastore checks 10,000 stored services again at every change.)
+  using ServiceClaims = std::unordered_map<std::string_view, const ParsedService*>;
+  ServiceClaims serviceIds_;
+  ServiceClaims serviceAddresses_;
+  ServiceClaims nodePorts_;
+  std::vector<std::shared_ptr<const ParsedService>> parsedServices_;  // of the cluster file
 };
 
 // ---- agent.yaml ----
@@ -1572,6 +1714,99 @@ void checkInterfaceNames(Reader& r, const AgentConfig& c) {
   }
 }
 
+// "host:port", "http://host:port" or "https://host:port", as etcdctl takes them: host:port.
+std::optional<std::string> etcdEndpoint(std::string_view text) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (text.starts_with(scheme)) {
+      text.remove_prefix(scheme.size());
+    }
+  }
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::nullopt;
+  }
+  auto port = text.substr(colon + 1);
+  uint32_t value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (!isDecimal(port) || ec != std::errc{} || ptr != port.data() + port.size() || value < 1 ||
+      value > kMaxPort) {
+    return std::nullopt;
+  }
+  return std::string(text);
+}
+
+void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
+  if (!v.IsMap()) {
+    r.issue(
+        v, "etcd",
+        fmt::format("expected a map with fields {}; got {}", joinNames(kEtcdFields), describe(v)));
+    return;
+  }
+  EtcdConfig& e = c.etcd;
+  Fields f = r.fields(v, "etcd", kEtcdFields);
+  constexpr std::string_view kEndpoint = "host:port, such as 127.0.0.1:2379";
+  if (const YAML::Node* eps =
+          r.require(f, v, "etcd", "endpoints", "a list of etcd endpoints (host:port)")) {
+    if (!eps->IsSequence() || eps->size() == 0) {
+      r.issue(*eps, "etcd.endpoints",
+              fmt::format("expected a non-empty list of {}; got {}", kEndpoint, describe(*eps)));
+    } else {
+      for (size_t i = 0; i < eps->size(); ++i) {
+        const std::string field = fmt::format("etcd.endpoints[{}]", i);
+        if (auto text = r.text((*eps)[i], field, kEndpoint)) {
+          if (auto ep = etcdEndpoint(*text)) {
+            e.endpoints.push_back(*ep);
+          } else {
+            r.issue((*eps)[i], field,
+                    fmt::format("invalid endpoint '{}'; expected {}", *text, kEndpoint));
+          }
+        }
+      }
+    }
+  }
+  if (const YAML::Node* p = Reader::find(f, "prefix")) {
+    if (auto text = r.text(*p, "etcd.prefix", "a key prefix such as /ovl")) {
+      if (text->empty() || text->front() != '/' || text->back() == '/') {
+        r.issue(*p, "etcd.prefix",
+                fmt::format("invalid prefix '{}'; expected a key prefix starting with '/' and "
+                            "not ending with '/', such as /ovl",
+                            *text));
+      } else {
+        e.prefix = *text;
+      }
+    }
+  }
+  for (auto [key, target] : {std::pair{"caFile", &e.caFile}, std::pair{"certFile", &e.certFile},
+                             std::pair{"keyFile", &e.keyFile}}) {
+    if (const YAML::Node* p = Reader::find(f, key)) {
+      const std::string field = fmt::format("etcd.{}", key);
+      if (auto path = r.text(*p, field, "a file path")) {
+        std::filesystem::path fp(*path);
+        if (fp.is_relative()) {
+          fp = std::filesystem::path(c.path).parent_path() / fp;
+        }
+        *target = fp.string();
+      }
+    }
+  }
+  if (e.certFile.empty() != e.keyFile.empty()) {
+    r.issue(v, "etcd",
+            "certFile and keyFile go together (the client certificate and its key); "
+            "only one is given");
+  }
+  if (!e.certFile.empty() && e.caFile.empty()) {
+    r.issue(v, "etcd.caFile",
+            "a client certificate is given but no caFile; TLS needs the CA that signed the "
+            "etcd server's certificate");
+  }
+  if (const YAML::Node* p = Reader::find(f, "leaseTTL")) {
+    if (auto ttl = r.integer(*p, "etcd.leaseTTL", EtcdConfig::kMinLeaseTtlSeconds,
+                             EtcdConfig::kMaxLeaseTtlSeconds)) {
+      e.leaseTtlSeconds = static_cast<int>(*ttl);
+    }
+  }
+}
+
 void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
   if (!root.IsMap()) {
     r.issue(root, "",
@@ -1590,13 +1825,43 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
 
   bool fileDatastore = true;  // unless it says otherwise; an invalid one requires nothing more
   if (const YAML::Node* v = Reader::find(f, "datastore")) {
-    auto ds = r.text(*v, "datastore", "file");
-    if (ds && *ds == "file") {
+    auto ds = r.text(*v, "datastore", "file or etcd");
+    if (ds && (*ds == "file" || *ds == "etcd")) {
       c.datastore = *ds;
+      fileDatastore = *ds == "file";
     } else {
       fileDatastore = false;
       if (ds) {
-        r.issue(*v, "datastore", fmt::format("unsupported datastore '{}'; expected file", *ds));
+        r.issue(*v, "datastore",
+                fmt::format("unsupported datastore '{}'; expected file or etcd", *ds));
+      }
+    }
+  }
+  if (c.datastore == "etcd") {
+    if (const YAML::Node* v = r.require(f, root, "", "etcd",
+                                        "a map with the etcd endpoints (etcd: {endpoints: "
+                                        "[127.0.0.1:2379]})")) {
+      parseEtcd(r, *v, c);
+    }
+    if (const YAML::Node* v = r.require(f, root, "", "underlayIP",
+                                        "this node's underlay IPv4 address, such as "
+                                        "192.168.50.1 (with etcd the node registers itself)")) {
+      c.underlayIp = r.ipv4(*v, "underlayIP");
+      if (c.underlayIp) {
+        if (auto why = unusableUnderlayIp(*c.underlayIp, std::nullopt, std::nullopt)) {
+          r.issue(*v, "underlayIP",
+                  fmt::format("underlay IP {} is {}; expected a unicast address",
+                              c.underlayIp->toString(), *why));
+          c.underlayIp.reset();
+        }
+      }
+    }
+  } else {
+    for (const char* key : {"etcd", "underlayIP"}) {
+      if (const YAML::Node* v = Reader::find(f, key)) {
+        r.issue(*v, key,
+                fmt::format("'{}' is only used with datastore etcd (datastore is '{}')", key,
+                            c.datastore));
       }
     }
   }
@@ -1750,6 +2015,136 @@ ClusterLoad loadClusterFile(const std::string& path) {
     return out;
   }
   return parseCluster(*text, path);
+}
+
+// ---- documents stored apart ----
+
+struct ClusterDocuments::Impl {
+  std::optional<Doc> network;
+  uint64_t networkGeneration = 1;       // bumped whenever the network document changes
+  std::map<std::string, Doc> nodes;     // by source
+  std::map<std::string, Doc> services;  // by source
+};
+
+ClusterDocuments::ClusterDocuments(std::string networkSource)
+    : networkSource_(std::move(networkSource)), impl_(std::make_unique<Impl>()) {}
+ClusterDocuments::~ClusterDocuments() = default;
+ClusterDocuments::ClusterDocuments(ClusterDocuments&&) noexcept = default;
+ClusterDocuments& ClusterDocuments::operator=(ClusterDocuments&&) noexcept = default;
+
+ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
+                                                 const std::string& text) {
+  Doc doc;
+  doc.source = source;
+  Reader r(source, doc.syntax);
+  try {
+    if (auto root = r.load(text)) {
+      doc.root = *root;
+    }
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  return doc;
+}
+
+void ClusterDocuments::setNetwork(const std::string& source, const std::string& text) {
+  impl_->network = parseDoc(source, text);
+  ++impl_->networkGeneration;
+}
+
+void ClusterDocuments::clearNetwork() {
+  impl_->network.reset();
+  ++impl_->networkGeneration;
+}
+
+void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
+  Doc doc = parseDoc(source, text);
+  // A node's own record also says whether its agent is ready: a status, not configuration.
+  if (doc.syntax.empty() && doc.root.IsMap() && doc.root["ready"]) {
+    doc.root.remove("ready");
+  }
+  impl_->nodes[source] = std::move(doc);
+}
+
+void ClusterDocuments::setService(const std::string& source, const std::string& text) {
+  impl_->services[source] = parseDoc(source, text);
+}
+
+void ClusterDocuments::erase(const std::string& source) {
+  impl_->nodes.erase(source);
+  impl_->services.erase(source);
+}
+
+std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
+    const std::string& fileName, const std::string& text, std::vector<ConfigIssue>& issues) {
+  std::vector<ServiceEntry> out;
+  Reader r(fileName, issues);
+  std::optional<YAML::Node> root;
+  try {
+    root = r.load(text);
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  if (!root) {
+    return out;
+  }
+  std::vector<YAML::Node> entries;
+  if (root->IsMap() && (*root)["services"]) {
+    const YAML::Node list = (*root)["services"];
+    if (!list.IsSequence()) {
+      r.issue(list, "services",
+              fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
+                          describe(list)));
+      return out;
+    }
+    for (const auto& e : list) {
+      entries.push_back(e);
+    }
+  } else if (root->IsMap()) {
+    entries.push_back(*root);  // one service
+  } else if (root->IsSequence()) {
+    for (const auto& e : *root) {
+      entries.push_back(e);
+    }
+  } else {
+    r.issue(*root, "",
+            fmt::format("expected `services:` with a list of services, or one service (a map "
+                        "with namespace, name, ...); got {}",
+                        describe(*root)));
+    return out;
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const YAML::Node& e = entries[i];
+    ServiceEntry se;
+    se.source = fmt::format("{}[{}]", fileName, i);
+    se.mark = r.markOf(e);
+    if (e.IsMap() && e["namespace"] && e["namespace"].IsScalar() && e["name"] &&
+        e["name"].IsScalar()) {
+      se.id = e["namespace"].Scalar() + "/" + e["name"].Scalar();
+    }
+    se.text = YAML::Dump(e) + "\n";
+    Doc doc;
+    doc.source = fileName;
+    doc.root = e;  // marks stay those of the file
+    impl_->services[se.source] = std::move(doc);
+    out.push_back(std::move(se));
+  }
+  return out;
+}
+
+ClusterLoad ClusterDocuments::build() const {
+  ClusterLoad out;
+  try {
+    ClusterParser p(networkSource_, out);
+    p.setMissingNetworkSource(networkSource_);
+    p.parseDocuments(impl_->network ? &*impl_->network : nullptr, impl_->nodes, impl_->services,
+                     impl_->networkGeneration);
+  } catch (const YAML::Exception& e) {
+    Reader r(networkSource_, out.issues);
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+    out.fatal = true;
+  }
+  return out;
 }
 
 }  // namespace ovl

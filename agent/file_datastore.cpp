@@ -76,14 +76,18 @@ std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
   }
   if (!in) {
     lastHash_.reset();
-    return loadClusterFile(path_);  // reports why it cannot be read
+    ClusterLoad load = loadClusterFile(path_);  // reports why it cannot be read
+    load.revision = ++revision_;
+    return load;
   }
   const size_t hash = std::hash<std::string>{}(text.str());
   if (lastHash_ == hash) {
     return std::nullopt;
   }
   lastHash_ = hash;
-  return parseCluster(text.str(), path_);
+  ClusterLoad load = parseCluster(text.str(), path_);
+  load.revision = ++revision_;
+  return load;
 }
 
 }  // namespace ovl

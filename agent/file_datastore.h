@@ -11,21 +11,24 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/datastore.h"
 #include "common/fd.h"
 #include "common/result.h"
 
 namespace ovl {
 
-class FileDatastore {
+class FileDatastore final : public Datastore {
  public:
   static Result<FileDatastore> create(const std::string& path);
 
-  int fd() const { return inotify_.get(); }
+  int fd() const override { return inotify_.get(); }
   // Drains pending inotify events (re-adding the watch if its directory went away); true when
   // the file may have changed.
-  bool maybeChanged();
+  bool maybeChanged() override;
   // The cluster, when the file's content differs from the last load (or on the first call).
-  std::optional<ClusterLoad> loadIfChanged();
+  // Its revision counts the loads.
+  std::optional<ClusterLoad> loadIfChanged() override;
+  std::string describe() const override { return path_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -38,6 +41,7 @@ class FileDatastore {
   UniqueFd inotify_;
   int watch_ = -1;
   std::optional<size_t> lastHash_;  // of the content last loaded
+  uint64_t revision_ = 0;
 };
 
 }  // namespace ovl

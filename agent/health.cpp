@@ -40,11 +40,21 @@ void HealthState::setFindings(nlohmann::json findings, bool full) {
   findings_ = std::move(findings);
 }
 
+void HealthState::setDatastoreProblem(std::string problem) {
+  std::lock_guard lock(mu_);
+  datastoreOk_.store(problem.empty());
+  datastoreProblem_ = std::move(problem);
+}
+
 std::string HealthState::json() const {
   std::lock_guard lock(mu_);
-  nlohmann::json j{
-      {"alive", alive()},        {"ready", converged_.load()},    {"peers", peers_},
-      {"lastError", lastError_}, {"configIssues", configIssues_}, {"findings", findings_}};
+  nlohmann::json j{{"alive", alive()},
+                   {"ready", ready()},
+                   {"datastore", datastoreProblem_.empty() ? "ok" : datastoreProblem_},
+                   {"peers", peers_},
+                   {"lastError", lastError_},
+                   {"configIssues", configIssues_},
+                   {"findings", findings_}};
   return j.dump() + "\n";
 }
 

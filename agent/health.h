@@ -29,9 +29,12 @@ class HealthState {
   // The diagnostics' findings (diagnostics/finding.h JSON). A partial run (rp_filter only, after
   // a link event) replaces only the rp_filter-related findings.
   void setFindings(nlohmann::json findings, bool full);
+  // Why the datastore is unhealthy ("" = it is healthy): not ready meanwhile, though the data
+  // plane keeps running on the last snapshot.
+  void setDatastoreProblem(std::string problem);
 
   bool alive() const { return nowMs() - lastBeat_.load() < kAliveWindowMs; }
-  bool ready() const { return converged_.load(); }
+  bool ready() const { return converged_.load() && datastoreOk_.load(); }
   std::string json() const;
 
  private:
@@ -39,9 +42,11 @@ class HealthState {
   static int64_t nowMs();
   std::atomic<int64_t> lastBeat_{nowMs()};
   std::atomic<bool> converged_{false};
+  std::atomic<bool> datastoreOk_{true};
   mutable std::mutex mu_;
   std::string lastError_;
   std::vector<std::string> configIssues_;
+  std::string datastoreProblem_;
   size_t peers_ = 0;
   nlohmann::json findings_ = nlohmann::json::array();
 };

@@ -4,14 +4,18 @@
 
 #include "cli/diagnose_command.h"
 #include "cli/exit_code.h"
+#include "cli/node_command.h"
+#include "cli/service_command.h"
 #include "cli/trace_command.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ovlctl: operate an ovl node"};
+  CLI::App app{"ovlctl: operate an ovl node and cluster"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ovlctl 0.1.0");
   ovl::cli::addDiagnoseCommand(app);
   ovl::cli::addTraceCommand(app);
+  ovl::cli::addServiceCommand(app);
+  ovl::cli::addNodeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const ovl::cli::ExitCode& e) {
@@ -19,5 +23,5 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return 0;
+  return ovl::cli::exitCode();
 }

@@ -8,15 +8,32 @@
 #   scripts/demo.sh          run it, then remove the cluster
 #   scripts/demo.sh --keep   leave it running (ip netns list; ip netns exec ovldemo-n1 bash)
 #   scripts/demo.sh --down   remove a cluster left by --keep
+#   scripts/demo.sh --datastore etcd [--keep]
+#                            the same on etcd: one etcd member in the underlay namespace, the
+#                            nodes register and claim their subnets, the service is written
+#                            with `ovlctl service apply`, and a node whose agent dies is dropped
+#                            by the others when its lease expires
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-mode=${1:-}
-case $mode in "" | --keep | --down) ;; *) echo "usage: $0 [--keep|--down]" >&2; exit 2 ;; esac
+mode=""
+datastore=file
+usage() { echo "usage: $0 [--datastore file|etcd] [--keep|--down]" >&2; exit 2; }
+while (($#)); do
+  case $1 in
+    --keep | --down) mode=$1 ;;
+    --datastore) datastore=${2:-}; shift ;;
+    --datastore=*) datastore=${1#--datastore=} ;;
+    *) usage ;;
+  esac
+  shift
+done
+case $datastore in file | etcd) ;; *) usage ;; esac
 [[ $(id -u) -eq 0 ]] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 
 export OVL_RUN=ovldemo
 source examples/demo/netns-cluster.sh
+source examples/demo/etcd-cluster.sh
 run_dir=/run/ovl-demo
 stop_left_over() {
   # Agents of a previous --keep run: their pids are not ours, so end them through their netns.
@@ -47,14 +64,29 @@ fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" | sed 's/^/  /'; }
 
-say "3 nodes on an underlay bridge, one ovl-agent each (examples/demo/)"
+say "3 nodes on an underlay bridge, one ovl-agent each (examples/demo/, datastore $datastore)"
 cluster_up 3 2
 rm -rf "$run_dir" && mkdir -p "$run_dir"
-cp examples/demo/cluster.yaml examples/demo/node[123].yaml "$run_dir/"
+if [[ $datastore == etcd ]]; then
+  etcd_up 1 "$run_dir/etcd"
+  show etcd_ctl put /ovl/config "$(grep -v '^#' examples/demo/network.yaml)"
+  write_etcd_agent_files "$run_dir" 3 5 # lease TTL 5 s; each node's previous subnet: 10.244.i.0/24
+  sed -n '/^datastore/,$p' "$run_dir/node1.yaml" | sed 's/^/  node1.yaml: /'
+else
+  cp examples/demo/cluster.yaml examples/demo/node[123].yaml "$run_dir/"
+fi
 for i in 1 2 3; do agent_start "$i" "$run_dir" "$agent"; done
 for i in 1 2 3; do agent_wait_ready "$i" 20; done
 pods_up 3 2
 echo "agents ready; logs in $run_dir/agent-node*.log"
+if [[ $datastore == etcd ]]; then
+  ctl() { ul_exec "$ovlctl" "$@" --config "$run_dir/node1.yaml"; }
+  say "the nodes registered themselves in etcd; the service is written with ovlctl"
+  show ctl node list
+  show ctl service apply -f examples/demo/cluster.yaml
+  show ctl service list
+  wait_until 5 bash -c "ip netns exec $(node_ns 3) nft list map ip ovl services | grep -q demo/web" >/dev/null
+fi
 
 say "what the agent on node1 made (iproute2 reads it back)"
 n1="ip netns exec $(node_ns 1)"
@@ -85,32 +117,47 @@ wait_until 2 bash -c "[[ -n \$(ip -n $(node_ns 1) route show 10.244.3.0/24 dev o
 show $n1 ip route show 10.244.3.0/24 dev ovl.1
 grep "replace route 10.244.3.0/24" "$run_dir/agent-node1.log" | tail -n1 | sed 's/^/  agent log: /'
 
-say "rp_filter: masquerade none and strict reverse-path filtering on every node"
-sed -i 's/^  port: 4789$/&\n  masquerade: none/' "$run_dir/cluster.yaml"
-wait_until 5 grep -q "cluster file reloaded" "$run_dir/agent-node1.log" >/dev/null
-for i in 1 2 3; do
-  node_exec "$i" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 1 >"$f"; done'
-  # A host process's first route lookup for the cluster IP needs a route (nat OUTPUT then
-  # rewrites the destination); a default route that leads nowhere (.254) is enough.
-  node_exec "$i" ip route add default via 192.168.50.254 dev eth0
-done
-echo "host processes keep their underlay source address now, so replies come back asymmetrically:"
-echo "9 connections from node1's host to 10.96.0.10:80 (one endpoint per node):"
-node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 300 2>&1 |
-  sort | uniq -c | sed 's/^/  /' || true
-printf '$ ovlctl diagnose   (on node1)\n'
-rc=0
-node_exec 1 "$ovlctl" diagnose --config "$run_dir/node1.yaml" >"$run_dir/diagnose.txt" || rc=$?
-sed 's/^/  /' "$run_dir/diagnose.txt"
-echo "  (exit status $rc)"
-for i in 1 2 3; do
-  printf '$ ovlctl diagnose --fix   (on node%s)\n' "$i"
-  node_exec "$i" "$ovlctl" diagnose --config "$run_dir/node$i.yaml" --fix |
-    sed -n '/^CHANGED/,$p' | sed 's/^/  /'
-done
-echo "9 connections from node1's host to 10.96.0.10:80 again, answered by:"
-node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 2000 |
-  sort | uniq -c | sed 's/^/  /'
+if [[ $datastore == etcd ]]; then
+  say "node3's agent is killed (no cleanup): its lease expires, node1 drops its route; back on restart"
+  agent_kill 3 KILL
+  wait_until 8 bash -c "[[ -z \$(ip -n $(node_ns 1) route show 10.244.3.0/24 dev ovl.1) ]]"
+  show ctl node list
+  agent_start 3 "$run_dir" "$agent"
+  agent_wait_ready 3 20
+  wait_until 5 bash -c "[[ -n \$(ip -n $(node_ns 1) route show 10.244.3.0/24 dev ovl.1) ]]"
+  show $n1 ip route show 10.244.3.0/24 dev ovl.1
+fi
+
+if [[ $datastore == file ]]; then
+  say "rp_filter: masquerade none and strict reverse-path filtering on every node"
+  sed -i 's/^  port: 4789$/&\n  masquerade: none/' "$run_dir/cluster.yaml"
+  wait_until 5 grep -q "cluster reloaded" "$run_dir/agent-node1.log" >/dev/null
+  for i in 1 2 3; do
+    node_exec "$i" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 1 >"$f"; done'
+    # A host process's first route lookup for the cluster IP needs a route (nat OUTPUT then
+    # rewrites the destination); a default route that leads nowhere (.254) is enough.
+    node_exec "$i" ip route add default via 192.168.50.254 dev eth0
+  done
+  echo "host processes keep their underlay source address now, so replies come back asymmetrically:"
+  echo "9 connections from node1's host to 10.96.0.10:80 (one endpoint per node):"
+  node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 300 2>&1 |
+    sort | uniq -c | sed 's/^/  /' || true
+  printf '$ ovlctl diagnose   (on node1)\n'
+  rc=0
+  node_exec 1 "$ovlctl" diagnose --config "$run_dir/node1.yaml" >"$run_dir/diagnose.txt" || rc=$?
+  sed 's/^/  /' "$run_dir/diagnose.txt"
+  echo "  (exit status $rc)"
+  for i in 1 2 3; do
+    printf '$ ovlctl diagnose --fix   (on node%s)\n' "$i"
+    node_exec "$i" "$ovlctl" diagnose --config "$run_dir/node$i.yaml" --fix |
+      sed -n '/^CHANGED/,$p' | sed 's/^/  /'
+  done
+  echo "9 connections from node1's host to 10.96.0.10:80 again, answered by:"
+  node_exec 1 "$probe" connect 10.96.0.10 80 --expect-hello --repeat 9 --timeout-ms 2000 |
+    sort | uniq -c | sed 's/^/  /'
+else
+  echo "(the rp_filter part of the demo, ovlctl diagnose --fix, runs with the file datastore)"
+fi
 
 if [[ $mode == --keep ]]; then
   say "left running: ip netns list | grep ovldemo; scripts/demo.sh --down removes it"

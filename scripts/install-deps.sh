@@ -14,6 +14,8 @@ packages=(
   libyaml-cpp-dev libfmt-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
+  # etcd datastore: gRPC + protobuf (the client is generated from etcd/proto/etcd.proto)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # independent witnesses and peers for tests and benchmarks
   iproute2 nftables iptables procps conntrack ethtool jq
   # ovl-cni's tests: chained after it (portmap), and a real runtime with an image built from
@@ -21,6 +23,9 @@ packages=(
   containernetworking-plugins containerd runc busybox-static
   # validates `ovlctl diagnose -o json` against its documented schema (docs/diagnose-json.schema.json)
   python3-jsonschema
+  # etcd for the etcd datastore's tests and demo (the tests start and stop it themselves), and
+  # openssl to make their CA and certificates
+  etcd-server etcd-client openssl
 )
 
 missing=()

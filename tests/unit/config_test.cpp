@@ -789,10 +789,10 @@ TEST(AgentConfig, NodeNameIsRequired) {
   EXPECT_TRUE(hasIssue(r.issues, "nodeName", 2, {"invalid node name 'Node_1'"}));
 }
 
-TEST(AgentConfig, OnlyTheFileDatastoreIsSupported) {
-  auto r = parseAgentConfig("nodeName: n1\ndatastore: etcd\n", kAgentFile);
+TEST(AgentConfig, OnlyTheFileAndEtcdDatastoresAreSupported) {
+  auto r = parseAgentConfig("nodeName: n1\ndatastore: consul\n", kAgentFile);
   ASSERT_EQ(r.issues.size(), 1u) << dump(r.issues);  // and no clusterFile complaint
-  EXPECT_TRUE(hasIssue(r.issues, "datastore", 2, {"'etcd'", "expected file"}));
+  EXPECT_TRUE(hasIssue(r.issues, "datastore", 2, {"'consul'", "expected file or etcd"}));
 }
 
 TEST(AgentConfig, ClusterFileIsRequiredForTheFileDatastore) {

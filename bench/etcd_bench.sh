@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The etcd datastore at scale, against the file datastore holding the same cluster, in one run
+# (issue 5, "Benchmark"). A 3-node netns cluster and one etcd member (in the underlay namespace)
+# hold 1,000 simulated nodes (registered as agents register: lease, subnet claim, record) and
+# 10,000 services (written by `ovlctl service apply`); the peer is a cluster file with the same
+# 1,003 nodes and 10,000 services.
+#  1. cold start: node1's agent after `ovl-agent --cleanup` (no VTEP, bridge or nft table) until
+#     /readyz answers 200 (its first pass converged: 1,002 peers and 10,000 services in the
+#     kernel, counted after each run with iproute2 and nft as witnesses);
+#  2. one endpoint change, from the write (etcdctl put / the cluster file renamed into place)
+#     until the kernel announces the new element on all 3 agents (ovl-bench-nft-watch, on the
+#     nftables notification group); also from the Put's acknowledgement (etcdctl's own start-up
+#     excluded).
+# Figures: median, min, max over RUNS runs (cold start) and CHANGES changes; ratios etcd/file.
+# OVL_BENCH_LOG_LEVEL=debug makes the agents log each snapshot's build time.
+# Usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH [RUNS=5] [CHANGES=20]
+set -euo pipefail
+AGENT=${1:?usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH [RUNS] [CHANGES]}
+OVLCTL=${2:?}
+CLAIM=${3:?}
+WATCH=${4:?}
+RUNS=${5:-5}
+CHANGES=${6:-20}
+NODES=1000
+SERVICES=10000
+source "$(dirname "$0")/../tests/e2e/lib.sh"
+source "$OVL_ROOT/examples/demo/etcd-cluster.sh"
+step() { printf '\n== %s\n' "$*"; }
+D=$E2E_DIR
+
+# stats NAME FILE: "NAME: median X ms (min A, max B, n=N)"; sets STAT_MEDIAN.
+stats() {
+  local name=$1 file=$2
+  read -r STAT_MEDIAN min max n < <(sort -n "$file" | awk '{v[NR]=$1} END {
+    m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.1f %.1f %.1f %d\n", m, v[1], v[NR], NR }')
+  printf '  %-44s median %8.1f ms  (min %.1f, max %.1f, n=%d)\n' "$name" "$STAT_MEDIAN" "$min" "$max" "$n"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+ready() { [[ $(_ovl_http_status "$(node_ns "$1")" 127.0.0.1 9765 /readyz) == 200 ]]; }
+
+cluster_up 3 0
+etcd_up 1 "$D/etcd"
+etcd_ctl put /ovl/config '{podCIDR: 10.0.0.0/8, subnetLength: 24, serviceCIDR: 172.30.0.0/16}' >/dev/null
+write_etcd_agent_files "$D" 3 30
+for i in 1 2 3; do echo "logLevel: ${OVL_BENCH_LOG_LEVEL:-info}" >>"$D/node$i.yaml"; done
+for i in 1 2 3; do agent_start "$i" "$D" "$AGENT"; done
+for i in 1 2 3; do agent_wait_ready "$i" 30; done
+
+step "loading $NODES simulated nodes and $SERVICES services"
+t=$(_ovl_now_ms)
+ul_exec "$CLAIM" --endpoints "$(etcd_endpoints)" --count "$NODES" --parallel 8 --keep --ttl 3600 \
+  --name-prefix sim >"$D/sim" || { tail "$D/sim"; fail "simulated nodes did not register"; }
+echo "  $NODES nodes registered in $(($(_ovl_now_ms) - t)) ms"
+awk -v n="$SERVICES" 'BEGIN { print "services:"; for (i = 1; i <= n; i++)
+  printf "  - {namespace: bench, name: svc-%d, clusterIP: 172.30.%d.%d, ports: [{port: 80, targetPort: 8080}], endpoints: [{ip: 10.244.1.%d}, {ip: 10.244.2.%d}]}\n",
+    i, int(i / 250), i % 250 + 1, i % 250 + 2, i % 250 + 2 }' >"$D/services.yaml"
+t=$(_ovl_now_ms)
+ul_exec "$OVLCTL" service apply -f "$D/services.yaml" --config "$D/node1.yaml" >/dev/null
+echo "  $SERVICES services applied with ovlctl in $(($(_ovl_now_ms) - t)) ms"
+# The same cluster as a cluster file (the peer).
+{
+  printf 'network: {podCIDR: 10.0.0.0/8, subnetLength: 24, serviceCIDR: 172.30.0.0/16}\nnodes:\n'
+  for i in 1 2 3; do printf '  - {name: node%s, underlayIP: 192.168.50.%s, podSubnet: 10.244.%s.0/24}\n' "$i" "$i" "$i"; done
+  awk '{ split($1, a, "-"); i = a[2]; printf "  - {name: %s, underlayIP: 198.18.%d.%d, podSubnet: %s}\n", $1, int(i / 256), i % 256, $2 }' "$D/sim"
+  cat "$D/services.yaml"
+} >"$D/cluster.yaml"
+for i in 1 2 3; do
+  sed -e 's/^datastore: etcd/clusterFile: cluster.yaml/' -e '/^underlayIP:/d' -e '/^etcd:/,$d' \
+    -e "s#stateDir: .*#stateDir: $D/state-file-node$i#" "$D/node$i.yaml" >"$D/node$i-file.yaml"
+done
+peer_routes() { node_exec "$1" ip route show dev ovl.1 proto 77 | wc -l; }
+all_peers() { local i; for i in 1 2 3; do [[ $(peer_routes "$i") == $((NODES + 2)) ]] || return 1; done; }
+all_services() {
+  local i
+  for i in 1 2 3; do [[ $(node_exec "$i" nft list map ip ovl services) == *"bench/svc-$SERVICES:80"* ]] || return 1; done
+}
+wait_until 60 all_peers >/dev/null || fail "the agents do not route to $((NODES + 2)) peers each"
+wait_until 120 all_services >/dev/null || fail "the agents do not hold the $SERVICES services"
+echo "  every agent routes to $((NODES + 2)) peers and holds the $SERVICES services"
+
+# cold_start CONFIG OUT: RUNS cold starts of node1's agent with CONFIG; times in OUT.
+cold_start() {
+  local cfg=$1 out=$2 r t0 routes elems
+  : >"$out"
+  for ((r = 1; r <= RUNS; r++)); do
+    agent_kill 1 TERM
+    node_exec 1 "$AGENT" --config "$D/$cfg" --cleanup >>"$D/cleanup.log" 2>&1
+    node_exec 1 ip link show ovl.1 >/dev/null 2>&1 && fail "cleanup left ovl.1"
+    t0=$(_ovl_now_ms)
+    ip netns exec "$(node_ns 1)" "$AGENT" --config "$D/$cfg" </dev/null >>"$D/agent-node1.log" 2>&1 &
+    OVL_AGENT_PID[1]=$!
+    until ready 1; do
+      kill -0 "${OVL_AGENT_PID[1]}" 2>/dev/null || fail "agent 1 died; see $D/agent-node1.log"
+      sleep 0.02
+    done
+    echo "$(($(_ovl_now_ms) - t0))" >>"$out"
+    routes=$(node_exec 1 ip route show dev ovl.1 proto 77 | wc -l)
+    elems=$(node_exec 1 nft list map ip ovl services | grep -c 'comment "bench/')
+    ((routes == NODES + 2 && elems == SERVICES)) ||
+      fail "after a cold start with $cfg: $routes routes and $elems services in the kernel"
+  done
+}
+
+step "1. cold start of node1's agent to a fully programmed kernel ($RUNS runs each)"
+cold_start node1.yaml "$D/cold-etcd"
+cold_start node1-file.yaml "$D/cold-file"
+stats "etcd datastore" "$D/cold-etcd"
+cold_etcd=$STAT_MEDIAN
+stats "file datastore (peer)" "$D/cold-file"
+echo "  ratio etcd/file: $(ratio "$cold_etcd" "$STAT_MEDIAN")"
+agent_kill 1 TERM
+agent_start 1 "$D" "$AGENT" # back on etcd
+agent_wait_ready 1 60
+
+# monitors_start A.B.C: a watcher on each node, its lines ("US IP") in $D/mon-$i.
+monitors_start() {
+  local i
+  MONITORS=()
+  for i in 1 2 3; do
+    ip netns exec "$(node_ns "$i")" "$WATCH" "$1" >"$D/mon-$i" 2>&1 &
+    MONITORS+=($!)
+  done
+  monitors_live() { local i; for i in 1 2 3; do grep -q watching "$D/mon-$i" || return 1; done; }
+  wait_until 10 monitors_live >/dev/null || fail "the element watchers did not start"
+}
+monitors_stop() {
+  kill "${MONITORS[@]}" 2>/dev/null || true
+  wait "${MONITORS[@]}" 2>/dev/null || true
+}
+# seen_us IP: the latest first sighting (us) of IP across the 3 watchers.
+seen_us() {
+  local i t latest=0
+  for i in 1 2 3; do
+    t=$(grep -m1 " $1\$" "$D/mon-$i" | cut -d' ' -f1) || return 1
+    [[ -n $t ]] || return 1
+    ((t > latest)) && latest=$t
+  done
+  echo "$latest"
+}
+
+step "2. one endpoint change until it is in the nft table of all 3 agents ($CHANGES changes each)"
+monitors_start 10.244.3
+: >"$D/change-etcd"
+: >"$D/change-etcd-ack"
+for ((k = 1; k <= CHANGES; k++)); do
+  ip=10.244.3.$((100 + k))
+  value=$(printf '{namespace: bench, name: svc-%d, clusterIP: 172.30.0.%d, ports: [{port: 80, targetPort: 8080}], endpoints: [{ip: 10.244.1.%d}, {ip: %s}]}' \
+    "$k" "$((k + 1))" "$((k + 2))" "$ip")
+  t0=${EPOCHREALTIME/./}
+  etcd_ctl put "/ovl/services/bench/svc-$k" "$value" >/dev/null
+  t1=${EPOCHREALTIME/./}
+  wait_until 10 seen_us "$ip" >/dev/null || fail "change $k not seen on every node"
+  seen=$(seen_us "$ip")
+  echo "$(((seen - t0) / 1000))" >>"$D/change-etcd"
+  echo "$(((seen - t1) / 1000))" >>"$D/change-etcd-ack"
+done
+monitors_stop
+
+for i in 1 2 3; do agent_kill "$i" TERM; done
+for i in 1 2 3; do
+  ip netns exec "$(node_ns "$i")" "$AGENT" --config "$D/node$i-file.yaml" </dev/null >>"$D/agent-node$i-file.log" 2>&1 &
+  OVL_AGENT_PID[$i]=$!
+done
+for i in 1 2 3; do wait_until 60 ready "$i" >/dev/null || fail "agent $i not ready on the file datastore"; done
+monitors_start 10.244.2
+: >"$D/change-file"
+for ((k = 1; k <= CHANGES; k++)); do
+  ip=10.244.2.$((100 + k))
+  sed "s/name: svc-$k, clusterIP: \(.*\), endpoints: \[{ip: \(10.244.1.[0-9]*\)}, {ip: [0-9.]*}\]}/name: svc-$k, clusterIP: \1, endpoints: [{ip: \2}, {ip: $ip}]}/" \
+    "$D/cluster.yaml" >"$D/cluster.next"
+  t0=${EPOCHREALTIME/./}
+  mv "$D/cluster.next" "$D/cluster.yaml"
+  wait_until 20 seen_us "$ip" >/dev/null || fail "file change $k not seen on every node"
+  seen=$(seen_us "$ip")
+  echo "$(((seen - t0) / 1000))" >>"$D/change-file"
+done
+monitors_stop
+stats "etcd datastore, from the Put" "$D/change-etcd"
+change_etcd=$STAT_MEDIAN
+stats "etcd datastore, from the Put's acknowledgement" "$D/change-etcd-ack"
+stats "file datastore (peer), from the rename" "$D/change-file"
+echo "  ratio etcd/file: $(ratio "$change_etcd" "$STAT_MEDIAN")"
+echo "targets: cold start <= 3000 ms (etcd median $cold_etcd ms); change <= 100 ms median (etcd $change_etcd ms)"

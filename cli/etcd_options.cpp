@@ -1,0 +1,76 @@
+#include "cli/etcd_options.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "agent/config.h"
+#include "agent/etcd_datastore.h"
+
+namespace ovl::cli {
+
+void addEtcdOptions(CLI::App& cmd, EtcdOptions& o) {
+  cmd.add_option("--config", o.config,
+                 "agent.yaml whose etcd section says how to reach etcd (flags below win)");
+  cmd.add_option("--endpoints", o.endpoints, "etcd endpoints, host:port[,host:port...]")
+      ->delimiter(',');
+  cmd.add_option("--cacert", o.caFile, "CA of the etcd servers' certificates (TLS)");
+  cmd.add_option("--cert", o.certFile, "client certificate (mTLS)");
+  cmd.add_option("--key", o.keyFile, "client certificate's key");
+  cmd.add_option("--prefix", o.prefix, "key prefix (default /ovl)");
+}
+
+int reportError(const Error& e) {
+  std::fprintf(stderr, "%s\n", e.message.c_str());
+  return e.code == EINVAL ? kExitInvalid : kExitFailure;
+}
+
+Result<EtcdConnection> connectEtcd(const EtcdOptions& o) {
+  EtcdConfig etcd;
+  if (!o.config.empty()) {
+    AgentConfigResult acr = loadAgentConfig(o.config);
+    if (!acr.issues.empty()) {
+      std::string text;
+      for (const auto& i : acr.issues) {
+        text += "\n  " + i.toString();
+      }
+      return Error{EINVAL, fmt::format("{} is not usable:{}", o.config, text)};
+    }
+    if (acr.config.datastore != "etcd") {
+      return Error{EINVAL, fmt::format("{} uses datastore '{}'; these commands need etcd", o.config,
+                                       acr.config.datastore)};
+    }
+    etcd = acr.config.etcd;
+  }
+  if (!o.endpoints.empty()) {
+    etcd.endpoints.clear();
+    for (std::string ep : o.endpoints) {
+      for (std::string_view scheme : {"http://", "https://"}) {
+        if (ep.starts_with(scheme)) {
+          ep.erase(0, scheme.size());
+        }
+      }
+      etcd.endpoints.push_back(ep);
+    }
+  }
+  if (etcd.endpoints.empty()) {
+    return Error{EINVAL, "no etcd endpoints: give --endpoints host:port or --config agent.yaml"};
+  }
+  for (auto [flag, target] :
+       {std::pair{&o.caFile, &etcd.caFile}, std::pair{&o.certFile, &etcd.certFile},
+        std::pair{&o.keyFile, &etcd.keyFile}}) {
+    if (!flag->empty()) {
+      *target = *flag;
+    }
+  }
+  if (!o.prefix.empty()) {
+    etcd.prefix = o.prefix;
+  }
+  auto client = etcd::Client::create(etcdClientOptions(etcd));
+  if (!client) {
+    return client.error();
+  }
+  return EtcdConnection{std::move(*client), EtcdKeys{etcd.prefix}};
+}
+
+}  // namespace ovl::cli

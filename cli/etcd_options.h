@@ -1,0 +1,37 @@
+// What the etcd-backed ovlctl commands share: how to reach etcd (agent.yaml's etcd section, or
+// flags, which win).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/etcd_keys.h"
+#include "cli/exit_code.h"
+#include "common/result.h"
+#include "etcd/client.h"
+
+namespace ovl::cli {
+
+struct EtcdOptions {
+  std::string config;  // --config agent.yaml: its etcd section
+  std::vector<std::string> endpoints;
+  std::string caFile;
+  std::string certFile;
+  std::string keyFile;
+  std::string prefix;
+};
+void addEtcdOptions(CLI::App& cmd, EtcdOptions& o);
+
+struct EtcdConnection {
+  std::unique_ptr<etcd::Client> client;
+  EtcdKeys keys;
+};
+// EINVAL: the options or agent.yaml are not usable (the message says why).
+Result<EtcdConnection> connectEtcd(const EtcdOptions& o);
+
+// Prints the error; returns its exit code: kExitInvalid for EINVAL, else kExitFailure.
+int reportError(const Error& e);
+
+}  // namespace ovl::cli

@@ -1,0 +1,103 @@
+#include "cli/node_command.h"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "agent/config.h"
+#include "cli/etcd_options.h"
+#include "cli/output.h"
+
+namespace ovl::cli {
+
+namespace {
+
+struct NodeOptions {
+  EtcdOptions etcd;
+  std::string format;
+};
+
+int list(const NodeOptions& o) {
+  auto conn = connectEtcd(o.etcd);
+  if (!conn) {
+    return reportError(conn.error());
+  }
+  auto config = conn->client->range(conn->keys.config());
+  auto nodes = config ? conn->client->rangePrefix(conn->keys.nodes()) : config;
+  if (!nodes) {
+    std::fprintf(stderr, "%s\n", nodes.error().message.c_str());
+    return kExitFailure;
+  }
+  // Checked as the agents check them (against the network settings, when stored).
+  ClusterDocuments docs(conn->keys.config());
+  if (!config->kvs.empty()) {
+    docs.setNetwork(conn->keys.config(), config->kvs[0].value);
+  }
+  std::map<std::string, const etcd::KeyValue*> byKey;
+  for (const auto& kv : nodes->kvs) {
+    docs.setNode(kv.key, kv.value);
+    byKey[kv.key] = &kv;
+  }
+  ClusterLoad load = docs.build();
+  for (const auto& i : load.issues) {
+    if (i.field != "network") {  // no stored network settings: the nodes are listed anyway
+      std::fprintf(stderr, "warning: skipped: %s\n", i.toString().c_str());
+    }
+  }
+  nlohmann::ordered_json records = nlohmann::ordered_json::array();
+  for (const auto& n : load.cluster.nodes) {
+    auto it = byKey.find(conn->keys.node(n.name));
+    if (it == byKey.end()) {
+      std::fprintf(stderr, "warning: skipped: node '%s' is stored under another key\n",
+                   n.name.c_str());
+      continue;
+    }
+    const etcd::KeyValue& kv = *it->second;
+    nlohmann::ordered_json ttl = nullptr;  // no lease: the record does not expire
+    if (kv.lease != 0) {
+      auto t = conn->client->leaseTimeToLive(kv.lease);
+      if (!t) {
+        std::fprintf(stderr, "%s\n", t.error().message.c_str());
+        return kExitFailure;
+      }
+      ttl = std::max<int64_t>(t->ttl, 0);
+    }
+    records.push_back(nlohmann::ordered_json{{"name", n.name},
+                                             {"podSubnet", n.podSubnet.toString()},
+                                             {"underlayIP", n.underlayIp.toString()},
+                                             {"vtepMAC", n.effectiveVtepMac().toString()},
+                                             {"leaseTTL", ttl},
+                                             {"ready", nodeRecordReady(kv.value)}});
+  }
+  printRecords(
+      records,
+      {{"NAME", [](const auto& r) { return r["name"].template get<std::string>(); }},
+       {"POD-SUBNET", [](const auto& r) { return r["podSubnet"].template get<std::string>(); }},
+       {"UNDERLAY-IP", [](const auto& r) { return r["underlayIP"].template get<std::string>(); }},
+       {"LEASE-TTL",
+        [](const auto& r) {
+          return r["leaseTTL"].is_null() ? std::string("-") : r["leaseTTL"].dump() + "s";
+        }},
+       {"READY",
+        [](const auto& r) {
+          return std::string(r["ready"].template get<bool>() ? "true" : "false");
+        }}},
+      o.format);
+  return 0;
+}
+
+}  // namespace
+
+void addNodeCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("node", "the nodes registered in etcd");
+  cmd->require_subcommand(1);
+  auto o = std::make_shared<NodeOptions>();
+  auto* l = cmd->add_subcommand(
+      "list", "list the nodes: pod subnet, underlay IP, seconds left on the lease, readiness");
+  addEtcdOptions(*l, o->etcd);
+  addOutputOption(*l, o->format);
+  l->callback([o] { setExitCode(list(*o)); });
+}
+
+}  // namespace ovl::cli
