@@ -19,8 +19,8 @@
 
 #include "agent/config.h"
 #include "agent/datastore.h"
-#include "agent/etcd_datastore.h"
 #include "agent/diagnostics_watch.h"
+#include "agent/etcd_datastore.h"
 #include "agent/file_datastore.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"

@@ -65,10 +65,11 @@ constexpr svc::Protocol kProtocolValues[] = {svc::Protocol::kTcp, svc::Protocol:
 constexpr std::string_view kAffinities[] = {"None", "ClientIP"};
 constexpr std::string_view kTrafficPolicies[] = {"Cluster", "Local"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
-constexpr std::string_view kAgentFields[] = {
-    "nodeName",     "datastore",     "clusterFile", "underlayInterface", "vtepName",
-    "bridgeName",   "healthAddress", "stateDir",    "resyncSeconds",     "logLevel",
-    "endpointsDir", "rpFilter",      "underlayIP",  "etcd"};
+constexpr std::string_view kAgentFields[] = {"nodeName",          "datastore",    "clusterFile",
+                                             "underlayInterface", "vtepName",     "bridgeName",
+                                             "healthAddress",     "stateDir",     "resyncSeconds",
+                                             "logLevel",          "endpointsDir", "rpFilter",
+                                             "underlayIP",        "etcd"};
 constexpr std::string_view kEtcdFields[] = {"endpoints", "prefix",  "caFile",
                                             "certFile",  "keyFile", "leaseTTL"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
