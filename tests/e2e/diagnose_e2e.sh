@@ -135,6 +135,10 @@ snapshot() { # snapshot I FILE: every sysctl (rp_filter of the two fixed interfa
   } >"$2"
 }
 for i in 1 2; do
+  # IPv6 duplicate address detection on the pods' bridge ports finishes by itself (tentative
+  # flag, local route): wait for it, or the snapshots differ by what the kernel did meanwhile.
+  wait_until 10 bash -c "! ip -n $(node_ns "$i") addr show | grep -q tentative" >/dev/null ||
+    fail "node$i: IPv6 addresses still tentative"
   snapshot "$i" "$E2E_DIR/before$i"
   # A snapshot that failed to collect would compare equal to anything.
   grep -q '^net.ipv4.conf.lo.rp_filter = 1$' "$E2E_DIR/before$i" &&
