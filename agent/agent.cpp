@@ -115,8 +115,8 @@ class AgentLoop {
     }
     // Services do not depend on this node's own entry: a broken one keeps the last good
     // overlay but does not hold back service changes.
-    diagnostics_.setCluster(load.cluster);
     clusterServices_ = std::move(load.cluster.services);
+    diagnostics_.setCluster(load.cluster.network, clusterServices_);
     podCidr_ = load.cluster.network.podCidr;
     natInputs_ = nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
                                  load.cluster.network.masquerade};
@@ -282,8 +282,10 @@ class AgentLoop {
     std::vector<std::string> problems;
     auto regs = local_.read(&problems);
     natState_.setInputs(*natInputs_);
-    const size_t changed =
-        natState_.setServices(mergeLocalEndpoints(clusterServices_, regs, podCidr_, &problems));
+    // Without registrations the cluster's list is used as it is (no copy of every service).
+    const size_t changed = regs.empty() ? natState_.setServices(clusterServices_)
+                                        : natState_.setServices(mergeLocalEndpoints(
+                                              clusterServices_, regs, podCidr_, &problems));
     spdlog::debug("{} service(s) added, changed or removed", changed);
     for (const auto& p : problems) {
       spdlog::warn("{}", p);

@@ -21,9 +21,11 @@ std::string oneLine(std::string s) {
 }
 }  // namespace
 
-void DiagnosticsWatch::setCluster(const Cluster& cluster) {
-  network_ = cluster.network;
-  services_ = diag::summarize(cluster.services);
+void DiagnosticsWatch::setCluster(const NetworkConfig& network,
+                                  const std::vector<svc::Service>& services) {
+  network_ = network;
+  servicesSource_ = &services;
+  servicesStale_ = true;
   linkChanged_ = true;  // the paths may have changed
 }
 
@@ -48,6 +50,10 @@ void DiagnosticsWatch::afterPass(const OverlayPlan& plan) {
   checks.maxPeers = kPeersSampled;
   checks.rpFilter = rpFilter;
   diag::Checker checker(*netlink, fs, checks);
+  if (servicesStale_ && servicesSource_ != nullptr) {
+    services_ = diag::summarize(*servicesSource_);
+    servicesStale_ = false;
+  }
   const diag::NodeModel model{&cfg_, &plan, network_, services_, nullptr};
   diag::Report r = full ? checker.run(model) : checker.runRpFilter(model);
   if (full) {

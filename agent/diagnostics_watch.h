@@ -23,8 +23,10 @@ class DiagnosticsWatch {
  public:
   DiagnosticsWatch(const AgentConfig& cfg, HealthState& health) : cfg_(cfg), health_(health) {}
 
-  // The cluster changed: keep what the checks need of it (not the services themselves).
-  void setCluster(const Cluster& cluster);
+  // The cluster changed. `services` must outlive this object (the agent's own list): it is
+  // summarised only when a check runs, not on every change, which would add a walk of every
+  // service to each endpoint update.
+  void setCluster(const NetworkConfig& network, const std::vector<svc::Service>& services);
   // A link appeared, changed or went: check rp_filter after the next pass.
   void linkChanged() { linkChanged_ = true; }
   // Called after every pass of the loop.
@@ -36,6 +38,8 @@ class DiagnosticsWatch {
   const AgentConfig& cfg_;
   HealthState& health_;
   NetworkConfig network_;
+  const std::vector<svc::Service>* servicesSource_ = nullptr;
+  bool servicesStale_ = true;
   diag::ServiceSummary services_;
   bool linkChanged_ = true;  // also checks after the first pass
   std::chrono::steady_clock::time_point nextFull_{};

@@ -39,15 +39,15 @@ bool NatState::remove(const std::string& id) {
   return true;
 }
 
-size_t NatState::setServices(std::vector<svc::Service> services) {
+size_t NatState::setServices(const std::vector<svc::Service>& services) {
   size_t changed = 0;
   std::unordered_set<std::string> listed;
   listed.reserve(services.size());
-  for (svc::Service& s : services) {
+  for (const svc::Service& s : services) {
     std::string id = s.id();
     auto it = services_.find(id);
     if (it == services_.end() || !(it->second == s)) {
-      upsert(std::move(s));
+      upsert(s);  // only changed services are copied
       ++changed;
     }
     listed.insert(std::move(id));

@@ -21,7 +21,7 @@ class NatState {
   // All services at once (a reload of the datastore). A service equal to the one held costs a
   // comparison; the others are re-planned, and services no longer listed are removed. Returns
   // how many services were added, changed or removed.
-  size_t setServices(std::vector<svc::Service> services);
+  size_t setServices(const std::vector<svc::Service>& services);
   // One service, by id() (a watch event).
   void upsert(svc::Service s);
   bool remove(const std::string& id);
