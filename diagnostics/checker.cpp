@@ -670,19 +670,28 @@ void Checker::checkNftables(Ctx& c, Report& r) {
 
 // ---- running, fixing, persisting -------------------------------------------------------------
 
-Report Checker::run(const NodeModel& m) {
-  Report r;
-  r.node = m.plan->nodeName;
-  Ctx c{m, {}, ""};
+// The links and the underlay interface every check starts from; false (with the reason in
+// r.notChecked) when the links cannot be read.
+bool Checker::prepare(Ctx& c, Report& r) {
+  r.node = c.m.plan->nodeName;
   auto links = nl_.links();
   if (!links) {
     r.notChecked.push_back("links: " + links.error().message);
-    return r;
+    return false;
   }
   for (auto& l : *links) {
     c.links.emplace(l.name, l);
   }
-  c.underlay = underlayInterface(nl_, *m.agent, *m.plan);
+  c.underlay = underlayInterface(nl_, *c.m.agent, *c.m.plan);
+  return true;
+}
+
+Report Checker::run(const NodeModel& m) {
+  Report r;
+  Ctx c{m, {}, ""};
+  if (!prepare(c, r)) {
+    return r;
+  }
   if (c.underlay.empty()) {
     r.notChecked.push_back(
         fmt::format("underlay: no interface holds {} and underlayInterface "
@@ -706,18 +715,10 @@ Report Checker::run(const NodeModel& m) {
 
 Report Checker::runRpFilter(const NodeModel& m) {
   Report r;
-  r.node = m.plan->nodeName;
   Ctx c{m, {}, ""};
-  auto links = nl_.links();
-  if (!links) {
-    r.notChecked.push_back("links: " + links.error().message);
-    return r;
+  if (prepare(c, r)) {
+    checkRpFilter(c, r);
   }
-  for (auto& l : *links) {
-    c.links.emplace(l.name, l);
-  }
-  c.underlay = underlayInterface(nl_, *m.agent, *m.plan);
-  checkRpFilter(c, r);
   return r;
 }
 

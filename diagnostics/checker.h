@@ -65,6 +65,7 @@ class Checker {
 
  private:
   struct Ctx;
+  bool prepare(Ctx& c, Report& r);
   void checkRpFilter(Ctx& c, Report& r);
   void checkForwarding(Ctx& c, Report& r);
   void checkPeers(Ctx& c, Report& r);

@@ -696,45 +696,17 @@ Status Netlink::setHairpin(int index, bool on) {
 }
 
 Result<std::optional<bool>> Netlink::hairpin(int index) {
-  std::optional<bool> mode;
-  // AF_BRIDGE link messages carry the port's settings in IFLA_PROTINFO; the kernel only dumps
-  // them (no single get), one message per bridge port.
-  auto st = runDump(
-      sock_.get(), "get bridge port " + devName(index),
-      [] {
-        ifinfomsg ifi{};
-        ifi.ifi_family = AF_BRIDGE;
-        return simpleRequest(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
-      },
-      [&](const nlmsghdr* h) -> Status {
-        if (h->nlmsg_type != RTM_NEWLINK) {
-          return okStatus();
-        }
-        const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(h));
-        if (ifi->ifi_index != index) {
-          return okStatus();
-        }
-        nlattr* tb[IFLA_MAX + 1] = {};
-        if (int err =
-                nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr);
-            err < 0) {
-          return detail::nlError(err, "parse bridge port");
-        }
-        if (tb[IFLA_PROTINFO] == nullptr) {
-          return okStatus();
-        }
-        nlattr* pi[IFLA_BRPORT_MAX + 1] = {};
-        if (int err = nla_parse_nested(pi, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], nullptr); err < 0) {
-          return detail::nlError(err, "parse bridge port info");
-        }
-        mode = pi[IFLA_BRPORT_MODE] != nullptr && nla_get_u8(pi[IFLA_BRPORT_MODE]) != 0;
-        return okStatus();
-      },
-      [&] { mode.reset(); });
-  if (!st) {
-    return st.error();
+  // The kernel has no single get for a port's settings: they come with the AF_BRIDGE dump.
+  auto ports = bridgePorts();
+  if (!ports) {
+    return ports.error().withContext("get bridge port " + devName(index));
   }
-  return mode;
+  for (const BridgePort& p : *ports) {
+    if (p.index == index) {
+      return std::optional<bool>(p.hairpin);
+    }
+  }
+  return std::optional<bool>();
 }
 
 // --- addresses -------------------------------------------------------------------------------
