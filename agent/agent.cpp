@@ -12,6 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -80,20 +83,16 @@ class AgentLoop {
   // and a bad node entry only drops that node. A bad service is reported and skipped, at
   // start-up too: every other service is programmed.
   bool loadPlan(bool startup) {
-    auto loaded = store_.loadIfChanged();
-    if (!loaded) {
+    auto change = store_.nextChange();
+    if (!change) {
       return true;  // the same content as last time
     }
-    ClusterLoad load = std::move(*loaded);
-    // Each snapshot reports every problem again; the log says them when they change.
-    auto issues = issueStrings(load.issues);
-    if (issues != loggedIssues_) {
-      for (const auto& i : issues) {
-        spdlog::error("{}", i);
-      }
-      loggedIssues_ = issues;
+    if (auto* delta = std::get_if<ServiceDelta>(&*change)) {
+      applyServiceDelta(std::move(*delta));
+      return true;
     }
-    health_.setConfigIssues(std::move(issues));
+    ClusterLoad load = std::move(std::get<ClusterLoad>(*change));
+    reportIssues(load.issues);
     const auto fatalAtStart =
         load.strictStartup
             ? std::count_if(load.issues.begin(), load.issues.end(),
@@ -116,6 +115,11 @@ class AgentLoop {
     // Services do not depend on this node's own entry: a broken one keeps the last good
     // overlay but does not hold back service changes.
     clusterServices_ = std::move(load.cluster.services);
+    clusterIndex_.clear();
+    clusterIndex_.reserve(clusterServices_.size());
+    for (size_t i = 0; i < clusterServices_.size(); ++i) {
+      clusterIndex_.emplace(clusterServices_[i].id(), i);
+    }
     diagnostics_.setCluster(load.cluster.network, clusterServices_);
     podCidr_ = load.cluster.network.podCidr;
     natInputs_ = nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
@@ -276,6 +280,72 @@ class AgentLoop {
     }
   }
 
+  // Each snapshot or delta reports every problem again; the log says them when they change.
+  void reportIssues(const std::vector<ConfigIssue>& all) {
+    auto issues = issueStrings(all);
+    if (issues != loggedIssues_) {
+      for (const auto& i : issues) {
+        spdlog::error("{}", i);
+      }
+      loggedIssues_ = issues;
+    }
+    health_.setConfigIssues(std::move(issues));
+  }
+
+  // Only some services changed (the etcd datastore): they alone are re-planned, and the pass
+  // that follows compares only their keys with the kernel; the overlay's plan stands.
+  void applyServiceDelta(ServiceDelta delta) {
+    reportIssues(delta.issues);
+    for (const auto& id : delta.removed) {
+      auto it = clusterIndex_.find(id);
+      if (it == clusterIndex_.end()) {
+        continue;
+      }
+      const size_t at = it->second;
+      clusterIndex_.erase(it);
+      if (at + 1 != clusterServices_.size()) {
+        clusterServices_[at] = std::move(clusterServices_.back());
+        clusterIndex_[clusterServices_[at].id()] = at;
+      }
+      clusterServices_.pop_back();
+    }
+    for (const auto& s : delta.upserts) {
+      auto [it, added] = clusterIndex_.try_emplace(s.id(), clusterServices_.size());
+      if (added) {
+        clusterServices_.push_back(s);
+      } else {
+        clusterServices_[it->second] = s;
+      }
+    }
+    diagnostics_.servicesChanged();
+    if (!natInputs_) {
+      return;  // no snapshot applied yet: the first one takes every service
+    }
+    std::vector<std::string> problems;
+    auto regs = local_.read(&problems);
+    for (const auto& id : delta.removed) {
+      natState_.remove(id);
+    }
+    if (!regs.empty()) {
+      // The registrations of the changed services only: the others are merged already.
+      std::unordered_set<std::string> ids;
+      for (const auto& s : delta.upserts) {
+        ids.insert(s.id());
+      }
+      std::erase_if(regs, [&](const LocalEndpoint& r) { return !ids.contains(r.service); });
+      delta.upserts = mergeLocalEndpoints(delta.upserts, regs, podCidr_, &problems);
+    }
+    for (auto& s : delta.upserts) {
+      natState_.upsert(std::move(s));
+    }
+    for (const auto& p : problems) {
+      spdlog::warn("{}", p);
+    }
+    spdlog::debug("revision {}: {} service(s) changed, {} removed", delta.revision,
+                  delta.upserts.size(), delta.removed.size());
+    due_ = Clock::now();
+  }
+
   // The NAT plan of the cluster's services plus the endpoints ovl-cni registered
   // (agent/local_endpoints.h).
   void planNatWithLocalEndpoints() {
@@ -359,7 +429,8 @@ class AgentLoop {
   HealthState& health_;
   LocalEndpoints& local_;
   NodeStatePublisher nodeState_;
-  std::vector<svc::Service> clusterServices_;  // as the datastore has them
+  std::vector<svc::Service> clusterServices_;  // as the datastore has them, in no set order
+  std::unordered_map<std::string, size_t> clusterIndex_;  // id -> position in clusterServices_
   Ipv4Prefix podCidr_;
   std::optional<nat::PlanInputs> natInputs_;
   DiagnosticsWatch diagnostics_;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <sstream>
 #include <string_view>
@@ -760,14 +761,35 @@ struct ParsedService {
   bool annotate = true;  // add " (service X is rejected)" to its messages
 };
 
+namespace {
+
+// The problem of a service that claims what `holder` claimed first.
+ConfigIssue lostClaim(const ServiceClaim& c, const ParsedService& holder) {
+  const std::string held =
+      c.whereOnly ? holder.where.toString() : Claim{holder.who, holder.where}.toString();
+  return ConfigIssue{c.mark, c.field, c.before + held + c.after};
+}
+
+// A rejected service's issues each name it, for logs read out of context.
+void annotateRejected(const ParsedService& p, std::vector<ConfigIssue>& issues) {
+  if (!p.annotate) {
+    return;
+  }
+  const std::string suffix = p.id ? fmt::format(" (service {} is rejected)", *p.id)
+                                  : std::string(" (this service is rejected)");
+  for (auto& i : issues) {
+    i.message += suffix;
+  }
+}
+
+}  // namespace
+
 // One stored document: its YAML tree, or the syntax error that kept it from being read; and,
-// for a service, the entry read on its own against the network settings of `parsedFor`.
+// a service document is read on its own when it is checked (ClusterDocuments::Impl).
 struct ClusterDocuments::Doc {
   std::string source;
   YAML::Node root;
   std::vector<ConfigIssue> syntax;
-  mutable std::shared_ptr<const ParsedService> parsed;
-  mutable uint64_t parsedFor = 0;
 };
 
 namespace {
@@ -875,12 +897,11 @@ class ClusterParser {
   }
 
   // The documents of a cluster stored apart (ClusterDocuments): each is read as the section or
-  // list entry of the cluster file it stands for, and they are checked against each other (one
-  // cluster IP, subnet or underlay IP per object) as the entries of one file are.
-  void parseDocuments(const ClusterDocuments::Doc* network,
-                      const std::map<std::string, ClusterDocuments::Doc>& nodes,
-                      const std::map<std::string, ClusterDocuments::Doc>& services,
-                      uint64_t networkGeneration) {
+  // list entry of the cluster file it stands for, and the nodes are checked against each other
+  // (one subnet or underlay IP per node) as the entries of one file are. The services are
+  // ClusterDocuments' own (parseStoredService); their checks need the facts returned.
+  NetworkFacts parseDocuments(const ClusterDocuments::Doc* network,
+                              const std::map<std::string, ClusterDocuments::Doc>& nodes) {
     out_.strictStartup = false;
     NetworkFacts facts;
     if (network == nullptr) {
@@ -900,28 +921,22 @@ class ClusterParser {
       }
     }
     out_.fatal = r_.issueCount() > 0;
-    auto each = [&](const std::map<std::string, ClusterDocuments::Doc>& docs, auto parseOne) {
-      for (const auto& [key, doc] : docs) {
-        if (!doc.syntax.empty()) {
-          out_.issues.insert(out_.issues.end(), doc.syntax.begin(), doc.syntax.end());
-          continue;
-        }
-        r_.setFile(doc.source);
-        parseOne(doc);
+    for (const auto& [key, doc] : nodes) {
+      if (!doc.syntax.empty()) {
+        out_.issues.insert(out_.issues.end(), doc.syntax.begin(), doc.syntax.end());
+        continue;
       }
-    };
-    each(nodes, [&](const ClusterDocuments::Doc& d) { parseNode(d.root, "node", facts); });
-    out_.cluster.services.reserve(services.size());
-    serviceIds_.reserve(services.size());
-    serviceAddresses_.reserve(services.size());
-    each(services, [&](const ClusterDocuments::Doc& d) {
-      if (!d.parsed || d.parsedFor != networkGeneration) {
-        d.parsed =
-            std::make_shared<const ParsedService>(parseServiceAlone(d.root, "service", facts));
-        d.parsedFor = networkGeneration;
-      }
-      claimService(*d.parsed);
-    });
+      r_.setFile(doc.source);
+      parseNode(doc.root, "node", facts);
+    }
+    return facts;
+  }
+
+  // A stored service document on its own (its claims are checked by ClusterDocuments).
+  std::shared_ptr<const ParsedService> parseStoredService(const ClusterDocuments::Doc& d,
+                                                          const NetworkFacts& facts) {
+    r_.setFile(d.source);
+    return std::make_shared<const ParsedService>(parseServiceAlone(d.root, "service", facts));
   }
 
   void setMissingNetworkSource(std::string source) { missingNetworkSource_ = std::move(source); }
@@ -1448,25 +1463,15 @@ class ClusterParser {
                                                                : nodePorts_;
       auto [it, inserted] = space.try_emplace(c.key, &p);
       if (!inserted) {
-        const ParsedService& holder = *it->second;
-        const std::string held =
-            c.whereOnly ? holder.where.toString() : Claim{holder.who, holder.where}.toString();
-        issues.push_back(ConfigIssue{c.mark, c.field, c.before + held + c.after});
+        issues.push_back(lostClaim(c, *it->second));
       }
     }
     if (issues.empty()) {
       out_.cluster.services.push_back(*p.service);
       return;
     }
-    // Rejected; its issues say why. Each one names the service, for logs read out of context.
-    const std::string suffix = p.id ? fmt::format(" (service {} is rejected)", *p.id)
-                                    : std::string(" (this service is rejected)");
-    for (auto& i : issues) {
-      if (p.annotate) {
-        i.message += suffix;
-      }
-      out_.issues.push_back(std::move(i));
-    }
+    annotateRejected(p, issues);
+    std::move(issues.begin(), issues.end(), std::back_inserter(out_.issues));
   }
 
   // One entry of a service's `ports`; `valid` when every value in it is.
@@ -2025,6 +2030,142 @@ struct ClusterDocuments::Impl {
   uint64_t networkGeneration = 1;       // bumped whenever the network document changes
   std::map<std::string, Doc> nodes;     // by source
   std::map<std::string, Doc> services;  // by source
+
+  // The services as last checked. A service document is read on its own (parseStoredService)
+  // once per content and network generation; its claims (id, ip:port/proto, nodePort/proto)
+  // go into `holders`, where the first source in order keeps each value, as the first entry of
+  // a file does. A change is checked again only against the sources that share a claim with it.
+  struct Slot {
+    std::shared_ptr<const ParsedService> parsed;  // null: the document is not valid YAML
+    std::vector<ConfigIssue> issues;              // as reported: own problems, then conflicts
+    std::optional<std::string> acceptedId;        // when accepted
+  };
+  std::map<std::string, Slot> slots;                               // by source
+  std::unordered_map<std::string, std::set<std::string>> holders;  // claim -> sources in order
+  std::set<std::string> dirtyServices;  // set or erased since the last check
+  bool structureDirty = true;           // network or nodes changed (or never built)
+  bool lastFatal = true;
+  uint64_t checkedGeneration = 0;            // the network generation the slots were read with
+  NetworkFacts facts;                        // of the last build
+  std::vector<ConfigIssue> structureIssues;  // network and nodes, of the last build
+
+  static std::string claimKey(const ServiceClaim& c) {
+    std::string k(1, static_cast<char>('0' + static_cast<int>(c.space)));
+    k += c.key;
+    return k;
+  }
+
+  // Brings the slots up to date with the documents. Returns what changed in the accepted
+  // services (upserts: their sources).
+  struct Diff {
+    std::vector<const std::string*> upserts;  // sources, now accepted, new or changed
+    std::vector<std::string> removed;         // ids
+  };
+  Diff checkServices(ClusterParser& parser) {
+    if (checkedGeneration != networkGeneration) {  // every service is read again
+      for (const auto& [source, slot] : slots) {
+        dirtyServices.insert(source);
+      }
+      for (const auto& [source, doc] : services) {
+        dirtyServices.insert(source);
+      }
+      checkedGeneration = networkGeneration;
+    }
+    std::set<std::string> affected;
+    auto holdersOf = [&](const std::string& key) {
+      auto it = holders.find(key);
+      if (it != holders.end()) {
+        affected.insert(it->second.begin(), it->second.end());
+      }
+      return it;
+    };
+    for (const std::string& source : dirtyServices) {
+      affected.insert(source);
+      Slot& slot = slots[source];
+      if (slot.parsed) {
+        for (const ServiceClaim& c : slot.parsed->claims) {
+          const std::string key = claimKey(c);
+          auto it = holdersOf(key);
+          if (it != holders.end()) {
+            it->second.erase(source);
+            if (it->second.empty()) {
+              holders.erase(it);
+            }
+          }
+        }
+      }
+      slot.parsed.reset();
+      auto doc = services.find(source);
+      if (doc == services.end() || !doc->second.syntax.empty()) {
+        continue;
+      }
+      slot.parsed = parser.parseStoredService(doc->second, facts);
+      for (const ServiceClaim& c : slot.parsed->claims) {
+        const std::string key = claimKey(c);
+        holders[key].insert(source);
+        holdersOf(key);
+      }
+    }
+    std::set<std::string> dirty = std::move(dirtyServices);
+    dirtyServices.clear();
+
+    Diff diff;
+    std::set<std::string> before;
+    std::set<std::string> after;
+    for (const std::string& source : affected) {
+      auto it = slots.find(source);
+      if (it == slots.end()) {
+        continue;
+      }
+      Slot& slot = it->second;
+      if (slot.acceptedId) {
+        before.insert(*slot.acceptedId);
+      }
+      auto doc = services.find(source);
+      if (doc == services.end()) {
+        slots.erase(it);
+        continue;
+      }
+      const bool wasAccepted = slot.acceptedId.has_value();
+      slot.acceptedId.reset();
+      if (!slot.parsed) {
+        slot.issues = doc->second.syntax;
+        continue;
+      }
+      const ParsedService& p = *slot.parsed;
+      slot.issues = p.issues;
+      std::set<std::string> own;  // a value claimed twice by one service conflicts with itself
+      for (const ServiceClaim& c : p.claims) {
+        const std::string key = claimKey(c);
+        const std::string& first = *holders.at(key).begin();
+        if (first != source) {
+          slot.issues.push_back(lostClaim(c, *slots.at(first).parsed));
+        } else if (!own.insert(key).second) {
+          slot.issues.push_back(lostClaim(c, p));
+        }
+      }
+      if (!slot.issues.empty()) {
+        annotateRejected(p, slot.issues);
+        continue;
+      }
+      slot.acceptedId = p.service->id();
+      after.insert(*slot.acceptedId);
+      if (!wasAccepted || dirty.contains(source)) {
+        diff.upserts.push_back(&it->first);
+      }
+    }
+    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(diff.removed));
+    return diff;
+  }
+
+  std::vector<ConfigIssue> issues() const {
+    std::vector<ConfigIssue> out = structureIssues;
+    for (const auto& [source, slot] : slots) {
+      out.insert(out.end(), slot.issues.begin(), slot.issues.end());
+    }
+    return out;
+  }
 };
 
 ClusterDocuments::ClusterDocuments(std::string networkSource)
@@ -2051,11 +2192,13 @@ ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
 void ClusterDocuments::setNetwork(const std::string& source, const std::string& text) {
   impl_->network = parseDoc(source, text);
   ++impl_->networkGeneration;
+  impl_->structureDirty = true;
 }
 
 void ClusterDocuments::clearNetwork() {
   impl_->network.reset();
   ++impl_->networkGeneration;
+  impl_->structureDirty = true;
 }
 
 void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
@@ -2065,15 +2208,21 @@ void ClusterDocuments::setNode(const std::string& source, const std::string& tex
     doc.root.remove("ready");
   }
   impl_->nodes[source] = std::move(doc);
+  impl_->structureDirty = true;
 }
 
 void ClusterDocuments::setService(const std::string& source, const std::string& text) {
   impl_->services[source] = parseDoc(source, text);
+  impl_->dirtyServices.insert(source);
 }
 
 void ClusterDocuments::erase(const std::string& source) {
-  impl_->nodes.erase(source);
-  impl_->services.erase(source);
+  if (impl_->nodes.erase(source) > 0) {
+    impl_->structureDirty = true;
+  }
+  if (impl_->services.erase(source) > 0) {
+    impl_->dirtyServices.insert(source);
+  }
 }
 
 std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
@@ -2128,23 +2277,68 @@ std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
     doc.source = fileName;
     doc.root = e;  // marks stay those of the file
     impl_->services[se.source] = std::move(doc);
+    impl_->dirtyServices.insert(se.source);
     out.push_back(std::move(se));
   }
   return out;
 }
 
-ClusterLoad ClusterDocuments::build() const {
+ClusterLoad ClusterDocuments::build() {
   ClusterLoad out;
+  Impl& m = *impl_;
   try {
     ClusterParser p(networkSource_, out);
     p.setMissingNetworkSource(networkSource_);
-    p.parseDocuments(impl_->network ? &*impl_->network : nullptr, impl_->nodes, impl_->services,
-                     impl_->networkGeneration);
+    const NetworkFacts facts = p.parseDocuments(m.network ? &*m.network : nullptr, m.nodes);
+    // The same facts read the services as before: only the changed ones are read again.
+    m.facts = facts;
+    m.structureIssues = out.issues;
+    m.checkServices(p);
+    out.issues = m.issues();
+    out.cluster.services.reserve(m.slots.size());
+    for (const auto& [source, slot] : m.slots) {
+      if (slot.acceptedId) {
+        out.cluster.services.push_back(*slot.parsed->service);
+      }
+    }
   } catch (const YAML::Exception& e) {
+    // Not expected (the reader catches what yaml-cpp throws), but a build must never leave the
+    // slots half-checked: the next one reads every service again.
+    m.checkedGeneration = 0;
     Reader r(networkSource_, out.issues);
     r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
     out.fatal = true;
   }
+  m.structureDirty = false;
+  m.lastFatal = out.fatal;
+  return out;
+}
+
+bool ClusterDocuments::changed() const {
+  return impl_->structureDirty || !impl_->dirtyServices.empty();
+}
+
+std::optional<ClusterDocuments::ServiceChanges> ClusterDocuments::serviceChanges() {
+  Impl& m = *impl_;
+  if (m.structureDirty || m.lastFatal) {
+    return std::nullopt;
+  }
+  ServiceChanges out;
+  try {
+    ClusterLoad scratch;
+    ClusterParser p(networkSource_, scratch);
+    Impl::Diff diff = m.checkServices(p);
+    out.upserts.reserve(diff.upserts.size());
+    for (const std::string* source : diff.upserts) {
+      out.upserts.push_back(*m.slots.at(*source).parsed->service);
+    }
+    out.removed = std::move(diff.removed);
+  } catch (const YAML::Exception&) {
+    m.checkedGeneration = 0;  // as in build(): read everything again, in a build
+    m.structureDirty = true;
+    return std::nullopt;
+  }
+  out.issues = m.issues();
   return out;
 }
 

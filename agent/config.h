@@ -132,7 +132,22 @@ class ClusterDocuments {
   std::vector<ServiceEntry> addServiceFile(const std::string& fileName, const std::string& text,
                                            std::vector<ConfigIssue>& issues);
 
-  ClusterLoad build() const;
+  // Everything, validated together. Service documents are read again only when they (or the
+  // network settings) changed since the last build() or serviceChanges().
+  ClusterLoad build();
+
+  // Whether a document was set or erased since the last build() or serviceChanges().
+  bool changed() const;
+  // When only service documents changed since then and the last build() was usable (not
+  // fatal): the difference a build() would make to the services accepted before, at a cost
+  // that grows with the change (the changed documents and those sharing a cluster IP, port or
+  // id with them), not with the number of services. Otherwise nullopt: build() instead.
+  struct ServiceChanges {
+    std::vector<svc::Service> upserts;  // accepted now, new or changed
+    std::vector<std::string> removed;   // ids accepted before and no more
+    std::vector<ConfigIssue> issues;    // every current problem, as build() would list them
+  };
+  std::optional<ServiceChanges> serviceChanges();
 
  private:
   struct Impl;

@@ -1,6 +1,8 @@
 // Where the cluster (network, nodes, services) comes from. Every datastore lists a snapshot at a
-// revision, then watches the changes from that revision; the agent's loop sees only whole
-// snapshots (level-triggered: it converges the kernel to the latest one, whatever changed).
+// revision, then watches the changes from that revision; the agent's loop converges the kernel to
+// the latest state, whatever changed (level-triggered). A datastore that stores services apart
+// (etcd) may hand over only the services that changed since the last snapshot or change, so a
+// change to one service of 10,000 costs the agent one service's work.
 //
 // Implementations: FileDatastore (a YAML file watched with inotify) and EtcdDatastore (etcd v3:
 // the node registers itself on a lease, claims a pod subnet and watches the prefix).
@@ -8,11 +10,22 @@
 
 #include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "agent/config.h"
 #include "common/result.h"
 
 namespace ovl {
+
+// The services that changed since the last snapshot or delta, network and nodes unchanged.
+struct ServiceDelta {
+  std::vector<svc::Service> upserts;  // accepted now, new or changed
+  std::vector<std::string> removed;   // ids no longer accepted
+  std::vector<ConfigIssue> issues;    // every current problem of the cluster, as in a snapshot
+  uint64_t revision = 0;
+};
+using ClusterChange = std::variant<ClusterLoad, ServiceDelta>;
 
 class Datastore {
  public:
@@ -28,6 +41,15 @@ class Datastore {
   virtual bool maybeChanged() = 0;
   // The latest snapshot, when it differs from the one returned last (or on the first call).
   virtual std::optional<ClusterLoad> loadIfChanged() = 0;
+  // What changed since the last call: nothing, a whole snapshot (always the first time), or
+  // only some services.
+  virtual std::optional<ClusterChange> nextChange() {
+    auto load = loadIfChanged();
+    if (!load) {
+      return std::nullopt;
+    }
+    return ClusterChange{std::move(*load)};
+  }
   // What it reads, for messages: "cluster file /etc/ovl/cluster.yaml", "etcd 10.0.0.1:2379".
   virtual std::string describe() const = 0;
   // Why the datastore is not healthy right now ("" = it is): etcd unreachable, lease lost.

@@ -27,6 +27,9 @@ class DiagnosticsWatch {
   // summarised only when a check runs, not on every change, which would add a walk of every
   // service to each endpoint update.
   void setCluster(const NetworkConfig& network, const std::vector<svc::Service>& services);
+  // The services given to setCluster changed (not the network): the summary is made again when
+  // a check next runs; no check is due for that alone.
+  void servicesChanged() { servicesStale_ = true; }
   // A link appeared, changed or went: check rp_filter after the next pass.
   void linkChanged() { linkChanged_ = true; }
   // Called after every pass of the loop.

@@ -142,6 +142,30 @@ std::optional<ClusterLoad> EtcdDatastore::loadIfChanged() {
   return load;
 }
 
+std::optional<ClusterChange> EtcdDatastore::nextChange() {
+  {
+    std::lock_guard lock(mu_);
+    if (!dirty_) {
+      return std::nullopt;
+    }
+    const auto t0 = Clock::now();
+    if (auto changes = docs_.serviceChanges()) {
+      dirty_ = false;
+      spdlog::debug("etcd: revision {}: {} service(s) changed, {} removed, in {:.2f} ms",
+                    docsRevision_, changes->upserts.size(), changes->removed.size(),
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      return ClusterChange{ServiceDelta{std::move(changes->upserts), std::move(changes->removed),
+                                        std::move(changes->issues),
+                                        static_cast<uint64_t>(docsRevision_)}};
+    }
+  }
+  auto load = loadIfChanged();
+  if (!load) {
+    return std::nullopt;
+  }
+  return ClusterChange{std::move(*load)};
+}
+
 std::string EtcdDatastore::problem() const {
   std::lock_guard lock(mu_);
   if (!sessionProblem_.empty() && !watchProblem_.empty()) {

@@ -1,5 +1,6 @@
 // The `etcd` datastore (key layout: agent/etcd_keys.h). Two threads talk to etcd; the agent's
-// loop only sees whole snapshots through fd()/loadIfChanged(), as with the file datastore.
+// loop takes the changes through fd()/nextChange(): a whole snapshot, or only the services that
+// changed when nothing else did.
 //
 //  - The session thread registers this node (EtcdNodeSession: lease, subnet claim, node record)
 //    and renews the lease every TTL/3. When etcd says the lease is gone (expired while etcd was
@@ -7,7 +8,8 @@
 //    writes the node's readiness.
 //  - The watch thread lists the prefix at a revision, then watches from that revision + 1,
 //    applying each batch of events to the stored documents; the agent's thread builds a snapshot
-//    from them when it asks (loadIfChanged), so a burst costs one build. A broken stream is
+//    (or the services' difference) from them when it asks (nextChange), so a burst costs one
+//    build. A broken stream is
 //    resumed from the last revision seen + 1 on the next endpoint; a compacted revision leads to
 //    a new list, so a change is never missed nor applied twice. A member that vanished without
 //    closing the connection is noticed by gRPC's keepalive pings (etcd/client.cpp).
@@ -48,6 +50,7 @@ class EtcdDatastore final : public Datastore {
   int fd() const override { return event_.get(); }
   bool maybeChanged() override;
   std::optional<ClusterLoad> loadIfChanged() override;
+  std::optional<ClusterChange> nextChange() override;
   std::string describe() const override;
   std::string problem() const override;
   void reportReady(bool ready) override;

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -270,6 +272,101 @@ TEST(ClusterDocuments, ServiceFileEntriesKeepTheirFilePositions) {
   ASSERT_TRUE(load.issues.empty()) << dump(load.issues);
   ASSERT_EQ(load.cluster.services.size(), 1u);
   EXPECT_EQ(load.cluster.services[0].clusterIps.at(0).toString(), "10.96.0.11");
+}
+
+// serviceChanges() stands for a build(): the services it upserts and removes, applied to what
+// the last build accepted, are what a build of the same documents accepts, with the same
+// problems, whatever was set or erased. Documents fight over ids, addresses and node ports, so
+// a change also moves the services it shares a value with (the first key keeps the value).
+TEST(ClusterDocuments, ServiceChangesAreWhatABuildWouldGive) {
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e", "f"};
+  auto randomDoc = [&]() -> std::string {
+    switch (pick(12)) {
+      case 0:
+        return "{{{";  // not YAML
+      case 1:
+        return "namespace: default\nname: x\nclusterIP: 10.96.0.999\nports: [{port: 80}]\n";
+      default:
+        break;
+    }
+    std::string doc = "namespace: default\nname: " + names[static_cast<size_t>(pick(6))] + "\n";
+    const bool nodePort = pick(3) == 0;
+    if (nodePort) {
+      doc += "type: NodePort\n";
+    }
+    doc += "clusterIP: 10.96.0." + std::to_string(10 + pick(3)) + "\n";
+    if (pick(4) == 0) {
+      doc += "externalIPs: [192.0.2." + std::to_string(10 + pick(2)) + "]\n";
+    }
+    doc += "ports: [{port: " + std::to_string(80 + pick(2));
+    if (nodePort) {
+      doc += ", nodePort: " + std::to_string(30000 + pick(2));
+    }
+    doc += "}]\nendpoints: [{ip: 10.244.1." + std::to_string(1 + pick(50)) + "}]\n";
+    return doc;
+  };
+  ClusterDocuments docs("/ovl/config");
+  docs.setNetwork("/ovl/config",
+                  "podCIDR: 10.244.0.0/16\nserviceCIDR: 10.96.0.0/12\n");  // NodePorts default
+  std::map<std::string, std::string> stored;
+  ClusterLoad first = docs.build();
+  ASSERT_FALSE(first.fatal) << dump(first.issues);
+  std::map<std::string, svc::Service> held;  // id -> service, as the agent keeps them
+  size_t moved = 0;
+  for (int step = 0; step < 400; ++step) {
+    const int changes = 1 + pick(3);
+    for (int k = 0; k < changes; ++k) {
+      const std::string key =
+          "/ovl/services/default/" + names[static_cast<size_t>(pick(6))] + std::to_string(pick(2));
+      if (pick(4) == 0) {
+        docs.erase(key);
+        stored.erase(key);
+      } else {
+        stored[key] = randomDoc();
+        docs.setService(key, stored[key]);
+      }
+    }
+    auto delta = docs.serviceChanges();
+    ASSERT_TRUE(delta) << "only services changed";
+    EXPECT_FALSE(docs.changed());
+    for (const auto& id : delta->removed) {
+      ASSERT_EQ(held.erase(id), 1u) << "step " << step << ": removed " << id << " not held";
+    }
+    for (const auto& s : delta->upserts) {
+      held[s.id()] = s;
+    }
+    moved += delta->upserts.size() + delta->removed.size();
+
+    ClusterDocuments fresh("/ovl/config");
+    fresh.setNetwork("/ovl/config", "podCIDR: 10.244.0.0/16\nserviceCIDR: 10.96.0.0/12\n");
+    for (const auto& [key, text] : stored) {
+      fresh.setService(key, text);
+    }
+    ClusterLoad want = fresh.build();
+    std::map<std::string, svc::Service> wanted;
+    for (const auto& s : want.cluster.services) {
+      wanted[s.id()] = s;
+    }
+    ASSERT_EQ(held, wanted) << "step " << step;
+    ASSERT_EQ(dump(delta->issues), dump(want.issues)) << "step " << step;
+  }
+  EXPECT_GT(moved, 100u);  // the sequence did exercise the deltas
+
+  // A change of the network settings (or of a node) needs a whole build.
+  docs.setNetwork("/ovl/config", "podCIDR: 10.244.0.0/16\nserviceCIDR: 10.96.0.0/16\n");
+  EXPECT_FALSE(docs.serviceChanges());
+  ClusterLoad rebuilt = docs.build();
+  EXPECT_FALSE(docs.changed());
+  docs.setNode("/ovl/nodes/n1", "name: n1\nunderlayIP: 192.168.50.1\npodSubnet: 10.244.1.0/24\n");
+  EXPECT_FALSE(docs.serviceChanges());
+  // And a fatal build is never followed by a delta: the agent did not apply it.
+  docs.setNetwork("/ovl/config", "podCIDR: nonsense\n");
+  EXPECT_TRUE(docs.build().fatal);
+  docs.setService("/ovl/services/default/z",
+                  "namespace: default\nname: z\nclusterIP: 10.96.0.20\nports: [{port: 80}]\n");
+  EXPECT_FALSE(docs.serviceChanges());
 }
 
 }  // namespace
