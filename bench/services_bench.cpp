@@ -4,12 +4,15 @@
 //     and `iptables-legacy-restore` of the kube-proxy iptables-mode layout for the same
 //     services;
 //  2. one service's endpoints changed (one endpoint replaced, same count) with S services
-//     present, ovl's incremental sync, against the same change with 100 services present;
+//     present, ovl's incremental sync, against the same change with 100 services present (the
+//     two tables side by side, their changes alternating);
 //  3. data plane: new TCP connections per second to the last service added, with 10 and with S
-//     services installed, for ovl and for the kube-proxy iptables layout;
+//     services installed, for ovl and for the kube-proxy iptables layout (the four set-ups side
+//     by side, measured in blocks that take turns);
 //  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
-// Each run uses fresh network namespaces; the figures are medians with min and max over all
-// runs. Nothing here touches the host's own network: every address lives in a namespace made
+// Compared sizes are measured in turns within a run, so that a burst of noise from the shared
+// machine falls on both rather than on one. Each run uses fresh network namespaces; the figures
+// are medians with min and max over all samples. `--figures 2,3` measures some only. Nothing here touches the host's own network: every address lives in a namespace made
 // for the measurement and deleted after it.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,12 +24,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -524,12 +530,18 @@ int main(int argc, char** argv) {
   int runs = 5;
   int connections = 3000;
   std::string agent = OVL_AGENT_PATH;
+  std::vector<int> figures = {1, 2, 3, 4};
   app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
   app.add_option("--endpoints", endpoints, "endpoints per service")->check(CLI::Range(1, 250));
   app.add_option("--runs", runs, "runs per figure")->check(CLI::Range(1, 100));
   app.add_option("--connections", connections, "timed connections per data-plane sample")
       ->check(CLI::Range(100, 50000));
   app.add_option("--agent", agent, "the ovl-agent binary");
+  app.add_option("--figures", figures,
+                 "which figures to measure (1 full sync, 2 one change, "
+                 "3 data plane, 4 agent RSS)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4));
   CLI11_PARSE(app, argc, argv);
   if (geteuid() != 0) {
     std::fprintf(stderr, "services_bench needs root (it creates network namespaces)\n");
@@ -554,7 +566,7 @@ int main(int argc, char** argv) {
     // (c * 7919) % count and replaces its endpoint c % E by 10.244.254.(2 + c). Each change is
     // the service as a datastore hands it over (a watch event): NatState re-plans that service
     // and NatTable compares only its keys. Timed: planning the service + the sync.
-    constexpr int kChanges = 10;
+    constexpr int kChanges = 40;
     auto changedServices = [&](const std::vector<svc::Service>& base) {
       std::vector<svc::Service> out;
       auto cur = base;
@@ -572,11 +584,14 @@ int main(int argc, char** argv) {
     // every service, re-plans one). Reported, not a target.
     std::vector<double> reloadFull;
     std::string nftFixups;
-    std::vector<double> oneDiff, oneKernel;
+    std::vector<double> oneDiff, oneKernel, smallDiff, smallKernel;
     std::vector<double> ovlFull, nftFull, iptFull, oneFull, oneSmall, ovlKernel;
     size_t fullElements = 0;
     size_t oneOps = 0;
-    for (int run = 0; run < runs; ++run) {
+    const auto want = [&](int figure) {
+      return std::find(figures.begin(), figures.end(), figure) != figures.end();
+    };
+    for (int run = 0; run < runs && want(1); ++run) {
       {
         ScopedNetns ns(fmt::format("{}-o{}", tag, run), true);
         auto table = openTable();
@@ -586,43 +601,6 @@ int main(int argc, char** argv) {
         if (run == 0) {
           sh("nft list table ip ovl > " + nftFile);
           nftFixups = makeReloadable(nftFile);
-        }
-      }
-      {
-        ScopedNetns ns(fmt::format("{}-c{}", tag, run), true);
-        auto table = openTable();
-        nat::NatState state(kInputs);
-        state.setServices(full);
-        (void)syncMs(table, state.desired());
-        for (const auto& s : fullChanges) {
-          oneFull.push_back(changeMs(table, state, s));
-          oneDiff.push_back(table.lastSync().diffMs);
-          oneKernel.push_back(table.lastSync().kernelMs);
-          oneOps = table.lastSync().operations;
-        }
-        // The same changes, as whole reloads of the service list.
-        auto cur = full;
-        for (const auto& s : fullChanges) {
-          for (auto& x : cur) {
-            if (x.id() == s.id()) {
-              x = s;
-            }
-          }
-          const auto copy = cur;
-          double r0 = bench::nowMs();
-          state.setServices(copy);
-          (void)syncMs(table, state.desired());
-          reloadFull.push_back(bench::nowMs() - r0);
-        }
-      }
-      {
-        ScopedNetns ns(fmt::format("{}-s{}", tag, run), true);
-        auto table = openTable();
-        nat::NatState state(kInputs);
-        state.setServices(small);
-        (void)syncMs(table, state.desired());
-        for (const auto& s : smallChanges) {
-          oneSmall.push_back(changeMs(table, state, s));
         }
       }
       {
@@ -648,50 +626,103 @@ int main(int argc, char** argv) {
         }
       }
     }
+    // Figure 2: the S-service and the 100-service tables live side by side (two namespaces),
+    // and their changes alternate, so that both sizes meet the same machine noise.
+    for (int run = 0; run < runs && want(2); ++run) {
+      ScopedNetns bigNs(fmt::format("{}-c{}", tag, run), false);
+      ScopedNetns smallNs(fmt::format("{}-s{}", tag, run), false);
+      std::optional<nat::NatTable> big, little;
+      inNetns(bigNs.name(), [&] { big = openTable(); });
+      inNetns(smallNs.name(), [&] { little = openTable(); });
+      nat::NatState bigState(kInputs);
+      nat::NatState smallState(kInputs);
+      bigState.setServices(full);
+      smallState.setServices(small);
+      (void)syncMs(*big, bigState.desired());
+      (void)syncMs(*little, smallState.desired());
+      for (size_t c = 0; c < fullChanges.size(); ++c) {
+        // Which size goes first alternates too.
+        if (c % 2 == 0) {
+          oneSmall.push_back(changeMs(*little, smallState, smallChanges[c]));
+        }
+        oneFull.push_back(changeMs(*big, bigState, fullChanges[c]));
+        oneDiff.push_back(big->lastSync().diffMs);
+        oneKernel.push_back(big->lastSync().kernelMs);
+        oneOps = big->lastSync().operations;
+        if (c % 2 == 1) {
+          oneSmall.push_back(changeMs(*little, smallState, smallChanges[c]));
+        }
+        smallDiff.push_back(little->lastSync().diffMs);
+        smallKernel.push_back(little->lastSync().kernelMs);
+      }
+      // The same changes, as whole reloads of the service list.
+      auto cur = full;
+      for (const auto& s : fullChanges) {
+        for (auto& x : cur) {
+          if (x.id() == s.id()) {
+            x = s;
+          }
+        }
+        const auto copy = cur;
+        double r0 = bench::nowMs();
+        bigState.setServices(copy);
+        (void)syncMs(*big, bigState.desired());
+        reloadFull.push_back(bench::nowMs() - r0);
+      }
+    }
 
     auto med = [](const std::vector<double>& v) { return bench::Stats::of(v).median; };
     std::printf("service NAT, %d ClusterIP services x %d endpoints, %d runs\n", services, endpoints,
                 runs);
-    std::printf("1. full sync (%zu nft elements written by ovl)\n", fullElements);
-    std::printf("%s\n", describe("ovl NatTable::sync (plan precomputed)", ovlFull).c_str());
-    std::printf("%s\n",
-                describe("  of which kernel (batch sent until last ack)", ovlKernel).c_str());
-    std::printf("%s\n", describe("  planNat alone (once)", {planFullMs}).c_str());
-    std::printf("%s\n", describe("nft -f of the ruleset ovl programmed", nftFull).c_str());
-    std::printf("  (the dump does not reload verbatim; rewritten for nft -f: %s)\n",
-                nftFixups.c_str());
-    std::printf("%s\n",
-                describe("iptables-legacy-restore, kube-proxy iptables layout", iptFull).c_str());
-    std::printf("ovl full sync median:                     %.1f ms (target <= 500 ms)\n",
-                med(ovlFull));
-    std::printf("ratio ovl / nft -f:                       %.3f (target <= 0.333)\n",
-                med(ovlFull) / med(nftFull));
-    std::printf("ratio ovl / iptables-legacy-restore:      %.3f (target <= 0.125)\n",
-                med(ovlFull) / med(iptFull));
-    std::printf("2. one service's endpoint replaced (%d changes per run, %zu operations each)\n",
-                kChanges, oneOps);
-    std::printf(
-        "%s\n",
-        describe(fmt::format("ovl incremental sync, {} services", services), oneFull).c_str());
-    std::printf("%s\n", describe("  of which diff (touched keys vs view)", oneDiff).c_str());
-    std::printf("%s\n",
-                describe("  of which kernel (batch sent until last ack)", oneKernel).c_str());
-    std::printf("%s\n", describe("ovl incremental sync, 100 services", oneSmall).c_str());
-    std::printf("%s\n", describe(fmt::format("  (whole-list reload with one change, {} services: "
-                                             "compare all, re-plan one, sync)",
-                                             services),
-                                 reloadFull)
-                            .c_str());
-    std::printf("one change with %d services, median:     %.3f ms (target <= 2 ms)\n", services,
-                med(oneFull));
-    std::printf("ratio %d services / 100 services:       %.2f (target <= 1.5)\n", services,
-                med(oneFull) / med(oneSmall));
+    if (want(1)) {
+      std::printf("1. full sync (%zu nft elements written by ovl)\n", fullElements);
+      std::printf("%s\n", describe("ovl NatTable::sync (plan precomputed)", ovlFull).c_str());
+      std::printf("%s\n",
+                  describe("  of which kernel (batch sent until last ack)", ovlKernel).c_str());
+      std::printf("%s\n", describe("  planNat alone (once)", {planFullMs}).c_str());
+      std::printf("%s\n", describe("nft -f of the ruleset ovl programmed", nftFull).c_str());
+      std::printf("  (the dump does not reload verbatim; rewritten for nft -f: %s)\n",
+                  nftFixups.c_str());
+      std::printf("%s\n",
+                  describe("iptables-legacy-restore, kube-proxy iptables layout", iptFull).c_str());
+      std::printf("ovl full sync median:                     %.1f ms (target <= 500 ms)\n",
+                  med(ovlFull));
+      std::printf("ratio ovl / nft -f:                       %.3f (target <= 0.333)\n",
+                  med(ovlFull) / med(nftFull));
+      std::printf("ratio ovl / iptables-legacy-restore:      %.3f (target <= 0.125)\n",
+                  med(ovlFull) / med(iptFull));
+    }
+    if (want(2)) {
+      std::printf(
+          "2. one service's endpoint replaced (%d changes per run, %zu operations each; "
+          "the two sizes alternate)\n",
+          kChanges, oneOps);
+      std::printf(
+          "%s\n",
+          describe(fmt::format("ovl incremental sync, {} services", services), oneFull).c_str());
+      std::printf("%s\n", describe("  of which diff (touched keys vs view)", oneDiff).c_str());
+      std::printf("%s\n",
+                  describe("  of which kernel (batch sent until last ack)", oneKernel).c_str());
+      std::printf("%s\n", describe("ovl incremental sync, 100 services", oneSmall).c_str());
+      std::printf("%s\n", describe("  of which diff (touched keys vs view)", smallDiff).c_str());
+      std::printf("%s\n",
+                  describe("  of which kernel (batch sent until last ack)", smallKernel).c_str());
+      std::printf("%s\n", describe(fmt::format("  (whole-list reload with one change, {} services: "
+                                               "compare all, re-plan one, sync)",
+                                               services),
+                                   reloadFull)
+                              .c_str());
+      std::printf("one change with %d services, median:     %.3f ms (target <= 2 ms)\n", services,
+                  med(oneFull));
+      std::printf("ratio %d services / 100 services:       %.2f (target <= 1.5)\n", services,
+                  med(oneFull) / med(oneSmall));
+    }
     std::fflush(stdout);
 
     // ---- figure 4: peak RSS of the agent ----
     std::vector<double> hwm, readyMs;
     writeAgentFiles(dir, services, endpoints, 19765);
-    for (int run = 0; run < runs; ++run) {
+    for (int run = 0; run < runs && want(4); ++run) {
       ScopedNetns ns(fmt::format("{}-a{}", tag, run), true);
       sh(
           fmt::format("ip -n {0} link add ul0 type veth peer name ul0p && "
@@ -703,18 +734,24 @@ int main(int argc, char** argv) {
       hwm.push_back(r.hwmMb);
       readyMs.push_back(r.readyMs);
     }
-    std::printf("4. ovl-agent holding %d x %d (%s)\n", services, endpoints, agent.c_str());
-    std::printf("%s\n", describe("time from exec to /readyz 200", readyMs).c_str());
-    {
-      bench::Stats s = bench::Stats::of(hwm);
-      std::printf("%-58s median %9.1f MB  (min %9.1f, max %9.1f, n=%zu)\n",
-                  "peak RSS (VmHWM) once ready", s.median, s.min, s.max, hwm.size());
-      std::printf("peak RSS median:                          %.1f MB (target <= 100 MB)\n",
-                  s.median);
+    if (want(4)) {
+      std::printf("4. ovl-agent holding %d x %d (%s)\n", services, endpoints, agent.c_str());
+      std::printf("%s\n", describe("time from exec to /readyz 200", readyMs).c_str());
+      {
+        bench::Stats s = bench::Stats::of(hwm);
+        std::printf("%-58s median %9.1f MB  (min %9.1f, max %9.1f, n=%zu)\n",
+                    "peak RSS (VmHWM) once ready", s.median, s.min, s.max, hwm.size());
+        std::printf("peak RSS median:                          %.1f MB (target <= 100 MB)\n",
+                    s.median);
+      }
     }
     std::fflush(stdout);
 
     // ---- figure 3: data plane ----
+    if (!want(3)) {
+      (void)std::system(("rm -rf " + dir).c_str());
+      return 0;
+    }
     // Every service has E endpoints, all addresses of one pod namespace (10.244.255.2..),
     // whose server answers on 0.0.0.0:8080. Measured: the last service added.
     const auto dp10 = podServices(10, endpoints);
@@ -726,35 +763,55 @@ int main(int argc, char** argv) {
     writeKubeProxyIptables(ipt10, dp10);
     writeKubeProxyIptables(iptS, dpFull);
     std::vector<double> ovl10, ovlS, ipt10r, iptSr;
-    auto measure = [&](const std::string& name, auto&& load, Ipv4 vip) {
-      ScopedNetns pod(name + "p", false);
-      ScopedNetns node(name, true);
-      dataPlaneNamespaces(node.name(), pod.name(), endpoints);
-      load();
-      PodServer server(pod.name());
-      return connectRate(vip, connections);
+    // The four set-ups live side by side (a node and a pod namespace each) and are measured in
+    // blocks that take turns, the order rotating, so that the machine's noise falls on all of
+    // them alike; each block is one sample.
+    struct Setup {
+      std::unique_ptr<ScopedNetns> pod, node;
+      std::unique_ptr<PodServer> server;
+      Ipv4 vip;
+      std::vector<double>* samples;
     };
+    constexpr int kBlocks = 4;
     for (int run = 0; run < runs; ++run) {
-      ovl10.push_back(measure(
-          fmt::format("{}-d{}a", tag, run),
+      std::vector<Setup> setups;
+      auto add = [&](const char* id, auto&& load, Ipv4 vip, std::vector<double>& samples) {
+        Setup st;
+        const std::string name = fmt::format("{}-d{}{}", tag, run, id);
+        st.pod = std::make_unique<ScopedNetns>(name + "p", false);
+        st.node = std::make_unique<ScopedNetns>(name, false);
+        dataPlaneNamespaces(st.node->name(), st.pod->name(), endpoints);
+        inNetns(st.node->name(), load);
+        st.server = std::make_unique<PodServer>(st.pod->name());
+        st.vip = vip;
+        st.samples = &samples;
+        setups.push_back(std::move(st));
+      };
+      add(
+          "a",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlan10);
           },
-          vipOf(9)));
-      ovlS.push_back(measure(
-          fmt::format("{}-d{}b", tag, run),
+          vipOf(9), ovl10);
+      add(
+          "b",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlanFull);
           },
-          vipOf(services - 1)));
-      ipt10r.push_back(measure(
-          fmt::format("{}-d{}c", tag, run), [&] { sh("iptables-legacy-restore " + ipt10); },
-          vipOf(9)));
-      iptSr.push_back(measure(
-          fmt::format("{}-d{}d", tag, run), [&] { sh("iptables-legacy-restore " + iptS); },
-          vipOf(services - 1)));
+          vipOf(services - 1), ovlS);
+      add(
+          "c", [&] { sh("iptables-legacy-restore " + ipt10); }, vipOf(9), ipt10r);
+      add(
+          "d", [&] { sh("iptables-legacy-restore " + iptS); }, vipOf(services - 1), iptSr);
+      for (int block = 0; block < kBlocks; ++block) {
+        for (size_t k = 0; k < setups.size(); ++k) {
+          Setup& st = setups[(k + static_cast<size_t>(block + run)) % setups.size()];
+          inNetns(st.node->name(),
+                  [&] { st.samples->push_back(connectRate(st.vip, connections)); });
+        }
+      }
     }
     auto rate = [](const std::string& label, const std::vector<double>& v) {
       bench::Stats s = bench::Stats::of(v);
@@ -763,8 +820,9 @@ int main(int argc, char** argv) {
     };
     std::printf(
         "3. data plane: %d sequential connect()+close() (SO_LINGER 0) to the last service's "
-        "cluster IP; every service has %d endpoints, all in one pod namespace\n",
-        connections, endpoints);
+        "cluster IP per sample, %d samples per run taking turns with the other set-ups; every "
+        "service has %d endpoints, all in one pod namespace\n",
+        connections, kBlocks, endpoints);
     std::printf("%s\n", rate("ovl, 10 services", ovl10).c_str());
     std::printf("%s\n", rate(fmt::format("ovl, {} services", services), ovlS).c_str());
     std::printf("%s\n", rate("kube-proxy iptables layout (legacy), 10 services", ipt10r).c_str());
