@@ -205,6 +205,7 @@ class AgentLoop {
       return;
     }
     const auto t0 = Clock::now();
+    const bool full = fullRead_;
     ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
     fullRead_ = false;
     // Service NAT is independent of the overlay's links: synced whatever happened above. No
@@ -224,6 +225,7 @@ class AgentLoop {
                         ns.readBack ? " (read back)" : (ns.incremental ? "" : " (full compare)")));
       }
       deleteStaleUdpFlows(r);
+      clearStaleAffinity(r, full);
     }
     const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     diagnostics_.afterPass(*plan_);
@@ -344,6 +346,29 @@ class AgentLoop {
     spdlog::debug("revision {}: {} service(s) changed, {} removed", delta.revision,
                   delta.upserts.size(), delta.removed.size());
     due_ = Clock::now();
+  }
+
+  // ClientIP affinity entries that still send clients to a removed endpoint: the sync clears
+  // them when it deletes endpoints; a full pass looks again, for an entry the packet path
+  // re-created meanwhile. A failure is only a warning: the entries also time out.
+  void clearStaleAffinity(ReconcileReport& r, bool fullPass) {
+    size_t cleared = nat_.lastSync().affinityCleared;
+    std::string problem = nat_.lastSync().affinityProblem;
+    if (fullPass && problem.empty()) {
+      auto more = nat_.clearStaleAffinity(natState_.desired());
+      if (more) {
+        cleared += *more;
+      } else {
+        problem = more.error().message;
+      }
+    }
+    if (!problem.empty()) {
+      spdlog::warn("{}", problem);
+    }
+    if (cleared > 0) {
+      r.actions.push_back(fmt::format(
+          "deleted {} ClientIP affinity entries that pointed at removed endpoints", cleared));
+    }
   }
 
   // The NAT plan of the cluster's services plus the endpoints ovl-cni registered

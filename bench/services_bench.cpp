@@ -12,8 +12,9 @@
 //  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
 // Compared sizes are measured in turns within a run, so that a burst of noise from the shared
 // machine falls on both rather than on one. Each run uses fresh network namespaces; the figures
-// are medians with min and max over all samples. `--figures 2,3` measures some only. Nothing here touches the host's own network: every address lives in a namespace made
-// for the measurement and deleted after it.
+// are medians with min and max over all samples. `--figures 2,3` measures some only. Nothing here
+// touches the host's own network: every address lives in a namespace made for the measurement and
+// deleted after it.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

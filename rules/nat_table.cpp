@@ -11,6 +11,8 @@
 #include <cstring>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "rules/nft_batch.h"
 #include "rules/nft_handles.h"
 
@@ -426,14 +428,13 @@ Status NatTable::readBack(View& v) {
   return okStatus();
 }
 
-Status NatTable::readElements(View& v, SetId id) {
-  const SetLayout& l = nft::setLayout(id);
+Status NatTable::dumpElements(const SetLayout& l, std::map<ElemKey, KernelElem>& out,
+                              bool& malformed) {
   std::vector<char> buf;
   nlmsghdr* nlh = requestHeader(buf, sock_, NFT_MSG_GETSETELEM, NLM_F_DUMP);
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table_.c_str());
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, l.name);
-  auto& out = v.elems[idx(id)];
-  bool malformed = false;
+  malformed = false;
   Status s = sock_.request(nlh, [&](const nlmsghdr* m) -> Status {
     std::array<const nlattr*, NFTA_SET_ELEM_LIST_MAX + 1> tb;
     parseMsgAttrs(m, tb);
@@ -459,12 +460,88 @@ Status NatTable::readElements(View& v, SetId id) {
   if (!s) {
     return s.error().withContext(std::string("read elements of ") + kindName(l) + " " + l.name);
   }
+  return okStatus();
+}
+
+Status NatTable::readElements(View& v, SetId id) {
+  const SetLayout& l = nft::setLayout(id);
+  bool malformed = false;
+  if (auto s = dumpElements(l, v.elems[idx(id)], malformed); !s) {
+    return s;
+  }
   if (malformed) {
     // An element whose key does not fit the layout cannot be deleted by key: make the set's
     // shape differ so that the table is rebuilt.
     v.sets[l.name].keyLen = 0;
   }
   return okStatus();
+}
+
+Result<size_t> NatTable::clearStaleAffinity(const nft::DesiredIndex& want) {
+  const SetLayout& l = nft::setLayout(SetId::kAffinity);
+  std::map<ElemKey, KernelElem> entries;
+  bool malformed = false;
+  if (auto s = dumpElements(l, entries, malformed); !s) {
+    return s.error().withContext("clear stale ClientIP affinity");
+  }
+  const std::vector<ElemKey> stale =
+      nft::staleAffinity(entries, want.elems(idx(SetId::kEndpoints)));
+  if (stale.empty()) {
+    return size_t{0};
+  }
+  Result<uint32_t> gen = genId();
+  if (!gen) {
+    return gen.error().withContext("clear stale ClientIP affinity");
+  }
+  // The batch moves the generation: the view stays trusted if it was in step before.
+  const bool inStep = view_.valid && view_.genId == *gen;
+  auto send = [&](nft::NftBatch::ElemOp op, size_t from, size_t count) -> Result<int> {
+    nft::NftBatch batch(sock_, inStep ? *gen : 0);
+    batch.elements(
+        op, table_, l.name, count,
+        [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, stale[from + i]); },
+        [&](size_t i) { return keyName(l, stale[from + i], false); });
+    const uint32_t sentinel = batch.finish();
+    auto sent = sock_.sendBatch(batch.buffer(), sentinel);
+    if (!sent) {
+      return sent.error();
+    }
+    if (!sent->empty()) {
+      return sent->front().code;
+    }
+    if (inStep && view_.genId == *gen) {
+      view_.genId = *gen + 1 == 0 ? 1 : *gen + 1;
+      ++*gen;
+    }
+    return 0;
+  };
+  // Entries expire and are refreshed by the packet path meanwhile: destroy ignores the ones
+  // already gone. Kernels before 6.3 have no destroy: one delete per batch there, where a
+  // missing entry (ENOENT) is no error either.
+  auto r = send(nft::NftBatch::ElemOp::kDestroy, 0, stale.size());
+  if (r && (*r == EINVAL || *r == EOPNOTSUPP)) {
+    for (size_t i = 0; i < stale.size(); ++i) {
+      r = send(nft::NftBatch::ElemOp::kDelete, i, 1);
+      if (!r || (*r != 0 && *r != ENOENT)) {
+        break;
+      }
+      r = 0;
+    }
+  }
+  if (!r) {
+    view_.valid = false;
+    return r.error().withContext("clear stale ClientIP affinity");
+  }
+  if (*r == ERESTART) {
+    view_.valid = false;  // someone changed the ruleset: the next sync reads back, then clears
+    return size_t{0};
+  }
+  if (*r != 0) {
+    view_.valid = false;
+    return Error::sys(*r, fmt::format("clear stale ClientIP affinity: delete {} entries of map {}",
+                                      stale.size(), l.name));
+  }
+  return stale.size();
 }
 
 Status NatTable::sync(const NatPlan& plan) {
@@ -486,6 +563,18 @@ Status NatTable::sync(nft::DesiredIndex& want) {
       totals_.elementsWritten += last_.elementsAdded;
       syncedIndex_ = want.id();
       want.clearDirty();
+      // Endpoints deleted (or the table read back after a restart): clients that ClientIP
+      // affinity still sends to a removed endpoint are let go.
+      const bool affinityInUse = !want.elems(idx(SetId::kAffinityServices)).empty() ||
+                                 !want.elems(idx(SetId::kAffinityNodePorts)).empty();
+      if (affinityInUse && (last_.elementsDeleted > 0 || last_.readBack)) {
+        auto cleared = clearStaleAffinity(want);
+        if (cleared) {
+          last_.affinityCleared = *cleared;
+        } else {
+          last_.affinityProblem = cleared.error().message;
+        }
+      }
       return okStatus();
     }
     ++totals_.retries;  // the ruleset changed under us: read it again
@@ -621,7 +710,8 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     const SetLayout& l = layouts[s];
     const auto& del = ops[s].del;
     batch.elements(
-        false, table_, l.name, del.size(), [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, del[i]); },
+        nft::NftBatch::ElemOp::kDelete, table_, l.name, del.size(),
+        [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, del[i]); },
         [&l, &del](size_t i) { return keyName(l, del[i], false); });
     last_.elementsDeleted += del.size();
   }
@@ -629,7 +719,7 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     const SetLayout& l = layouts[s];
     const auto& add = ops[s].add;
     batch.elements(
-        true, table_, l.name, add.size(),
+        nft::NftBatch::ElemOp::kAdd, table_, l.name, add.size(),
         [&](nlmsghdr* nlh, size_t i) { putElement(nlh, l, add[i]->second.view(add[i]->first)); },
         [&l, &add](size_t i) { return keyName(l, add[i]->first, true); });
     last_.elementsAdded += add.size();

@@ -49,6 +49,10 @@ class NatTable {
     // service port points at any more. Their conntrack entries should go (conntrack.h). Derived
     // from what the kernel held, so endpoints removed while the agent was down count too.
     std::vector<conntrack::StaleUdpFlow> removedUdpBackends;
+    // Entries of the kernel-filled `affinity` map deleted after the sync because their endpoint
+    // is gone (clearStaleAffinity); and why that failed, if it did (the sync itself succeeded).
+    size_t affinityCleared = 0;
+    std::string affinityProblem;
   };
   // Since create().
   struct Totals {
@@ -72,6 +76,12 @@ class NatTable {
   Status sync(nft::DesiredIndex& want);
   // One-shot: the whole plan, every element compared.
   Status sync(const NatPlan& plan);
+  // Deletes the entries of the kernel-filled `affinity` map that send a client to an endpoint
+  // `want` no longer has (nft::staleAffinity): such a client would stay on the removed endpoint
+  // until the entry times out. sync() does it after deleting endpoints or reading the table
+  // back; the agent also on every full pass, for an entry the packet path re-created while it
+  // was being deleted. Returns how many were deleted.
+  Result<size_t> clearStaleAffinity(const nft::DesiredIndex& want);
   // Deletes the table (for --cleanup). Not an error when it does not exist.
   Status remove();
   // Forgets the cached view: the next sync reads the kernel's table back.
@@ -105,6 +115,9 @@ class NatTable {
   Result<uint32_t> genId();
   Status readBack(View& v);
   Status readElements(View& v, nft::SetId id);
+  // Every element of set `l` into `out`; `malformed` when one did not fit the layout.
+  Status dumpElements(const nft::SetLayout& l, std::map<nft::ElemKey, nft::KernelElem>& out,
+                      bool& malformed);
   Result<bool> syncOnce(nft::DesiredIndex& want);  // false: refused (ERESTART), retry
 
   nft::NftSocket sock_;

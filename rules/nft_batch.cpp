@@ -132,18 +132,27 @@ void NftBatch::delSet(const std::string& table, const std::string& set) {
   ++ops_;
 }
 
-void NftBatch::elements(bool add, const std::string& table, const std::string& set, size_t count,
+void NftBatch::elements(ElemOp op, const std::string& table, const std::string& set, size_t count,
                         const std::function<void(nlmsghdr*, size_t)>& put,
                         std::function<std::string(size_t)> name) {
   if (count == 0) {
     return;
   }
+  // Not in Debian 12's kernel headers (6.1); the value of Linux 6.3's enum nf_tables_msg_types.
+  constexpr uint16_t kMsgDestroySetElem = 30;
   auto shared = std::make_shared<std::function<std::string(size_t)>>(std::move(name));
-  const std::string what = std::string(add ? "add" : "delete") + " elements of map " + set;
+  const bool add = op == ElemOp::kAdd;
+  const std::string what = std::string(add                     ? "add"
+                                       : op == ElemOp::kDelete ? "delete"
+                                                               : "destroy") +
+                           " elements of map " + set;
+  uint16_t type = kMsgDestroySetElem;
+  if (op != ElemOp::kDestroy) {
+    type = add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
+  }
   size_t i = 0;
   while (i < count) {
-    nlmsghdr* nlh = startMessage(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-                                 add ? NLM_F_CREATE | NLM_F_EXCL : 0, what);
+    nlmsghdr* nlh = startMessage(type, add ? NLM_F_CREATE | NLM_F_EXCL : 0, what);
     Info& info = infos_.back();
     info.firstElem = i;
     info.name = shared;

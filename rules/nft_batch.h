@@ -31,10 +31,13 @@ class NftBatch {
   void addSet(nftnl_set* set, std::string what);
   void delSet(const std::string& table, const std::string& set);
 
-  // Adds (NFT_MSG_NEWSETELEM, with NLM_F_EXCL: a duplicate key fails the batch) or deletes
-  // (NFT_MSG_DELSETELEM) count elements, packed many to a message. put(nlh, i) writes the
-  // attributes of element i inside its NFTA_LIST_ELEM nest; name(i) names it for errors.
-  void elements(bool add, const std::string& table, const std::string& set, size_t count,
+  // kAdd: NFT_MSG_NEWSETELEM, with NLM_F_EXCL (a duplicate key fails the batch); kDelete:
+  // NFT_MSG_DELSETELEM (a missing key fails it); kDestroy: NFT_MSG_DESTROYSETELEM (Linux 6.3+,
+  // a missing key is not an error).
+  enum class ElemOp { kAdd, kDelete, kDestroy };
+  // count elements, packed many to a message. put(nlh, i) writes the attributes of element i
+  // inside its NFTA_LIST_ELEM nest; name(i) names it for errors.
+  void elements(ElemOp op, const std::string& table, const std::string& set, size_t count,
                 const std::function<void(nlmsghdr*, size_t)>& put,
                 std::function<std::string(size_t)> name);
 

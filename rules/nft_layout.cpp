@@ -948,4 +948,24 @@ std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKe
   return {out.begin(), out.end()};
 }
 
+// Affinity keys are client . daddr . proto . dport (daddr 0.0.0.0 for NodePorts), their data
+// endpoint . port; the endpoints map's keys daddr . proto . dport . slot, in the same units.
+std::vector<ElemKey> staleAffinity(const std::map<ElemKey, KernelElem>& affinity,
+                                   const DesiredIndex::ElemMap& endpoints) {
+  std::vector<ElemKey> out;
+  for (const auto& [key, elem] : affinity) {
+    bool live = false;
+    for (auto e = endpoints.lower_bound(ElemKey{{key.w[1], key.w[2], key.w[3], 0}});
+         !live && e != endpoints.end() && e->first.w[0] == key.w[1] && e->first.w[1] == key.w[2] &&
+         e->first.w[2] == key.w[3];
+         ++e) {
+      live = e->second.value == elem.value;
+    }
+    if (!live) {
+      out.push_back(key);
+    }
+  }
+  return out;
+}
+
 }  // namespace ovl::nft

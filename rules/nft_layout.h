@@ -245,6 +245,14 @@ std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKe
                                                         const std::map<ElemKey, KernelElem>& before,
                                                         const DesiredIndex::ElemMap& after);
 
+// The entries of the kernel-filled `affinity` map that send a client to an endpoint its service
+// no longer has: no element of `endpoints` with the entry's service key (daddr, proto, dport)
+// points at the entry's endpoint. ClientIP affinity would keep those clients on the removed
+// endpoint until the entry times out (3 hours by default), where kube-proxy's per-endpoint
+// `recent` lists go with the endpoint.
+std::vector<ElemKey> staleAffinity(const std::map<ElemKey, KernelElem>& affinity,
+                                   const DesiredIndex::ElemMap& endpoints);
+
 // A rule comment as stored in NFTNL_RULE_USERDATA (and back); "" when there is none.
 UdataHandle commentUdata(std::string_view comment, uint8_t type);
 std::string parseComment(const void* data, uint32_t len, uint8_t type);

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "rules/nat_table.h"
 #include "tests/netns/netns_fixture.h"
@@ -37,12 +38,14 @@ Ipv4 ip(const char* text) {
   return *Ipv4::parse(text);
 }
 
-// web: ClusterIP kVip:kVipPort/tcp and NodePort kNodePort/tcp over the three endpoints.
-NatPlan affinityPlan(uint32_t affinityTimeout) {
+// web: ClusterIP kVip:kVipPort/tcp and NodePort kNodePort/tcp over the endpoints (by default
+// all three).
+NatPlan affinityPlan(uint32_t affinityTimeout,
+                     std::vector<const char*> endpoints = {kEndpoints.begin(), kEndpoints.end()}) {
   NatPlan p;
   Target target;
   target.kind = Target::Kind::kBalance;
-  target.slots = static_cast<uint32_t>(kEndpoints.size());
+  target.slots = static_cast<uint32_t>(endpoints.size());
   target.affinityTimeout = affinityTimeout;
   p.slotCounts.insert(target.slots);
 
@@ -59,14 +62,14 @@ NatPlan affinityPlan(uint32_t affinityTimeout) {
   n.comment = "default/web:http";
   p.nodePorts.push_back(n);
 
-  for (uint32_t i = 0; i < kEndpoints.size(); ++i) {
+  for (uint32_t i = 0; i < endpoints.size(); ++i) {
     SlotEntry e;
     e.port = kVipPort;
     e.vip = v.ip;
     e.slot = i;
-    e.endpoint = ip(kEndpoints[i]);
+    e.endpoint = ip(endpoints[i]);
     e.endpointPort = kEndpointPort;
-    e.comment = v.comment + " -> " + kEndpoints[i];
+    e.comment = v.comment + " -> " + endpoints[i];
     p.slots.push_back(e);
     e.vip = Ipv4{};  // NodePort: 0.0.0.0 . tcp . nodePort . slot
     e.port = kNodePort;
@@ -255,6 +258,60 @@ TEST_F(AffinityTest, ClientIpAffinityKeepsTheClientOnOneEndpoint) {
   counts = connectMany(kVip, kVipPort, 50);
   EXPECT_GE(counts.size(), 2u) << describe(counts);
   EXPECT_EQ(shStatus("nft list table ip ovl"), 0);
+}
+
+// kube-proxy's affinity lists go with the endpoint's chain; ovl's entries live in one map the
+// kernel fills, so the sync that removes an endpoint deletes the entries that point at it.
+// Without that, the client below would stay on the removed endpoint (whose socket still
+// answers here) for the whole timeout.
+TEST_F(AffinityTest, ClientsOfARemovedEndpointAreLetGo) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_TRUE(t->sync(affinityPlan(600)));
+  auto counts = connectMany(kVip, kVipPort, 20);
+  ASSERT_EQ(counts.size(), 1u) << describe(counts);
+  const std::string chosen = counts.begin()->first;
+  counts = connectMany(kNodeAddr, kNodePort, 20);
+  ASSERT_EQ(counts.size(), 1u) << describe(counts);
+  const std::string chosenNodePort = counts.begin()->first;
+
+  // Another client address, whose entries must stay: its endpoint is kept.
+  std::vector<const char*> rest;
+  for (const char* e : kEndpoints) {
+    if (e != chosen) {
+      rest.push_back(e);
+    }
+  }
+  std::string l = sh("nft list map ip ovl affinity");
+  EXPECT_TRUE(has(l, ": " + chosen + " . 8080")) << l;
+  ASSERT_EQ(shStatus(std::string("nft add element ip ovl affinity { 10.244.1.99 . ") + kVip +
+                     " . tcp . 80 timeout 600s : " + rest[0] + " . 8080 }"),
+            0);
+
+  Status s = t->sync(affinityPlan(600, rest));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_GE(t->lastSync().affinityCleared, 1u) << t->lastSync().affinityProblem;
+  EXPECT_TRUE(t->lastSync().affinityProblem.empty()) << t->lastSync().affinityProblem;
+  l = sh("nft list map ip ovl affinity");
+  EXPECT_FALSE(has(l, ": " + chosen + " . 8080")) << l;
+  EXPECT_TRUE(has(l, std::string("10.244.1.99 . ") + kVip + " . tcp . 80")) << l;
+
+  // The client moves to one of the endpoints left, and stays there.
+  counts = connectMany(kVip, kVipPort, 20);
+  EXPECT_EQ(counts.size(), 1u) << describe(counts);
+  EXPECT_EQ(counts.count(chosen), 0u) << describe(counts);
+  if (chosenNodePort == chosen) {
+    counts = connectMany(kNodeAddr, kNodePort, 20);
+    EXPECT_EQ(counts.size(), 1u) << describe(counts);
+    EXPECT_EQ(counts.count(chosen), 0u) << describe(counts);
+  }
+  // Nothing else to clear, and the table's own view is still trusted (no read-back).
+  auto again = t->clearStaleAffinity(nft::DesiredIndex::of(affinityPlan(600, rest)));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, 0u);
+  ASSERT_TRUE(t->sync(affinityPlan(600, rest)));
+  EXPECT_FALSE(t->lastSync().readBack);
+  EXPECT_EQ(t->lastSync().operations, 0u);
 }
 
 TEST_F(AffinityTest, ReadBackFindsNothingToDo) {
