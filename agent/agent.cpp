@@ -127,9 +127,18 @@ class AgentLoop {
     planNatWithLocalEndpoints();
     due_ = Clock::now();
     if (!plan) {
-      spdlog::error("{}: {}; keeping the last good overlay, applying the services",
-                    store_.describe(), plan.error().message);
+      // Said once per cause: with etcd, every node's change brings the same snapshot problem
+      // while this node's lease is lost.
+      if (plan.error().message != planProblem_) {
+        planProblem_ = plan.error().message;
+        spdlog::error("{}: {}; keeping the last good overlay, applying the services",
+                      store_.describe(), planProblem_);
+      }
       return false;
+    }
+    if (!planProblem_.empty()) {
+      spdlog::info("{}: this node's entry is valid again", store_.describe());
+      planProblem_.clear();
     }
     if (plan_ && !startup) {
       spdlog::info("cluster reloaded from {} (revision {}): {} peers (was {})", store_.describe(),
@@ -462,6 +471,7 @@ class AgentLoop {
   std::optional<OverlayPlan> plan_;
   nat::NatState natState_;  // the services, and the table they need
   std::vector<std::string> loggedIssues_;
+  std::string planProblem_;  // why the last snapshot gave no overlay plan, as logged
   std::optional<Clock::time_point> due_;
   Clock::time_point nextResync_;
   bool fullRead_ = true;
