@@ -1,5 +1,7 @@
 #include "rules/nat_state.h"
 
+#include <algorithm>
+#include <iterator>
 #include <unordered_set>
 
 namespace ovl::nat {
@@ -10,6 +12,18 @@ nft::DesiredIndex emptyIndex(const PlanInputs& in) {
   return nft::DesiredIndex(in.masquerade, in.podCidr);
 }
 
+// What is in `before` and not in `after` goes to `gone`, the reverse to `come`.
+template <typename T>
+void split(std::vector<T> before, std::vector<T> after, std::vector<T>& gone,
+           std::vector<T>& come) {
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::back_inserter(gone));
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(come));
+}
+
 }  // namespace
 
 NatState::NatState(PlanInputs in) : in_(std::move(in)), index_(emptyIndex(in_)) {}
@@ -17,16 +31,27 @@ NatState::NatState(PlanInputs in) : in_(std::move(in)), index_(emptyIndex(in_)) 
 void NatState::upsert(svc::Service s) {
   const std::string id = s.id();
   auto it = services_.find(id);
-  if (it != services_.end()) {
-    if (it->second == s) {
-      return;
-    }
-    index_.remove(planNat({it->second}, in_));
-    it->second = std::move(s);
-  } else {
+  if (it == services_.end()) {
     it = services_.emplace(id, std::move(s)).first;
+    index_.add(planNat({it->second}, in_));
+    return;
   }
-  index_.add(planNat({it->second}, in_));
+  if (it->second == s) {
+    return;
+  }
+  // Only the entries that differ leave and enter the index (one endpoint replaced: one
+  // element), so the table compares only those keys with the kernel.
+  NatPlan before = planNat({it->second}, in_);
+  NatPlan after = planNat({s}, in_);
+  NatPlan gone;
+  NatPlan come;
+  split(std::move(before.vips), std::move(after.vips), gone.vips, come.vips);
+  split(std::move(before.nodePorts), std::move(after.nodePorts), gone.nodePorts, come.nodePorts);
+  split(std::move(before.slots), std::move(after.slots), gone.slots, come.slots);
+  split(std::move(before.hairpin), std::move(after.hairpin), gone.hairpin, come.hairpin);
+  index_.remove(gone);
+  index_.add(come);
+  it->second = std::move(s);
 }
 
 bool NatState::remove(const std::string& id) {
