@@ -122,8 +122,10 @@ class AgentLoop {
     }
     diagnostics_.setCluster(load.cluster.network, clusterServices_);
     podCidr_ = load.cluster.network.podCidr;
-    natInputs_ = nat::PlanInputs{cfg_.nodeName, load.cluster.network.podCidr,
-                                 load.cluster.network.masquerade};
+    // Without a valid entry of its own this time, the node's subnet is the last good one.
+    const OverlayPlan* self = plan ? &*plan : (plan_ ? &*plan_ : nullptr);
+    natInputs_ = natPlanInputs(load.cluster.network, cfg_.nodeName,
+                               self ? std::optional(self->podSubnet) : std::nullopt);
     planNatWithLocalEndpoints();
     due_ = Clock::now();
     if (!plan) {

@@ -7,6 +7,11 @@
 
 namespace ovl {
 
+nat::PlanInputs natPlanInputs(const NetworkConfig& network, const std::string& self,
+                              std::optional<Ipv4Prefix> podSubnet) {
+  return nat::PlanInputs{self, network.podCidr, network.masquerade, podSubnet};
+}
+
 Result<OverlayPlan> planOverlay(const Cluster& cluster, const std::string& self,
                                 const PlanNames& names) {
   auto me = std::find_if(cluster.nodes.begin(), cluster.nodes.end(),

@@ -9,6 +9,7 @@
 #include "agent/cluster.h"
 #include "common/result.h"
 #include "netlink/netlink.h"
+#include "rules/nat_planner.h"
 
 namespace ovl {
 
@@ -53,6 +54,11 @@ struct PlanNames {
 // Fails only when this node is not in the cluster (its entry is missing or was rejected).
 Result<OverlayPlan> planOverlay(const Cluster& cluster, const std::string& self,
                                 const PlanNames& names);
+
+// This node as the service NAT plan needs it: its name and, when known, its pod subnet (which
+// tells the endpoints on this node from the others when a service lists them without `node`).
+nat::PlanInputs natPlanInputs(const NetworkConfig& network, const std::string& self,
+                              std::optional<Ipv4Prefix> podSubnet);
 
 // What the kernel holds on the VTEP (ovl's own entries: permanent neighbours, FDB entries
 // with a remote, routes through the VTEP).

@@ -137,7 +137,7 @@ std::vector<svc::Service> podServices(int s, int e) {
   return v;
 }
 
-const nat::PlanInputs kInputs{"node1", kPodCidr, svc::MasqueradeMode::kOffCluster};
+const nat::PlanInputs kInputs{"node1", kPodCidr, svc::MasqueradeMode::kOffCluster, std::nullopt};
 
 // ---- the kube-proxy iptables-mode layout ----------------------------------------------------
 

@@ -57,11 +57,15 @@ std::string portLabel(const svc::Service& s, const svc::ServicePort& p) {
 
 }  // namespace
 
+bool onThisNode(const svc::Endpoint& e, const PlanInputs& in) {
+  return e.node == in.selfNode || (in.selfSubnet && in.selfSubnet->contains(e.ip));
+}
+
 std::vector<Share> shares(const svc::Service& s, bool external, const PlanInputs& in) {
   const bool local =
       (external ? s.externalTrafficPolicy : s.internalTrafficPolicy) == svc::TrafficPolicy::kLocal;
   auto eligible = [&](const svc::Endpoint& e) {
-    return weightOf(e) > 0 && (!local || e.node == in.selfNode);
+    return weightOf(e) > 0 && (!local || onThisNode(e, in));
   };
   // Ready endpoints; terminating ones that still serve only when none is ready.
   std::vector<const svc::Endpoint*> eps;
@@ -151,8 +155,11 @@ NatPlan planNat(const std::vector<svc::Service>& services, const PlanInputs& in)
         }
       }
     }
+    // A pod that reaches itself through a service must be masqueraded, or it receives its own
+    // address as the source and drops the packet as a martian. An endpoint listed without its
+    // node is found by its address (else every hairpin connection to it would fail).
     for (const auto& e : s.endpoints) {
-      if (e.node == in.selfNode) {
+      if (onThisNode(e, in)) {
         plan.hairpin.push_back(e.ip);
       }
     }

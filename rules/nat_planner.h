@@ -2,6 +2,7 @@
 // how many slots for which endpoint, as a pure function of the services and this node.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,14 @@ struct PlanInputs {
   std::string selfNode;  // for traffic policy Local and hairpin
   Ipv4Prefix podCidr;
   svc::MasqueradeMode masquerade = svc::MasqueradeMode::kOffCluster;
+  // This node's pod subnet: an endpoint with an address in it is on this node, whatever its
+  // `node` says (the field is optional, and where the subnet is routed decides where the pod is).
+  std::optional<Ipv4Prefix> selfSubnet;
+  bool operator==(const PlanInputs&) const = default;
 };
+
+// The endpoint is on this node: named so, or with an address in this node's pod subnet.
+bool onThisNode(const svc::Endpoint& e, const PlanInputs& in);
 
 // An endpoint's share is its weight (unset = 1, 0 = never chosen), reduced by the weights'
 // greatest common divisor; the total over a service is capped here, scaled proportionally

@@ -90,7 +90,7 @@ size_t NatState::setServices(const std::vector<svc::Service>& services) {
 }
 
 void NatState::setInputs(const PlanInputs& in) {
-  if (in.selfNode == in_.selfNode && in.podCidr == in_.podCidr && in.masquerade == in_.masquerade) {
+  if (in == in_) {
     return;
   }
   in_ = in;

@@ -2,8 +2,8 @@
 # e2e: Service NAT on a 3-node cluster. A NodePort service with one endpoint pod on each node
 # and an external IP, and a service without endpoints. Checks:
 #   1. the cluster IP answers from pods on every node and from every node's host processes,
-#      and from an endpoint pod that lands on itself (hairpin); ClientIP affinity keeps each
-#      client on one endpoint;
+#      and from an endpoint pod that lands on itself (hairpin), also when the service lists its
+#      endpoints without their node; ClientIP affinity keeps each client on one endpoint;
 #   2. 3,000 connections land uniformly on the 3 endpoints (chi-square, p > 0.001), and
 #      weights 1:3 shift them accordingly;
 #   3. the NodePort on every node's address and the external IP answer a client outside the
@@ -46,6 +46,10 @@ write_cluster() { # write_cluster W1 W2 W3: endpoint weights (empty = unset)
     printf '    sessionAffinity: ClientIP\n    sessionAffinityTimeoutSeconds: 30\n'
     printf '    ports: [{port: 80, targetPort: 8080}]\n    endpoints:\n'
     for i in 1 2 3; do printf '      - {ip: 10.244.%s.11, node: node%s}\n' "$i" "$i"; done
+    # Endpoints listed without their node (the field is optional): the pods n{1,2,3}p2 on :8082.
+    printf '  - namespace: default\n    name: anon\n    clusterIP: 10.96.0.14\n'
+    printf '    ports: [{port: 80, targetPort: 8082}]\n    endpoints:\n'
+    for i in 1 2 3; do printf '      - {ip: 10.244.%s.12}\n' "$i"; done
     printf '  - namespace: default\n    name: local\n    type: NodePort\n    clusterIP: 10.96.0.12\n'
     printf '    externalTrafficPolicy: Local\n'
     printf '    ports: [{port: 81, targetPort: 8081, nodePort: 30081}]\n'
@@ -86,6 +90,10 @@ for i in 2 3; do
   ip netns exec "$(pod_ns "$i" 1)" "$PROBE" udp-serve --port 5353 --hello "n${i}p1" >/dev/null 2>&1 &
   servers+=($!)
 done
+for i in 1 2 3; do
+  ip netns exec "$(pod_ns "$i" 2)" "$PROBE" serve --port 8082 --hello "n${i}p2" >/dev/null 2>&1 &
+  servers+=($!)
+done
 # The endpoint of `local` says which client address it sees.
 ip netns exec "$(pod_ns 1 1)" "$PROBE" serve --port 8081 --hello "{peer}" >/dev/null 2>&1 &
 servers+=($!)
@@ -108,6 +116,13 @@ pod_exec 1 1 "$PROBE" connect 10.96.0.10 80 --expect-hello --repeat 60 >"$E2E_DI
   fail "a pod reaching its own service failed: $(sort "$E2E_DIR/hairpin" | uniq -c)"
 grep -q "^n1p1$" "$E2E_DIR/hairpin" || fail "60 connections from n1p1 never landed on n1p1"
 echo "hairpin: n1p1 -> 10.96.0.10:80 answered by: $(sort "$E2E_DIR/hairpin" | uniq -c | tr -s ' \n' ' ')"
+# The same where the service does not say which node its endpoints are on (as `ovlctl service
+# apply` accepts): node 2 finds 10.244.2.12 on itself by its pod subnet. The endpoints of
+# `anon` are no other service's, so no element of another service's hairpin stands in.
+pod_exec 2 2 "$PROBE" connect 10.96.0.14 80 --expect-hello --repeat 30 >"$E2E_DIR/hairpin-anon" ||
+  fail "a pod reaching its own service (endpoints without node) failed: $(sort "$E2E_DIR/hairpin-anon" | uniq -c | tr -s ' \n' ' ')"
+grep -q "^n2p2$" "$E2E_DIR/hairpin-anon" || fail "30 connections from n2p2 never landed on n2p2"
+echo "hairpin, endpoints without node: n2p2 -> 10.96.0.14:80 answered by: $(sort "$E2E_DIR/hairpin-anon" | uniq -c | tr -s ' \n' ' ')"
 
 # ClientIP affinity: every pod stays on one endpoint of `sticky` across 30 connections.
 for i in 1 2 3; do

@@ -82,8 +82,7 @@ class DiagnosticsTest : public test::NetnsTest {
     auto table = nat::NatTable::create();
     ASSERT_TRUE(table) << table.error().message;
     ASSERT_TRUE(table->sync(nat::planNat(
-        cluster_.services,
-        nat::PlanInputs{"node1", cluster_.network.podCidr, cluster_.network.masquerade})));
+        cluster_.services, natPlanInputs(cluster_.network, "node1", plan_.podSubnet))));
   }
 
   NodeModel model() const { return NodeModel::of(agent_, plan_, cluster_); }

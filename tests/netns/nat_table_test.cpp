@@ -293,7 +293,7 @@ svc::Service udpService(const std::string& name, const char* vip,
 
 TEST_F(NatTableTest, IncrementalSyncWritesOnlyTheChangeAndMatchesAFreshTable) {
   const PlanInputs in{"node1", *Ipv4Prefix::parse("10.244.0.0/16"),
-                      svc::MasqueradeMode::kOffCluster};
+                      svc::MasqueradeMode::kOffCluster, std::nullopt};
   NatState state(in);
   std::vector<svc::Service> all;
   for (int i = 0; i < 50; ++i) {

@@ -35,7 +35,8 @@ Service web() {
 }
 
 PlanInputs inputs() {
-  return PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kOffCluster};
+  return PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kOffCluster,
+                    std::nullopt};
 }
 
 std::map<std::string, uint32_t> slotsPerEndpoint(const NatPlan& p, Ipv4 vip, uint16_t port) {
@@ -69,6 +70,36 @@ TEST(PlanNat, ClusterIpBalancesOverReadyEndpointsInStableSlots) {
   EXPECT_EQ(p.slotCounts, std::set<uint32_t>{3});
   EXPECT_EQ(p.hairpin, std::vector<Ipv4>{ip("10.244.1.11")}) << "only this node's endpoints";
   EXPECT_EQ(planNat({web()}, inputs()), p) << "deterministic";
+}
+
+TEST(PlanNat, EndpointsWithoutTheirNodeAreFoundByThisNodesSubnet) {
+  // `node` is optional (ovlctl service apply, a hand-written file): a pod that is an endpoint
+  // of the service it calls must still be masqueraded when it lands on itself.
+  Service s = web();
+  for (auto& e : s.endpoints) {
+    e.node.clear();
+  }
+  PlanInputs in = inputs();
+  EXPECT_TRUE(planNat({s}, in).hairpin.empty()) << "no subnet given: nothing to tell them apart";
+  in.selfSubnet = *Ipv4Prefix::parse("10.244.1.0/24");
+  EXPECT_EQ(planNat({s}, in).hairpin, std::vector<Ipv4>{ip("10.244.1.11")});
+  // A named node does not hide an address in this node's subnet (where the subnet is routed
+  // decides where the pod is), and a named node outside it still counts.
+  s = web();
+  s.endpoints[1].node = "node2";                      // 10.244.1.11, routed to this node
+  s.endpoints.push_back(ep("10.244.9.11", "node1"));  // named this node
+  EXPECT_EQ(planNat({s}, in).hairpin, (std::vector<Ipv4>{ip("10.244.1.11"), ip("10.244.9.11")}));
+  // Traffic policy Local: the same notion of "on this node".
+  s = web();
+  s.internalTrafficPolicy = svc::TrafficPolicy::kLocal;
+  for (auto& e : s.endpoints) {
+    e.node.clear();
+  }
+  auto p = planNat({s}, in);
+  ASSERT_EQ(p.slots.size(), 1u);
+  EXPECT_EQ(p.slots[0].endpoint.toString(), "10.244.1.11");
+  in.selfSubnet = *Ipv4Prefix::parse("10.244.7.0/24");
+  EXPECT_EQ(planNat({s}, in).vips[0].target.kind, Target::Kind::kDrop);
 }
 
 TEST(PlanNat, WeightsGiveProportionalSlotsReducedByGcd) {
@@ -117,7 +148,7 @@ TEST(PlanNat, NoEndpointsRejectsAndLocalWithoutLocalEndpointsDrops) {
 
   s = web();
   s.internalTrafficPolicy = svc::TrafficPolicy::kLocal;
-  p = planNat({s}, PlanInputs{"node9", inputs().podCidr, inputs().masquerade});
+  p = planNat({s}, PlanInputs{"node9", inputs().podCidr, inputs().masquerade, std::nullopt});
   EXPECT_EQ(p.vips[0].target.kind, Target::Kind::kDrop);
   p = planNat({s}, inputs());
   EXPECT_EQ(p.vips[0].target.slots, 1u);
@@ -147,7 +178,7 @@ TEST(PlanNat, NodePortAndExternalIpsFollowExternalPolicy) {
   EXPECT_EQ(slotsPerEndpoint(p, ip("10.96.0.10"), 80).size(), 3u) << "internal: Cluster";
 
   s.externalTrafficPolicy = svc::TrafficPolicy::kCluster;
-  p = planNat({s}, PlanInputs{"node1", inputs().podCidr, svc::MasqueradeMode::kNone});
+  p = planNat({s}, PlanInputs{"node1", inputs().podCidr, svc::MasqueradeMode::kNone, std::nullopt});
   EXPECT_FALSE(p.nodePorts[0].target.masquerade) << "masquerade: none means none";
 }
 

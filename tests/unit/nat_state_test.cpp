@@ -23,7 +23,8 @@ Ipv4 ip(const std::string& s) {
 }
 
 PlanInputs inputs() {
-  return PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kOffCluster};
+  return PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kOffCluster,
+                    std::nullopt};
 }
 
 svc::Service service(int i, int endpoints, bool nodePort = false, bool affinity = false) {
@@ -162,6 +163,25 @@ TEST(NatStateTest, SharedHairpinElementLivesUntilItsLastService) {
   EXPECT_EQ(hairpin.count(hp), 0u);
 }
 
+TEST(NatStateTest, ThisNodesSubnetReplansHairpinOfEndpointsWithoutNode) {
+  NatState st(inputs());
+  auto a = service(1, 3);  // endpoints 10.244.{1,2,3}.x
+  for (auto& e : a.endpoints) {
+    e.node.clear();
+  }
+  st.setServices({a});
+  const ElemKey hp{{ip("10.244.1.10").value, ip("10.244.1.10").value, 0, 0}};
+  const auto& before = st.desired().elems(static_cast<size_t>(SetId::kHairpin));
+  EXPECT_TRUE(before.empty());
+  PlanInputs in = inputs();
+  in.selfSubnet = *Ipv4Prefix::parse("10.244.1.0/24");  // known once the node's entry is
+  st.setInputs(in);
+  const auto& after = st.desired().elems(static_cast<size_t>(SetId::kHairpin));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after.count(hp), 1u);
+  expectSameAsFromScratch(st);
+}
+
 TEST(NatStateTest, ChainsFollowTheTargetsInUse) {
   NatState st(inputs());
   st.setServices({service(1, 3), service(2, 5, false, true)});
@@ -184,7 +204,8 @@ TEST(NatStateTest, NewInputsReplanEverythingAndCompareWhole) {
   st.setServices({service(1, 3, true)});
   st.desired().clearDirty();
   const uint64_t before = st.desired().id();
-  st.setInputs(PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kAll});
+  st.setInputs(PlanInputs{"node1", *Ipv4Prefix::parse("10.244.0.0/16"), svc::MasqueradeMode::kAll,
+                          std::nullopt});
   EXPECT_NE(st.desired().id(), before) << "a new index: NatTable compares it whole";
   EXPECT_TRUE(st.desired().allDirty());
   expectSameAsFromScratch(st);
