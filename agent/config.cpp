@@ -784,8 +784,8 @@ void annotateRejected(const ParsedService& p, std::vector<ConfigIssue>& issues) 
 
 }  // namespace
 
-// One stored document: its YAML tree, or the syntax error that kept it from being read; and,
-// a service document is read on its own when it is checked (ClusterDocuments::Impl).
+// One stored document: its YAML tree, or the syntax error that kept it from being read. (A
+// service document is read on its own when it is checked: ClusterDocuments::Impl.)
 struct ClusterDocuments::Doc {
   std::string source;
   YAML::Node root;
