@@ -4,6 +4,7 @@
 
 #include "cli/diagnose_command.h"
 #include "cli/exit_code.h"
+#include "cli/network_command.h"
 #include "cli/node_command.h"
 #include "cli/service_command.h"
 #include "cli/trace_command.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   ovl::cli::addTraceCommand(app);
   ovl::cli::addServiceCommand(app);
   ovl::cli::addNodeCommand(app);
+  ovl::cli::addNetworkCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const ovl::cli::ExitCode& e) {

@@ -69,9 +69,11 @@ cluster_up 3 2
 rm -rf "$run_dir" && mkdir -p "$run_dir"
 if [[ $datastore == etcd ]]; then
   etcd_up 1 "$run_dir/etcd"
-  show etcd_ctl put /ovl/config "$(grep -v '^#' examples/demo/network.yaml)"
   write_etcd_agent_files "$run_dir" 3 5 # lease TTL 5 s; each node's previous subnet: 10.244.i.0/24
   sed -n '/^datastore/,$p' "$run_dir/node1.yaml" | sed 's/^/  node1.yaml: /'
+  ctl() { ul_exec "$ovlctl" "$@" --config "$run_dir/node1.yaml"; }
+  show ctl network apply -f examples/demo/network.yaml
+  show ctl network show
 else
   cp examples/demo/cluster.yaml examples/demo/node[123].yaml "$run_dir/"
 fi
@@ -80,7 +82,6 @@ for i in 1 2 3; do agent_wait_ready "$i" 20; done
 pods_up 3 2
 echo "agents ready; logs in $run_dir/agent-node*.log"
 if [[ $datastore == etcd ]]; then
-  ctl() { ul_exec "$ovlctl" "$@" --config "$run_dir/node1.yaml"; }
   say "the nodes registered themselves in etcd; the service is written with ovlctl"
   show ctl node list
   show ctl service apply -f examples/demo/cluster.yaml

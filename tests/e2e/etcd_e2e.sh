@@ -4,8 +4,9 @@
 #   1. the agents register, each claims its previous subnet (kept in its state directory), pods
 #      reach each other; 50 nodes registering at once (a load generator claiming exactly as an
 #      agent does) get 50 distinct subnets; an exhausted pool is a clear error;
-#   2. `ovlctl service apply/list/delete` and `ovlctl node list` against etcd (an invalid file
-#      is refused with file:line and nothing written); garbage in etcd is reported with its key
+#   2. `ovlctl service apply/list/delete`, `ovlctl node list` and `ovlctl network show/apply`
+#      against etcd (an invalid file, or network settings that would reject a stored service, is
+#      refused with file:line and nothing written); garbage in etcd is reported with its key
 #      and skipped; every other object is programmed;
 #   3. one etcd member killed: the agents carry on (a change still reaches every node, they stay
 #      ready, a TCP stream between pods never pauses);
@@ -103,6 +104,28 @@ done
 [[ $(grep -c '"ready": true' "$E2E_DIR/nodes.json") == 3 ]] || fail "node list does not show 3 ready nodes"
 ctl node list
 [[ $(ctl service delete other) == "service default/other deleted" ]] || fail "service delete failed"
+# The network settings: checked alone, then the stored nodes and services against them.
+ctl network show | tee "$E2E_DIR/network.out"
+grep -qE '10.244.0.0/16 +24 +10.96.0.0/12 +1 +4789 +auto +off-cluster' "$E2E_DIR/network.out" ||
+  fail "network show does not show the stored settings"
+stored_config=$(etcd_ctl get /ovl/config --print-value-only)
+printf 'podCIDR: 10.244.0.0/33\n' >"$E2E_DIR/bad-network.yaml"
+rc=0
+out=$(ctl network apply -f "$E2E_DIR/bad-network.yaml" 2>&1) || rc=$?
+echo "$out"
+[[ $rc == 2 && $out == *"bad-network.yaml:1:"*"network.podCIDR"* ]] ||
+  fail "an invalid network file was not refused with its position"
+printf 'podCIDR: 10.244.0.0/16\nserviceCIDR: 10.100.0.0/16\n' >"$E2E_DIR/narrow.yaml"
+rc=0
+out=$(ctl network apply -f "$E2E_DIR/narrow.yaml" 2>&1) || rc=$?
+echo "$out"
+[[ $rc == 2 && $out == *"/ovl/services/default/web:"*"10.96.0.10"* && $out == *"nothing applied"* ]] ||
+  fail "network settings that reject a stored service were not refused"
+[[ $(etcd_ctl get /ovl/config --print-value-only) == "$stored_config" ]] || fail "a refused network apply wrote something"
+printf 'podCIDR: 10.244.0.0/16\nsubnetLength: 24\nserviceCIDR: 10.96.0.0/12\nmasquerade: off-cluster\n' >"$E2E_DIR/network.yaml"
+[[ $(ctl network apply -f "$E2E_DIR/network.yaml") == "network settings configured" ]] || fail "network apply failed"
+[[ $(ctl network apply -f "$E2E_DIR/network.yaml") == "network settings unchanged" ]] || fail "a second network apply changed something"
+wait_until 10 all_ready || fail "the agents are not ready after the network settings were rewritten"
 etcd_ctl put /ovl/services/default/bad '{namespace: default, name: bad, clusterIP: 10.96.0.999, ports: [{port: 80}]}' >/dev/null
 etcd_ctl put /ovl/services/default/junk '{{{ not yaml' >/dev/null
 etcd_ctl put /ovl/nodes/broken '{"name": "broken", "underlayIP": "nope"}' >/dev/null
