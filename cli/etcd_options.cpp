@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "agent/config.h"
 #include "agent/etcd_datastore.h"
@@ -18,6 +22,23 @@ void addEtcdOptions(CLI::App& cmd, EtcdOptions& o) {
   cmd.add_option("--cert", o.certFile, "client certificate (mTLS)");
   cmd.add_option("--key", o.keyFile, "client certificate's key");
   cmd.add_option("--prefix", o.prefix, "key prefix (default /ovl)");
+}
+
+std::optional<std::string> readInputFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    std::fprintf(stderr, "%s: cannot read the file: %s\n", path.c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+void printIssues(const std::vector<ConfigIssue>& issues, const char* prefix) {
+  for (const auto& i : issues) {
+    std::fprintf(stderr, "%s%s\n", prefix, i.toString().c_str());
+  }
 }
 
 int reportError(const Error& e) {

@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/config.h"
 #include "agent/etcd_keys.h"
 #include "cli/exit_code.h"
 #include "common/result.h"
@@ -33,5 +35,10 @@ Result<EtcdConnection> connectEtcd(const EtcdOptions& o);
 
 // Prints the error; returns its exit code: kExitInvalid for EINVAL, else kExitFailure.
 int reportError(const Error& e);
+
+// The text of a file given with -f; nullopt (after saying why on stderr) when unreadable.
+std::optional<std::string> readInputFile(const std::string& path);
+// One line on stderr per issue, after `prefix`.
+void printIssues(const std::vector<ConfigIssue>& issues, const char* prefix);
 
 }  // namespace ovl::cli

@@ -26,12 +26,6 @@ struct NetworkOptions {
   std::string format;
 };
 
-void printIssues(const std::vector<ConfigIssue>& issues, const char* prefix) {
-  for (const auto& i : issues) {
-    std::fprintf(stderr, "%s%s\n", prefix, i.toString().c_str());
-  }
-}
-
 struct StoredCluster {
   std::optional<std::string> network;
   std::vector<etcd::KeyValue> nodes;
@@ -82,17 +76,14 @@ std::vector<ConfigIssue> storedProblems(const EtcdConnection& c, const StoredClu
 }
 
 int apply(const NetworkOptions& o) {
-  std::ifstream in(o.file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    std::fprintf(stderr, "%s: cannot read the file: %s\n", o.file.c_str(), std::strerror(errno));
+  const std::optional<std::string> text = readInputFile(o.file);
+  if (!text) {
     return kExitInvalid;
   }
   // The file on its own first, named by its own path.
   {
     ClusterDocuments alone(o.file);
-    alone.setNetwork(o.file, text.str());
+    alone.setNetwork(o.file, *text);
     ClusterLoad load = alone.build();
     if (!load.issues.empty()) {
       printIssues(load.issues, "");
@@ -110,7 +101,7 @@ int apply(const NetworkOptions& o) {
     std::fprintf(stderr, "%s\n", stored.error().message.c_str());
     return kExitFailure;
   }
-  if (stored->network && *stored->network == text.str()) {
+  if (stored->network && *stored->network == *text) {
     std::printf("network settings unchanged\n");
     return 0;
   }
@@ -123,7 +114,7 @@ int apply(const NetworkOptions& o) {
     }
   }
   std::vector<ConfigIssue> added;
-  for (auto& i : storedProblems(*conn, *stored, text.str())) {
+  for (auto& i : storedProblems(*conn, *stored, *text)) {
     if (!before.contains(i.toString())) {
       added.push_back(std::move(i));
     }
@@ -138,7 +129,7 @@ int apply(const NetworkOptions& o) {
       return kExitInvalid;
     }
   }
-  if (auto p = conn->client->put(conn->keys.config(), text.str()); !p) {
+  if (auto p = conn->client->put(conn->keys.config(), *text); !p) {
     std::fprintf(stderr, "%s\n", p.error().message.c_str());
     return kExitFailure;
   }

@@ -27,12 +27,6 @@ struct ServiceOptions {
   std::string format;
 };
 
-void printIssues(const std::vector<ConfigIssue>& issues, const char* prefix) {
-  for (const auto& i : issues) {
-    std::fprintf(stderr, "%s%s\n", prefix, i.toString().c_str());
-  }
-}
-
 // The network settings and the services stored in etcd, as documents; `skip` holds keys to
 // leave out (services a file replaces).
 struct Stored {
@@ -79,11 +73,8 @@ Result<Opened> openStored(const EtcdOptions& o) {
 }
 
 int apply(const ServiceOptions& o) {
-  std::ifstream in(o.file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    std::fprintf(stderr, "%s: cannot read the file: %s\n", o.file.c_str(), std::strerror(errno));
+  const std::optional<std::string> text = readInputFile(o.file);
+  if (!text) {
     return kExitInvalid;
   }
   auto opened = openStored(o.etcd);
@@ -100,7 +91,7 @@ int apply(const ServiceOptions& o) {
     return kExitFailure;
   }
   std::vector<ConfigIssue> issues;
-  auto entries = stored->docs.addServiceFile(o.file, text.str(), issues);
+  auto entries = stored->docs.addServiceFile(o.file, *text, issues);
   std::map<std::string, const ClusterDocuments::ServiceEntry*> byKey;
   for (const auto& e : entries) {
     if (!e.id.empty()) {
