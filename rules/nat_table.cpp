@@ -31,6 +31,12 @@ double msSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Every committed transaction moves the ruleset generation by one (nf_tables_commit); 0 is
+// never a generation the view trusts.
+uint32_t nextGeneration(uint32_t gen) {
+  return gen + 1 == 0 ? 1 : gen + 1;
+}
+
 size_t idx(SetId id) {
   return static_cast<size_t>(id);
 }
@@ -479,69 +485,61 @@ Status NatTable::readElements(View& v, SetId id) {
 
 Result<size_t> NatTable::clearStaleAffinity(const nft::DesiredIndex& want) {
   const SetLayout& l = nft::setLayout(SetId::kAffinity);
-  std::map<ElemKey, KernelElem> entries;
-  bool malformed = false;
-  if (auto s = dumpElements(l, entries, malformed); !s) {
-    return s.error().withContext("clear stale ClientIP affinity");
-  }
-  const std::vector<ElemKey> stale =
-      nft::staleAffinity(entries, want.elems(idx(SetId::kEndpoints)));
-  if (stale.empty()) {
-    return size_t{0};
-  }
-  Result<uint32_t> gen = genId();
-  if (!gen) {
-    return gen.error().withContext("clear stale ClientIP affinity");
-  }
-  // The batch moves the generation: the view stays trusted if it was in step before.
-  const bool inStep = view_.valid && view_.genId == *gen;
-  auto send = [&](nft::NftBatch::ElemOp op, size_t from, size_t count) -> Result<int> {
+  // Entries expire, and the packet path adds and refreshes them meanwhile: destroy ignores the
+  // ones already gone. Kernels before 6.3 have no destroy (EINVAL), and a delete of a missing
+  // entry fails the whole batch: there the map is read again and the batch retried.
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::map<ElemKey, KernelElem> entries;
+    bool malformed = false;
+    if (auto s = dumpElements(l, entries, malformed); !s) {
+      return s.error().withContext("clear stale ClientIP affinity");
+    }
+    const std::vector<ElemKey> stale =
+        nft::staleAffinity(entries, want.elems(idx(SetId::kEndpoints)));
+    if (stale.empty()) {
+      return size_t{0};
+    }
+    Result<uint32_t> gen = genId();
+    if (!gen) {
+      return gen.error().withContext("clear stale ClientIP affinity");
+    }
+    // The batch moves the generation: the view stays trusted if it was in step before.
+    const bool inStep = view_.valid && view_.genId == *gen;
     nft::NftBatch batch(sock_, inStep ? *gen : 0);
     batch.elements(
-        op, table_, l.name, count,
-        [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, stale[from + i]); },
-        [&](size_t i) { return keyName(l, stale[from + i], false); });
+        destroyUnsupported_ ? nft::NftBatch::ElemOp::kDelete : nft::NftBatch::ElemOp::kDestroy,
+        table_, l.name, stale.size(), [&](nlmsghdr* nlh, size_t i) { putKey(nlh, l, stale[i]); },
+        [&](size_t i) { return keyName(l, stale[i], false); });
     const uint32_t sentinel = batch.finish();
     auto sent = sock_.sendBatch(batch.buffer(), sentinel);
     if (!sent) {
-      return sent.error();
+      view_.valid = false;
+      return sent.error().withContext("clear stale ClientIP affinity");
     }
-    if (!sent->empty()) {
-      return sent->front().code;
-    }
-    if (inStep && view_.genId == *gen) {
-      view_.genId = *gen + 1 == 0 ? 1 : *gen + 1;
-      ++*gen;
-    }
-    return 0;
-  };
-  // Entries expire and are refreshed by the packet path meanwhile: destroy ignores the ones
-  // already gone. Kernels before 6.3 have no destroy: one delete per batch there, where a
-  // missing entry (ENOENT) is no error either.
-  auto r = send(nft::NftBatch::ElemOp::kDestroy, 0, stale.size());
-  if (r && (*r == EINVAL || *r == EOPNOTSUPP)) {
-    for (size_t i = 0; i < stale.size(); ++i) {
-      r = send(nft::NftBatch::ElemOp::kDelete, i, 1);
-      if (!r || (*r != 0 && *r != ENOENT)) {
-        break;
+    if (sent->empty()) {
+      if (inStep) {
+        view_.genId = nextGeneration(*gen);
       }
-      r = 0;
+      return stale.size();
     }
+    // Refused: nothing was applied, so the view is as good as before.
+    const int code = sent->front().code;
+    if (code == ERESTART) {
+      return size_t{0};  // someone changed the ruleset: the next sync reads back, then clears
+    }
+    if (!destroyUnsupported_ && (code == EINVAL || code == EOPNOTSUPP)) {
+      destroyUnsupported_ = true;
+      continue;
+    }
+    if (destroyUnsupported_ && code == ENOENT) {
+      continue;  // an entry expired between the read and the delete
+    }
+    return Error::sys(
+        code, fmt::format("clear stale ClientIP affinity: {}", batch.describe(sent->front())));
   }
-  if (!r) {
-    view_.valid = false;
-    return r.error().withContext("clear stale ClientIP affinity");
-  }
-  if (*r == ERESTART) {
-    view_.valid = false;  // someone changed the ruleset: the next sync reads back, then clears
-    return size_t{0};
-  }
-  if (*r != 0) {
-    view_.valid = false;
-    return Error::sys(*r, fmt::format("clear stale ClientIP affinity: delete {} entries of map {}",
-                                      stale.size(), l.name));
-  }
-  return stale.size();
+  return Error{ERESTART, fmt::format("clear stale ClientIP affinity: entries of map {} kept "
+                                     "changing ({} attempts)",
+                                     l.name, kMaxAttempts)};
 }
 
 Status NatTable::sync(const NatPlan& plan) {
@@ -563,11 +561,13 @@ Status NatTable::sync(nft::DesiredIndex& want) {
       totals_.elementsWritten += last_.elementsAdded;
       syncedIndex_ = want.id();
       want.clearDirty();
-      // Endpoints deleted (or the table read back after a restart): clients that ClientIP
-      // affinity still sends to a removed endpoint are let go.
-      const bool affinityInUse = !want.elems(idx(SetId::kAffinityServices)).empty() ||
+      // Endpoint slots deleted (or the table read back after a restart) where affinity is or
+      // was in use (a service deleted with its affinity leaves entries too): clients that
+      // ClientIP affinity still sends to a removed endpoint are let go.
+      const bool affinityInUse = last_.affinityWasInUse ||
+                                 !want.elems(idx(SetId::kAffinityServices)).empty() ||
                                  !want.elems(idx(SetId::kAffinityNodePorts)).empty();
-      if (affinityInUse && (last_.elementsDeleted > 0 || last_.readBack)) {
+      if (affinityInUse && (last_.endpointSlotsDeleted > 0 || last_.readBack)) {
         auto cleared = clearStaleAffinity(want);
         if (cleared) {
           last_.affinityCleared = *cleared;
@@ -608,6 +608,8 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
     last_.readBack = true;
     ++totals_.readBacks;
   }
+  last_.affinityWasInUse = !view_.elems[idx(SetId::kAffinityServices)].empty() ||
+                           !view_.elems[idx(SetId::kAffinityNodePorts)].empty();
 
   const auto diffStart = std::chrono::steady_clock::now();
   const std::vector<nft::ChainSpec>& chains = want.chains();
@@ -785,6 +787,7 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
   refused_ = false;
   batch.release();  // before the view grows: the batch of a full sync is megabytes
   const size_t endpointsSet = static_cast<size_t>(SetId::kEndpoints);
+  last_.endpointSlotsDeleted = ops[endpointsSet].del.size();
   last_.removedUdpBackends = nft::removedUdpBackends(
       ops[endpointsSet].del, view_.elems[endpointsSet], want.elems(endpointsSet));
   view_.tableExists = true;
@@ -816,8 +819,7 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
       have.insert_or_assign(a->first, KernelElem::from(a->second.view(a->first)));
     }
   }
-  // Every committed transaction moves the generation by one (nf_tables_commit).
-  view_.genId = *gen + 1 == 0 ? 1 : *gen + 1;
+  view_.genId = nextGeneration(*gen);
   return true;
 }
 

@@ -51,6 +51,8 @@ class NatTable {
     std::vector<conntrack::StaleUdpFlow> removedUdpBackends;
     // Entries of the kernel-filled `affinity` map deleted after the sync because their endpoint
     // is gone (clearStaleAffinity); and why that failed, if it did (the sync itself succeeded).
+    size_t endpointSlotsDeleted = 0;  // of the `endpoints` map (deleted or replaced)
+    bool affinityWasInUse = false;    // the table held affinity_* elements before the sync
     size_t affinityCleared = 0;
     std::string affinityProblem;
   };
@@ -127,6 +129,7 @@ class NatTable {
   // The kernel refused the last batch for a reason the read-back did not explain (a set limit
   // someone else set, say): the next attempt deletes and re-creates the table in its batch.
   bool refused_ = false;
+  bool destroyUnsupported_ = false;  // the kernel predates NFT_MSG_DESTROYSETELEM (6.3)
   SyncStats last_;
   Totals totals_;
 };

@@ -314,6 +314,31 @@ TEST_F(AffinityTest, ClientsOfARemovedEndpointAreLetGo) {
   EXPECT_EQ(t->lastSync().operations, 0u);
 }
 
+// The service deleted (no affinity in use any more) and created again with other endpoints:
+// the entries of the deleted service went with it, so its clients are balanced anew.
+TEST_F(AffinityTest, EntriesOfADeletedServiceGoWithIt) {
+  auto t = NatTable::create();
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_TRUE(t->sync(affinityPlan(600, {kEndpoints[0]})));
+  auto counts = connectMany(kVip, kVipPort, 5);
+  ASSERT_EQ(counts.count(kEndpoints[0]), 1u) << describe(counts);
+  std::string l = sh("nft list map ip ovl affinity");
+  ASSERT_TRUE(has(l, std::string(": ") + kEndpoints[0] + " . 8080")) << l;
+
+  NatPlan none;
+  none.podCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+  Status s = t->sync(none);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_GE(t->lastSync().affinityCleared, 1u) << t->lastSync().affinityProblem;
+  l = sh("nft list map ip ovl affinity");
+  EXPECT_FALSE(has(l, std::string(": ") + kEndpoints[0] + " . 8080")) << l;
+
+  ASSERT_TRUE(t->sync(affinityPlan(600, {kEndpoints[1], kEndpoints[2]})));
+  counts = connectMany(kVip, kVipPort, 10);
+  EXPECT_EQ(counts.count(kEndpoints[0]), 0u) << describe(counts);
+  EXPECT_EQ(counts.size(), 1u) << describe(counts);
+}
+
 TEST_F(AffinityTest, ReadBackFindsNothingToDo) {
   auto t = NatTable::create();
   ASSERT_TRUE(t) << t.error().message;
