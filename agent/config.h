@@ -139,9 +139,10 @@ class ClusterDocuments {
   // Whether a document was set or erased since the last build() or serviceChanges().
   bool changed() const;
   // When only service documents changed since then and the last build() was usable (not
-  // fatal): the difference a build() would make to the services accepted before, at a cost
-  // that grows with the change (the changed documents and those sharing a cluster IP, port or
-  // id with them), not with the number of services. Otherwise nullopt: build() instead.
+  // fatal): the difference a build() would make to the services accepted before. Only the
+  // changed documents and those sharing a cluster IP, port or id with them are read and checked
+  // again; the list of problems is put together from every service's kept ones (a walk, no
+  // parsing). Otherwise nullopt: build() instead.
   struct ServiceChanges {
     std::vector<svc::Service> upserts;  // accepted now, new or changed
     std::vector<std::string> removed;   // ids accepted before and no more

@@ -41,12 +41,15 @@ Result<StoredCluster> readStored(EtcdConnection& c) {
   if (!config->kvs.empty()) {
     s.network = config->kvs[0].value;
   }
-  auto nodes = c.client->rangePrefix(c.keys.nodes());
+  // Everything at the revision the settings were read at: one consistent state.
+  const int64_t at = config->revision;
+  auto nodes = c.client->range(c.keys.nodes(), etcd::Client::prefixEnd(c.keys.nodes()), at);
   if (!nodes) {
     return nodes.error();
   }
   s.nodes = std::move(nodes->kvs);
-  auto services = c.client->rangePrefix(c.keys.services());
+  auto services =
+      c.client->range(c.keys.services(), etcd::Client::prefixEnd(c.keys.services()), at);
   if (!services) {
     return services.error();
   }
@@ -106,16 +109,20 @@ int apply(const NetworkOptions& o) {
     return 0;
   }
   // What the new settings would reject among the stored nodes and services (a subnet outside
-  // a new podCIDR, a cluster IP outside a new serviceCIDR), beyond what is rejected already.
+  // a new podCIDR, a cluster IP outside a new serviceCIDR), beyond what is rejected already:
+  // compared by object and field, as the messages name the settings they were checked against.
+  auto where = [](const ConfigIssue& i) { return i.mark.file + "\t" + i.field; };
   std::set<std::string> before;
   if (stored->network) {
     for (const auto& i : storedProblems(*conn, *stored, *stored->network)) {
-      before.insert(i.toString());
+      before.insert(where(i));
     }
   }
   std::vector<ConfigIssue> added;
+  std::set<std::string> objects;
   for (auto& i : storedProblems(*conn, *stored, *text)) {
-    if (!before.contains(i.toString())) {
+    if (!before.contains(where(i))) {
+      objects.insert(i.mark.file);
       added.push_back(std::move(i));
     }
   }
@@ -125,12 +132,24 @@ int apply(const NetworkOptions& o) {
       std::fprintf(stderr,
                    "%zu stored object(s) would be rejected by the agents with the settings of %s; "
                    "nothing applied (--force writes them anyway)\n",
-                   added.size(), o.file.c_str());
+                   objects.size(), o.file.c_str());
       return kExitInvalid;
     }
   }
-  if (auto p = conn->client->put(conn->keys.config(), *text); !p) {
-    std::fprintf(stderr, "%s\n", p.error().message.c_str());
+  // Written only if the settings are still those checked against.
+  const etcd::Compare unchanged =
+      stored->network ? etcd::Compare::valueIs(conn->keys.config(), *stored->network)
+                      : etcd::Compare::absent(conn->keys.config());
+  auto t = conn->client->txn({unchanged}, {etcd::TxnOp::put(conn->keys.config(), *text)});
+  if (!t) {
+    std::fprintf(stderr, "%s\n", t.error().message.c_str());
+    return kExitFailure;
+  }
+  if (!t->succeeded) {
+    std::fprintf(stderr,
+                 "the network settings in etcd changed while %s was checked against them; "
+                 "nothing applied (run it again)\n",
+                 o.file.c_str());
     return kExitFailure;
   }
   std::printf("network settings %s\n", stored->network ? "configured" : "created");
