@@ -20,16 +20,16 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "agent/config.h"
-#include "agent/datastore.h"
 #include "agent/diagnostics_watch.h"
-#include "agent/etcd_datastore.h"
-#include "agent/file_datastore.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
-#include "agent/netlink_overlay_kernel.h"
-#include "agent/overlay_reconciler.h"
 #include "common/fd.h"
+#include "datastore/datastore.h"
+#include "datastore/etcd_datastore.h"
+#include "datastore/file_datastore.h"
+#include "model/config.h"
+#include "overlay/netlink_overlay_kernel.h"
+#include "overlay/overlay_reconciler.h"
 #include "rules/conntrack.h"
 #include "rules/nat_state.h"
 #include "rules/nat_table.h"
@@ -124,8 +124,8 @@ class AgentLoop {
     podCidr_ = load.cluster.network.podCidr;
     // Without a valid entry of its own this time, the node's subnet is the last good one.
     const OverlayPlan* self = plan ? &*plan : (plan_ ? &*plan_ : nullptr);
-    natInputs_ = natPlanInputs(load.cluster.network, cfg_.nodeName,
-                               self ? std::optional(self->podSubnet) : std::nullopt);
+    natInputs_ = nat::planInputs(load.cluster.network, cfg_.nodeName,
+                                 self ? std::optional(self->podSubnet) : std::nullopt);
     planNatWithLocalEndpoints();
     due_ = Clock::now();
     if (!plan) {

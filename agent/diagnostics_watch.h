@@ -10,12 +10,12 @@
 #include <map>
 #include <string>
 
-#include "agent/cluster.h"
-#include "agent/config.h"
 #include "agent/health.h"
-#include "agent/overlay_plan.h"
 #include "diagnostics/checker.h"
 #include "diagnostics/paths.h"
+#include "model/cluster.h"
+#include "model/config.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl {
 

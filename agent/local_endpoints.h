@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "agent/overlay_kernel.h"
-#include "agent/overlay_plan.h"
 #include "common/fd.h"
 #include "common/local_state.h"
 #include "common/result.h"
-#include "rules/service.h"
+#include "model/service.h"
+#include "overlay/overlay_kernel.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl {
 

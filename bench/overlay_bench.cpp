@@ -15,9 +15,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "agent/netlink_overlay_kernel.h"
-#include "agent/overlay_reconciler.h"
 #include "bench/bench_util.h"
+#include "overlay/netlink_overlay_kernel.h"
+#include "overlay/overlay_reconciler.h"
 
 namespace {
 

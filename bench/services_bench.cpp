@@ -45,10 +45,10 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
+#include "model/service.h"
 #include "rules/nat_planner.h"
 #include "rules/nat_state.h"
 #include "rules/nat_table.h"
-#include "rules/service.h"
 
 #ifndef OVL_AGENT_PATH
 #define OVL_AGENT_PATH "ovl-agent"

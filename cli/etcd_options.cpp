@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/config.h"
-#include "agent/etcd_datastore.h"
+#include "datastore/etcd_datastore.h"
+#include "model/config.h"
 
 namespace ovl::cli {
 

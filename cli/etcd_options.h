@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/config.h"
-#include "agent/etcd_keys.h"
 #include "cli/exit_code.h"
 #include "common/result.h"
+#include "datastore/etcd_keys.h"
 #include "etcd/client.h"
+#include "model/config.h"
 
 namespace ovl::cli {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/cluster.h"
-#include "agent/config.h"
-#include "agent/overlay_plan.h"
 #include "common/result.h"
+#include "model/cluster.h"
+#include "model/config.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl::cli {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/config.h"
 #include "cli/etcd_options.h"
 #include "cli/output.h"
+#include "model/config.h"
 
 namespace ovl::cli {
 

@@ -5,9 +5,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "agent/config.h"
 #include "cli/etcd_options.h"
 #include "cli/output.h"
+#include "model/config.h"
 
 namespace ovl::cli {
 

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "agent/config.h"
 #include "cli/etcd_options.h"
 #include "cli/output.h"
+#include "model/config.h"
 
 namespace ovl::cli {
 

@@ -661,8 +661,8 @@ void Checker::checkNftables(Ctx& c, Report& r) {
     r.notChecked.push_back("nft_table: " + own.error().message);
     return;
   }
-  const auto natPlan =
-      nat::planNat(cl.services, natPlanInputs(cl.network, c.m.plan->nodeName, c.m.plan->podSubnet));
+  const auto natPlan = nat::planNat(
+      cl.services, nat::planInputs(cl.network, c.m.plan->nodeName, c.m.plan->podSubnet));
   for (auto& f : compareOwnTable(desiredOwnTable(natPlan), *own, cfg_.nftTable)) {
     r.findings.push_back(std::move(f));
   }

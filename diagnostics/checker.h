@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "agent/cluster.h"
-#include "agent/config.h"
-#include "agent/overlay_plan.h"
 #include "diagnostics/finding.h"
 #include "diagnostics/paths.h"
 #include "diagnostics/sysctl.h"
+#include "model/cluster.h"
+#include "model/config.h"
 #include "netlink/netlink.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl::diag {
 

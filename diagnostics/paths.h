@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/cluster.h"
-#include "agent/overlay_plan.h"
 #include "common/ip.h"
+#include "model/cluster.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl::diag {
 

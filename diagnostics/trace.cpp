@@ -60,8 +60,8 @@ Result<Flow> parseFlow(const std::string& src, const std::string& dst) {
 TracePlan planTrace(const Cluster& cluster, const OverlayPlan& plan, const Flow& flow,
                     bool dstIsLocal) {
   TracePlan out;
-  const auto nat =
-      nat::planNat(cluster.services, natPlanInputs(cluster.network, plan.nodeName, plan.podSubnet));
+  const auto nat = nat::planNat(cluster.services,
+                                nat::planInputs(cluster.network, plan.nodeName, plan.podSubnet));
   const nat::Target* target = nullptr;
   Ipv4 slotVip = flow.dst;
   uint16_t slotPort = flow.port;

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "agent/cluster.h"
-#include "agent/overlay_plan.h"
 #include "common/ip.h"
 #include "common/result.h"
+#include "model/cluster.h"
+#include "model/service.h"
 #include "netlink/netlink.h"
-#include "rules/service.h"
+#include "overlay/overlay_plan.h"
 
 namespace ovl::diag {
 

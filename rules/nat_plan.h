@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "common/ip.h"
-#include "rules/service.h"
+#include "model/service.h"
 
 namespace ovl::nat {
 

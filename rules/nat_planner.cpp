@@ -8,6 +8,11 @@
 
 namespace ovl::nat {
 
+PlanInputs planInputs(const NetworkConfig& network, const std::string& self,
+                      std::optional<Ipv4Prefix> podSubnet) {
+  return PlanInputs{self, network.podCidr, network.masquerade, podSubnet};
+}
+
 namespace {
 
 uint32_t weightOf(const svc::Endpoint& e) {

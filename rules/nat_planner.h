@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "model/cluster.h"
+#include "model/service.h"
 #include "rules/nat_plan.h"
-#include "rules/service.h"
 
 namespace ovl::nat {
 
@@ -20,6 +21,12 @@ struct PlanInputs {
   std::optional<Ipv4Prefix> selfSubnet;
   bool operator==(const PlanInputs&) const = default;
 };
+
+// This node as the plan needs it, from the cluster's network settings: its name and, when known,
+// its pod subnet (which tells the endpoints on this node from the others when a service lists
+// them without `node`).
+PlanInputs planInputs(const NetworkConfig& network, const std::string& self,
+                      std::optional<Ipv4Prefix> podSubnet);
 
 // The endpoint is on this node: named so, or with an address in this node's pod subnet.
 bool onThisNode(const svc::Endpoint& e, const PlanInputs& in);

@@ -8,9 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/service.h"
 #include "rules/nat_planner.h"
 #include "rules/nft_layout.h"
-#include "rules/service.h"
 
 namespace ovl::nat {
 

@@ -19,43 +19,16 @@
 
 #include "common/result.h"
 #include "rules/conntrack.h"
+#include "rules/nat_dataplane.h"
 #include "rules/nat_plan.h"
 #include "rules/nft_layout.h"
 #include "rules/nft_socket.h"
 
 namespace ovl::nat {
 
-class NatTable {
+class NatTable final : public NatDataplane {
  public:
-  // What the last sync() did.
-  struct SyncStats {
-    size_t operations = 0;       // objects and elements written or deleted (0: nothing sent)
-    size_t elementsAdded = 0;    // including the add half of a replacement
-    size_t elementsDeleted = 0;  // including the delete half of a replacement
-    size_t chainsAdded = 0;
-    size_t chainsDeleted = 0;
-    size_t chainsRefilled = 0;  // flushed and refilled: their rules differed
-    size_t rulesAdded = 0;
-    size_t setsAdded = 0;
-    size_t messages = 0;       // netlink messages in the batch
-    size_t batchBytes = 0;     // 0: no batch sent
-    bool readBack = false;     // the kernel's table was read back (cache cold or stale)
-    bool rebuilt = false;      // the table was deleted and re-created in the batch (wrong shape)
-    bool incremental = false;  // only the desired index's dirty keys were compared
-    double diffMs = 0;         // diffing the desired table against the view
-    double kernelMs = 0;       // sending the batch until the kernel's last ack
-    // UDP backends this sync took away: (VIP or 0.0.0.0 for NodePorts, port, endpoint, port)
-    // that an `endpoints` element deleted or replaced pointed at and no element of the same
-    // service port points at any more. Their conntrack entries should go (conntrack.h). Derived
-    // from what the kernel held, so endpoints removed while the agent was down count too.
-    std::vector<conntrack::StaleUdpFlow> removedUdpBackends;
-    // Entries of the kernel-filled `affinity` map deleted after the sync because their endpoint
-    // is gone (clearStaleAffinity); and why that failed, if it did (the sync itself succeeded).
-    size_t endpointSlotsDeleted = 0;  // of the `endpoints` map (deleted or replaced)
-    bool affinityWasInUse = false;    // the table held affinity_* elements before the sync
-    size_t affinityCleared = 0;
-    std::string affinityProblem;
-  };
+  using SyncStats = nat::SyncStats;
   // Since create().
   struct Totals {
     uint64_t syncs = 0;
@@ -75,7 +48,7 @@ class NatTable {
   // Brings the table in step with `want`. When the cached view is trusted and `want` is the
   // index this table last synced, only the keys `want` marks dirty are compared (O(change));
   // else every element is. On success `want`'s dirty keys are cleared.
-  Status sync(nft::DesiredIndex& want);
+  Status sync(nft::DesiredIndex& want) override;
   // One-shot: the whole plan, every element compared.
   Status sync(const NatPlan& plan);
   // Deletes the entries of the kernel-filled `affinity` map that send a client to an endpoint
@@ -83,15 +56,15 @@ class NatTable {
   // until the entry times out. sync() does it after deleting endpoints or reading the table
   // back; the agent also on every full pass, for an entry the packet path re-created while it
   // was being deleted. Returns how many were deleted.
-  Result<size_t> clearStaleAffinity(const nft::DesiredIndex& want);
+  Result<size_t> clearStaleAffinity(const nft::DesiredIndex& want) override;
   // Deletes the table (for --cleanup). Not an error when it does not exist.
   Status remove();
   // Forgets the cached view: the next sync reads the kernel's table back.
   void invalidate() { view_.valid = false; }
 
-  const SyncStats& lastSync() const { return last_; }
+  const SyncStats& lastSync() const override { return last_; }
   const Totals& totals() const { return totals_; }
-  const std::string& tableName() const { return table_; }
+  const std::string& tableName() const override { return table_; }
 
  private:
   struct ChainState {

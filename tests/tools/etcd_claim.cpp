@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/etcd_session.h"
+#include "datastore/etcd_session.h"
 #include "etcd/client.h"
 
 int main(int argc, char** argv) {

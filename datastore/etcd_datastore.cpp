@@ -1,0 +1,456 @@
+#include "datastore/etcd_datastore.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace ovl {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kRetry{1000};      // after a failed list, watch or registration
+constexpr milliseconds kWatchRetry{200};  // after a broken watch stream (another endpoint)
+
+// Whether an error at start-up is the configuration's (stop the agent) or etcd's availability
+// (keep trying).
+bool configurationError(const Error& e) {
+  return e.code == EACCES || e.code == EINVAL || e.code == ENOSPC;
+}
+
+void applyKv(const EtcdKeys& keys, ClusterDocuments& docs, const std::string& key,
+             const std::string& value) {
+  switch (keys.kindOf(key)) {
+    case EtcdKeys::Kind::kConfig:
+      docs.setNetwork(key, value);
+      break;
+    case EtcdKeys::Kind::kNode:
+      docs.setNode(key, value);
+      break;
+    case EtcdKeys::Kind::kService:
+      docs.setService(key, value);
+      break;
+    case EtcdKeys::Kind::kSubnet:  // claims: for allocation, the nodes say the rest
+    case EtcdKeys::Kind::kOther:
+      break;
+  }
+}
+
+void eraseKv(const EtcdKeys& keys, ClusterDocuments& docs, const std::string& key) {
+  if (keys.kindOf(key) == EtcdKeys::Kind::kConfig) {
+    docs.clearNetwork();
+  } else {
+    docs.erase(key);
+  }
+}
+
+}  // namespace
+
+etcd::ClientOptions etcdClientOptions(const EtcdConfig& cfg) {
+  etcd::ClientOptions o;
+  o.endpoints = cfg.endpoints;
+  o.caFile = cfg.caFile;
+  o.certFile = cfg.certFile;
+  o.keyFile = cfg.keyFile;
+  return o;
+}
+
+EtcdDatastore::EtcdDatastore(const AgentConfig& cfg, std::unique_ptr<etcd::Client> client,
+                             UniqueFd event)
+    : cfg_(cfg),
+      client_(std::move(client)),
+      keys_{cfg.etcd.prefix},
+      session_(*client_, keys_, NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{})},
+               cfg.etcd.leaseTtlSeconds, cfg.stateDir),
+      event_(std::move(event)),
+      docs_(keys_.config()) {}
+
+Result<std::unique_ptr<EtcdDatastore>> EtcdDatastore::create(const AgentConfig& cfg) {
+  if (!cfg.underlayIp) {
+    return Error{EINVAL, fmt::format("{}: underlayIP: required with datastore etcd", cfg.path)};
+  }
+  auto client = etcd::Client::create(etcdClientOptions(cfg.etcd));
+  if (!client) {
+    return client.error();
+  }
+  UniqueFd ev(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!ev.valid()) {
+    return Error::sys(errno, "eventfd");
+  }
+  return std::unique_ptr<EtcdDatastore>(new EtcdDatastore(cfg, std::move(*client), std::move(ev)));
+}
+
+EtcdDatastore::~EtcdDatastore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (watch_ != nullptr) {
+      watch_->cancel();
+    }
+  }
+  cv_.notify_all();
+  if (sessionThread_.joinable()) {
+    sessionThread_.join();
+  }
+  if (watchThread_.joinable()) {
+    watchThread_.join();
+  }
+}
+
+std::string EtcdDatastore::describe() const {
+  return fmt::format("etcd {} (prefix {})", client_->endpointsText(), keys_.prefix);
+}
+
+Status EtcdDatastore::start() {
+  sessionThread_ = std::thread([this] { sessionLoop(); });
+  watchThread_ = std::thread([this] { watchLoop(); });
+  std::unique_lock lock(mu_);
+  const bool done = cv_.wait_for(lock, kStartTimeout, [&] { return published_ || fatal_; });
+  if (fatal_) {
+    return *fatal_;
+  }
+  if (!done) {
+    std::string why = sessionProblem_.empty() ? watchProblem_ : sessionProblem_;
+    return Error{ETIMEDOUT, fmt::format("{}: no snapshot within {} s: {}", describe(),
+                                        kStartTimeout.count(), why.empty() ? "no answer" : why)};
+  }
+  return okStatus();
+}
+
+bool EtcdDatastore::maybeChanged() {
+  uint64_t n = 0;
+  return ::read(event_.get(), &n, sizeof n) == sizeof n;
+}
+
+std::optional<ClusterLoad> EtcdDatastore::loadIfChanged() {
+  // Built here, on the agent's thread, from every change applied so far: a burst of changes
+  // (10,000 services written in batches of 100) costs one build, not one per batch. The watch
+  // thread waits meanwhile; its events queue up in the stream.
+  std::lock_guard lock(mu_);
+  if (!dirty_) {
+    return std::nullopt;
+  }
+  const auto t0 = Clock::now();
+  ClusterLoad load = docs_.build();
+  load.revision = static_cast<uint64_t>(docsRevision_);
+  dirty_ = false;
+  spdlog::debug("etcd: snapshot at revision {} built in {:.1f} ms", docsRevision_,
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  return load;
+}
+
+std::optional<ClusterChange> EtcdDatastore::nextChange() {
+  {
+    std::lock_guard lock(mu_);
+    if (!dirty_) {
+      return std::nullopt;
+    }
+    const auto t0 = Clock::now();
+    if (auto changes = docs_.serviceChanges()) {
+      dirty_ = false;
+      spdlog::debug("etcd: revision {}: {} service(s) changed, {} removed, in {:.2f} ms",
+                    docsRevision_, changes->upserts.size(), changes->removed.size(),
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      return ClusterChange{ServiceDelta{std::move(changes->upserts), std::move(changes->removed),
+                                        std::move(changes->issues),
+                                        static_cast<uint64_t>(docsRevision_)}};
+    }
+  }
+  auto load = loadIfChanged();
+  if (!load) {
+    return std::nullopt;
+  }
+  return ClusterChange{std::move(*load)};
+}
+
+std::string EtcdDatastore::problem() const {
+  std::lock_guard lock(mu_);
+  if (!sessionProblem_.empty() && !watchProblem_.empty()) {
+    return sessionProblem_ + "; " + watchProblem_;
+  }
+  return sessionProblem_ + watchProblem_;
+}
+
+void EtcdDatastore::reportReady(bool ready) {
+  {
+    std::lock_guard lock(mu_);
+    if (wantReady_ == ready) {
+      return;
+    }
+    wantReady_ = ready;
+  }
+  cv_.notify_all();
+}
+
+void EtcdDatastore::wake() const {
+  uint64_t one = 1;
+  (void)!::write(event_.get(), &one, sizeof one);
+}
+
+bool EtcdDatastore::pause(milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [&] { return stopping_; });
+}
+
+void EtcdDatastore::changed(int64_t revision) {
+  docsRevision_ = revision;
+  dirty_ = true;
+  published_ = true;
+  cv_.notify_all();
+  wake();
+}
+
+void EtcdDatastore::sessionFailed(const Error& e) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!registered_ && configurationError(e)) {
+      fatal_ = e;
+    }
+    changed = sessionProblem_ != e.message;
+    sessionProblem_ = e.message;
+  }
+  if (changed) {
+    spdlog::warn("{}", e.message);
+    wake();
+  }
+  cv_.notify_all();
+}
+
+void EtcdDatastore::sessionLoop() {
+  const milliseconds period{cfg_.etcd.leaseTtlSeconds * 1000 / 3};
+  std::optional<NetworkConfig> network;
+  Clock::time_point lastRenewal = Clock::now();
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        return;
+      }
+    }
+    if (session_.lease() == 0) {
+      if (!network) {
+        auto n = session_.readNetwork();
+        if (!n) {
+          sessionFailed(n.error());
+          if (!pause(kRetry)) {
+            return;
+          }
+          continue;
+        }
+        network = *n;
+      }
+      if (auto st = session_.registerNode(*network); !st) {
+        sessionFailed(st.error());
+        if (!pause(kRetry)) {
+          return;
+        }
+        continue;
+      }
+      spdlog::info("etcd: node {} registered: pod subnet {}, lease {:x} (TTL {} s)", cfg_.nodeName,
+                   session_.subnet()->toString(), session_.lease(), cfg_.etcd.leaseTtlSeconds);
+      lastRenewal = Clock::now();
+      {
+        std::lock_guard lock(mu_);
+        registered_ = true;
+        sessionProblem_.clear();
+        // The record carries the readiness last written, which may be stale: write it again.
+        writtenReady_ = !wantReady_;
+      }
+      cv_.notify_all();
+      wake();
+    } else {
+      auto alive = session_.keepAlive();
+      if (alive && *alive) {
+        lastRenewal = Clock::now();
+        bool changed = false;
+        {
+          std::lock_guard lock(mu_);
+          changed = !sessionProblem_.empty();
+          sessionProblem_.clear();
+        }
+        if (changed) {
+          spdlog::info("etcd: lease renewed again; datastore healthy");
+          wake();
+        }
+      } else if (alive) {
+        sessionFailed(Error{ENOENT,
+                            "etcd: this node's lease expired or was revoked (its record "
+                            "and subnet claim are gone); registering again"});
+        network.reset();  // re-read: the settings may have changed meanwhile
+        continue;
+      } else {
+        const auto silent =
+            std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - lastRenewal);
+        const bool expired = silent.count() >= cfg_.etcd.leaseTtlSeconds;
+        sessionFailed(alive.error().withContext(fmt::format(
+            "etcd: lease not renewed for {} s{}", silent.count(),
+            expired ? " (past its TTL: peers drop this node; the data plane keeps running; "
+                      "registering again when etcd answers)"
+                    : "")));
+      }
+    }
+    // Readiness changes are written as they come; otherwise wait one renewal period.
+    std::unique_lock lock(mu_);
+    const auto until = Clock::now() + period;
+    while (!stopping_ && Clock::now() < until) {
+      if (wantReady_ != writtenReady_ && session_.lease() != 0) {
+        const bool ready = wantReady_;
+        lock.unlock();
+        const Status st = session_.setReady(ready);
+        lock.lock();
+        if (st) {
+          writtenReady_ = ready;
+        } else {
+          break;  // etcd trouble: the renewal below says more
+        }
+        continue;
+      }
+      cv_.wait_until(lock, until);
+    }
+    if (stopping_) {
+      return;
+    }
+  }
+}
+
+void EtcdDatastore::watchLoop() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopping_ || registered_; });
+    if (stopping_) {
+      return;
+    }
+  }
+  auto setProblem = [&](const std::string& p) {
+    bool changed = false;
+    {
+      std::lock_guard lock(mu_);
+      changed = watchProblem_ != p;
+      watchProblem_ = p;
+    }
+    if (changed) {
+      if (!p.empty()) {
+        spdlog::warn("{}", p);
+      }
+      wake();
+    }
+  };
+  int64_t revision = 0;
+  bool listed = false;
+  for (;;) {
+    if (!listed) {
+      auto r = client_->rangePrefix(keys_.all());
+      if (!r) {
+        setProblem(r.error().message);
+        if (!pause(kRetry)) {
+          return;
+        }
+        continue;
+      }
+      ClusterDocuments fresh(keys_.config());  // parsed before taking the lock
+      for (const auto& kv : r->kvs) {
+        applyKv(keys_, fresh, kv.key, kv.value);
+      }
+      revision = r->revision;
+      listed = true;
+      spdlog::debug("etcd: listed {} keys at revision {}", r->kvs.size(), revision);
+      {
+        std::lock_guard lock(mu_);
+        docs_ = std::move(fresh);
+        changed(revision);
+      }
+    }
+    auto w = client_->watch(keys_.all(), etcd::Client::prefixEnd(keys_.all()), revision + 1);
+    if (!w) {
+      setProblem(w.error().message);
+      if (!pause(kRetry)) {
+        return;
+      }
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        return;
+      }
+      watch_ = w->get();
+    }
+    for (;;) {
+      auto b = (*w)->next();
+      if (!b) {
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) {
+            return;
+          }
+        }
+        // Resumed at once, on the next endpoint if need be; a problem only if that fails.
+        spdlog::info("etcd: {}; resuming the watch from revision {}", b.error().message,
+                     revision + 1);
+        break;
+      }
+      setProblem("");
+      if (b->compactRevision > 0) {
+        spdlog::warn("etcd: revision {} was compacted (oldest kept: {}); listing again",
+                     revision + 1, b->compactRevision);
+        listed = false;
+        break;
+      }
+      if (b->progress) {
+        revision = std::max(revision, b->revision);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      for (const auto& e : b->events) {
+        if (e.type == etcd::WatchEvent::Type::kPut) {
+          applyKv(keys_, docs_, e.kv.key, e.kv.value);
+        } else {
+          eraseKv(keys_, docs_, e.kv.key);
+        }
+        revision = std::max(revision, e.kv.modRevision);
+      }
+      changed(revision);
+    }
+    {
+      std::lock_guard lock(mu_);
+      watch_ = nullptr;
+    }
+    w->reset();
+    if (!pause(listed ? kWatchRetry : milliseconds{0})) {
+      return;
+    }
+  }
+}
+
+Status EtcdDatastore::deregister(const AgentConfig& cfg) {
+  const int64_t lease = EtcdNodeSession::savedLease(cfg.stateDir);
+  if (lease == 0) {
+    return okStatus();
+  }
+  auto client = etcd::Client::create(etcdClientOptions(cfg.etcd));
+  if (!client) {
+    return client.error();
+  }
+  if (auto st = (*client)->leaseRevoke(lease); !st) {
+    return st.error().withContext("leaving the cluster");
+  }
+  spdlog::info("etcd: revoked lease {:x}: this node's record and subnet claim are deleted", lease);
+  return okStatus();
+}
+
+Result<NetworkConfig> EtcdDatastore::readNetwork(const AgentConfig& cfg) {
+  auto client = etcd::Client::create(etcdClientOptions(cfg.etcd));
+  if (!client) {
+    return client.error();
+  }
+  EtcdNodeSession session(**client, EtcdKeys{cfg.etcd.prefix},
+                          NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{})},
+                          cfg.etcd.leaseTtlSeconds, "");
+  return session.readNetwork();
+}
+
+}  // namespace ovl

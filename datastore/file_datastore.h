@@ -1,0 +1,47 @@
+// The `file` datastore: the cluster as a YAML file, watched with inotify.
+//
+// The directory is watched, not the file: editors and tools replace files by renaming a new
+// one onto the name, and Kubernetes-style ConfigMap volumes swap a `..data` symlink. Any event
+// in the directory makes the file a candidate; it is re-read and counts as changed only when
+// its content differs from what was last loaded. The periodic resync re-reads it as well, so a
+// missed event (a watch lost with its directory) costs latency, never correctness.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/fd.h"
+#include "common/result.h"
+#include "datastore/datastore.h"
+#include "model/config.h"
+
+namespace ovl {
+
+class FileDatastore final : public Datastore {
+ public:
+  static Result<FileDatastore> create(const std::string& path);
+
+  int fd() const override { return inotify_.get(); }
+  // Drains pending inotify events (re-adding the watch if its directory went away); true when
+  // the file may have changed.
+  bool maybeChanged() override;
+  // The cluster, when the file's content differs from the last load (or on the first call).
+  // Its revision counts the loads.
+  std::optional<ClusterLoad> loadIfChanged() override;
+  std::string describe() const override { return path_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  FileDatastore(std::string path, std::string dir, UniqueFd fd)
+      : path_(std::move(path)), dir_(std::move(dir)), inotify_(std::move(fd)) {}
+  void watchDirectory();
+
+  std::string path_;
+  std::string dir_;
+  UniqueFd inotify_;
+  int watch_ = -1;
+  std::optional<size_t> lastHash_;  // of the content last loaded
+  uint64_t revision_ = 0;
+};
+
+}  // namespace ovl

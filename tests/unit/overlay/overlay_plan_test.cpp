@@ -1,0 +1,171 @@
+#include "overlay/overlay_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace ovl {
+namespace {
+
+using Kind = nl::Netlink::Op::Kind;
+
+Node node(const std::string& name, const std::string& ul, const std::string& subnet) {
+  return Node{name, *Ipv4::parse(ul), *Ipv4Prefix::parse(subnet), std::nullopt, {}};
+}
+
+Cluster threeNodes() {
+  Cluster c;
+  c.network.podCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+  c.network.vni = 7;
+  c.nodes = {node("node3", "192.168.50.3", "10.244.3.0/24"),
+             node("node1", "192.168.50.1", "10.244.1.0/24"),
+             node("node2", "192.168.50.2", "10.244.2.0/24")};
+  return c;
+}
+
+std::vector<Kind> kinds(const std::vector<nl::Netlink::Op>& ops) {
+  std::vector<Kind> k;
+  for (const auto& o : ops) {
+    k.push_back(o.kind);
+  }
+  return k;
+}
+
+TEST(PlanOverlay, DerivesVtepBridgeAndSortedPeers) {
+  auto plan = planOverlay(threeNodes(), "node1", PlanNames{"", "ovlbr0"});
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->vtepName, "ovl.7");
+  EXPECT_EQ(plan->vni, 7u);
+  EXPECT_EQ(plan->vtepAddress.toString(), "10.244.1.0/32");
+  EXPECT_EQ(plan->bridgeAddress.toString(), "10.244.1.1/24");
+  EXPECT_EQ(plan->vtepMac, MacAddr::fromIdentity("node1"));
+  ASSERT_EQ(plan->peers.size(), 2u);
+  EXPECT_EQ(plan->peers[0].name, "node2");
+  EXPECT_EQ(plan->peers[0].vtepIp.toString(), "10.244.2.0");
+  EXPECT_EQ(plan->peers[0].underlayIp.toString(), "192.168.50.2");
+  EXPECT_EQ(plan->peers[0].vtepMac, MacAddr::fromIdentity("node2"));
+  EXPECT_EQ(plan->peers[1].name, "node3");
+}
+
+TEST(PlanOverlay, HonoursNamesAndMacOverride) {
+  Cluster c = threeNodes();
+  c.nodes[2].vtepMac = MacAddr::parse("02:00:00:00:00:02");
+  auto plan = planOverlay(c, "node1", PlanNames{"vx0", "br9"});
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->vtepName, "vx0");
+  EXPECT_EQ(plan->bridgeName, "br9");
+  EXPECT_EQ(plan->peers[0].vtepMac.toString(), "02:00:00:00:00:02");
+}
+
+TEST(PlanOverlay, FailsWhenThisNodeHasNoEntry) {
+  auto plan = planOverlay(threeNodes(), "node9", PlanNames{"", "ovlbr0"});
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().message.find("node9"), std::string::npos);
+}
+
+TEST(DiffPeerState, ColdAddsNeighbourFdbRouteInThatOrder) {
+  auto plan = *planOverlay(threeNodes(), "node1", PlanNames{"", "ovlbr0"});
+  auto desired = desiredPeerState(plan, 5);
+  ASSERT_EQ(desired.routes.size(), 2u);
+  EXPECT_EQ(desired.routes[0].toString(), "10.244.2.0/24 via 10.244.2.0 dev #5 onlink");
+  auto ops = diffPeerState(desired, PeerState{});
+  EXPECT_EQ(kinds(ops),
+            (std::vector<Kind>{Kind::kReplaceNeighbour, Kind::kReplaceNeighbour, Kind::kReplaceFdb,
+                               Kind::kReplaceFdb, Kind::kReplaceRoute, Kind::kReplaceRoute}));
+  EXPECT_TRUE(diffPeerState(desired, desired).empty());
+}
+
+TEST(DiffPeerState, RemovedPeerGoesRouteFirst) {
+  Cluster c = threeNodes();
+  auto before = desiredPeerState(*planOverlay(c, "node1", PlanNames{"", "b"}), 5);
+  c.nodes.erase(c.nodes.begin());  // node3 leaves
+  auto after = desiredPeerState(*planOverlay(c, "node1", PlanNames{"", "b"}), 5);
+  auto ops = diffPeerState(after, before);
+  ASSERT_EQ(kinds(ops),
+            (std::vector<Kind>{Kind::kDeleteRoute, Kind::kDeleteFdb, Kind::kDeleteNeighbour}));
+  EXPECT_EQ(ops[0].route.dst.toString(), "10.244.3.0/24");
+  EXPECT_EQ(ops[1].fdbEntry.dst.toString(), "192.168.50.3");
+  EXPECT_EQ(ops[2].neighbour.ip.toString(), "10.244.3.0");
+}
+
+TEST(DiffPeerState, MovedUnderlayRewritesOnlyTheFdbEntry) {
+  Cluster c = threeNodes();
+  auto before = desiredPeerState(*planOverlay(c, "node1", PlanNames{"", "b"}), 5);
+  c.nodes[2].underlayIp = *Ipv4::parse("192.168.50.22");  // node2 moved
+  auto after = desiredPeerState(*planOverlay(c, "node1", PlanNames{"", "b"}), 5);
+  auto ops = diffPeerState(after, before);
+  ASSERT_EQ(kinds(ops), (std::vector<Kind>{Kind::kDeleteFdb, Kind::kReplaceFdb}));
+  EXPECT_EQ(ops[0].fdbEntry.dst.toString(), "192.168.50.2");
+  EXPECT_EQ(ops[1].fdbEntry.dst.toString(), "192.168.50.22");
+}
+
+TEST(DiffPeerState, BogusEntriesAreDeletedAndNothingElseTouched) {
+  auto desired = desiredPeerState(*planOverlay(threeNodes(), "node1", PlanNames{"", "b"}), 5);
+  PeerState actual = desired;
+  // An extra remote for a good MAC, a flood entry, a foreign route and a stray neighbour.
+  actual.fdb.push_back(nl::FdbEntry{5, desired.fdb[0].mac, *Ipv4::parse("192.168.50.99")});
+  actual.fdb.push_back(nl::FdbEntry{5, MacAddr{}, *Ipv4::parse("192.168.50.98")});
+  actual.routes.push_back(
+      nl::Route{*Ipv4Prefix::parse("10.9.0.0/16"), *Ipv4::parse("10.244.2.0"), 5, true});
+  actual.neighbours.push_back(
+      nl::Neighbour{5, *Ipv4::parse("10.244.9.0"), *MacAddr::parse("02:00:00:00:00:09")});
+  auto ops = diffPeerState(desired, actual);
+  EXPECT_EQ(kinds(ops), (std::vector<Kind>{Kind::kDeleteRoute, Kind::kDeleteFdb, Kind::kDeleteFdb,
+                                           Kind::kDeleteNeighbour}));
+}
+
+TEST(DiffPeerState, ApplyingTheDiffAlwaysReachesTheDesiredState) {
+  // Random desired and actual states over a small universe, so collisions of keys (same IP,
+  // same MAC, same destination) are frequent.
+  std::mt19937 rng(42);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto randomState = [&](bool unique) {
+    PeerState s;
+    for (int i = 0, n = pick(6); i < n; ++i) {
+      Ipv4 ip{0x0af40000u + static_cast<uint32_t>(pick(4)) * 256};
+      MacAddr mac = MacAddr::fromIdentity(std::to_string(pick(4)));
+      Ipv4 ul{0xc0a83200u + static_cast<uint32_t>(pick(3))};
+      if (unique) {  // desired states never repeat a key
+        ip = Ipv4{0x0af40000u + static_cast<uint32_t>(i) * 256};
+        mac = MacAddr::fromIdentity("u" + std::to_string(i));
+      }
+      // As the kernel holds them: one neighbour per IP, one route per destination, one remote
+      // per ordinary MAC (`bridge fdb append` adds remotes only to the all-zero MAC).
+      auto sameIp = [&](const nl::Neighbour& x) { return x.ip == ip; };
+      if (std::none_of(s.neighbours.begin(), s.neighbours.end(), sameIp)) {
+        s.neighbours.push_back({5, ip, mac});
+        s.routes.push_back({Ipv4Prefix{ip, 24}, ip, 5, true});
+      }
+      auto sameMac = [&](const nl::FdbEntry& x) { return x.mac == mac; };
+      if (std::none_of(s.fdb.begin(), s.fdb.end(), sameMac)) {
+        s.fdb.push_back({5, mac, ul});
+      }
+      if (!unique && pick(3) == 0) {
+        s.fdb.push_back({5, MacAddr{}, ul});  // flood entries: never wanted by ovl
+      }
+    }
+    std::sort(s.fdb.begin(), s.fdb.end());
+    auto end = std::unique(s.fdb.begin(), s.fdb.end());
+    s.fdb.erase(end, s.fdb.end());
+    return s;
+  };
+  auto sorted = [](PeerState s) {
+    std::sort(s.neighbours.begin(), s.neighbours.end());
+    std::sort(s.fdb.begin(), s.fdb.end());
+    std::sort(s.routes.begin(), s.routes.end());
+    return s;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    PeerState desired = randomState(true);
+    PeerState actual = randomState(false);
+    PeerState state = actual;
+    for (const auto& op : diffPeerState(desired, actual)) {
+      applyToState(state, op);
+    }
+    ASSERT_EQ(sorted(state), sorted(desired)) << "round " << round;
+    EXPECT_TRUE(diffPeerState(desired, state).empty());
+  }
+}
+
+}  // namespace
+}  // namespace ovl
