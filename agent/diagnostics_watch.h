@@ -19,21 +19,33 @@
 
 namespace ovl {
 
-class DiagnosticsWatch {
+// What the agent's loop tells the host checks (agent/agent_loop.h); unit tests of the loop use a
+// fake, so that they never check or change the host they run on.
+class HostWatch {
  public:
-  DiagnosticsWatch(const AgentConfig& cfg, HealthState& health) : cfg_(cfg), health_(health) {}
-
+  virtual ~HostWatch() = default;
   // The cluster changed. `services` must outlive this object (the agent's own list): it is
   // summarised only when a check runs, not on every change, which would add a walk of every
   // service to each endpoint update.
-  void setCluster(const NetworkConfig& network, const std::vector<svc::Service>& services);
+  virtual void setCluster(const NetworkConfig& network,
+                          const std::vector<svc::Service>& services) = 0;
   // The services given to setCluster changed (not the network): the summary is made again when
   // a check next runs; no check is due for that alone.
-  void servicesChanged() { servicesStale_ = true; }
+  virtual void servicesChanged() = 0;
   // A link appeared, changed or went: check rp_filter after the next pass.
-  void linkChanged() { linkChanged_ = true; }
+  virtual void linkChanged() = 0;
   // Called after every pass of the loop.
-  void afterPass(const OverlayPlan& plan);
+  virtual void afterPass(const OverlayPlan& plan) = 0;
+};
+
+class DiagnosticsWatch final : public HostWatch {
+ public:
+  DiagnosticsWatch(const AgentConfig& cfg, HealthState& health) : cfg_(cfg), health_(health) {}
+
+  void setCluster(const NetworkConfig& network, const std::vector<svc::Service>& services) override;
+  void servicesChanged() override { servicesStale_ = true; }
+  void linkChanged() override { linkChanged_ = true; }
+  void afterPass(const OverlayPlan& plan) override;
 
  private:
   void report(diag::Report& r, bool full);

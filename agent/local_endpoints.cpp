@@ -51,68 +51,29 @@ std::vector<svc::Service> mergeLocalEndpoints(const std::vector<svc::Service>& s
 }
 
 Result<LocalEndpoints> LocalEndpoints::create(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return Error{ec.value(),
-                 fmt::format("endpoints directory {}: cannot create it: {}", dir, ec.message())};
+  auto watch = DirectoryWatch::create(dir, {kMask, true, "endpoints directory {}"});
+  if (!watch) {
+    return watch.error();
   }
-  UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd.valid()) {
-    return Error::sys(errno, "inotify_init1");
-  }
-  LocalEndpoints le(dir, std::move(fd));
-  le.watch_ = inotify_add_watch(le.inotify_.get(), dir.c_str(), kMask);
-  if (le.watch_ < 0) {
-    return Error::sys(errno, "watch endpoints directory " + dir);
-  }
-  return le;
-}
-
-void LocalEndpoints::watch() {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  watch_ = inotify_add_watch(inotify_.get(), dir_.c_str(), kMask);
+  return LocalEndpoints(std::move(*watch));
 }
 
 bool LocalEndpoints::drain() {
-  alignas(inotify_event) char buf[8192];
-  bool hit = false;
-  bool lost = false;
-  for (;;) {
-    ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
-    if (n <= 0) {
-      break;
-    }
-    for (ssize_t off = 0; off < n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(buf + off);
-      // ovl-cni writes a temporary file and renames it: only the final names count.
-      const std::string name = ev->len > 0 ? ev->name : "";
-      hit |= name.empty() || name.ends_with(".json");
-      lost |= (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
-      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-    }
-  }
-  if (lost) {
-    if (watch_ >= 0) {
-      inotify_rm_watch(inotify_.get(), watch_);
-    }
-    watch();
-    hit = true;
-  }
-  return hit;
+  // ovl-cni writes a temporary file and renames it: only the final names count.
+  return watch_.drain(
+      [](std::string_view name) { return name.empty() || name.ends_with(".json"); });
 }
 
 std::vector<LocalEndpoint> LocalEndpoints::read(std::vector<std::string>* problems) const {
   std::vector<std::string> files;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir(), ec)) {
     if (entry.path().extension() == ".json") {
       files.push_back(entry.path());
     }
   }
   if (ec) {
-    problems->push_back(fmt::format("read endpoints directory {}: {}", dir_, ec.message()));
+    problems->push_back(fmt::format("read endpoints directory {}: {}", dir(), ec.message()));
   }
   std::sort(files.begin(), files.end());
   std::vector<LocalEndpoint> out;

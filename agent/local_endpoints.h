@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/fd.h"
+#include "common/dir_watch.h"
 #include "common/local_state.h"
 #include "common/result.h"
 #include "model/service.h"
@@ -36,20 +36,17 @@ class LocalEndpoints {
   // Creates the directory if needed and watches it.
   static Result<LocalEndpoints> create(const std::string& dir);
 
-  int fd() const { return inotify_.get(); }
-  const std::string& dir() const { return dir_; }
+  int fd() const { return watch_.fd(); }
+  const std::string& dir() const { return watch_.dir(); }
   // Drains pending events; true when the directory's content may have changed.
   bool drain();
   // Every readable registration, sorted by file name; unreadable ones are named in *problems.
   std::vector<LocalEndpoint> read(std::vector<std::string>* problems) const;
 
  private:
-  LocalEndpoints(std::string dir, UniqueFd fd) : dir_(std::move(dir)), inotify_(std::move(fd)) {}
-  void watch();
+  explicit LocalEndpoints(DirectoryWatch watch) : watch_(std::move(watch)) {}
 
-  std::string dir_;
-  UniqueFd inotify_;
-  int watch_ = -1;
+  DirectoryWatch watch_;
 };
 
 class NodeStatePublisher {

@@ -1,7 +1,9 @@
 // ovl-agent: the per-node daemon. Parses the command line and hands over to runAgent().
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ovl-agent: builds and keeps the VXLAN overlay of this node"};
@@ -10,7 +12,7 @@ int main(int argc, char** argv) {
   app.add_flag("--cleanup", opts.cleanup,
                "remove the VTEP and pod bridge ovl made (with their entries), then exit");
   app.add_option("--log-level", opts.logLevel, "trace|debug|info|warn|error (overrides the file)");
-  app.set_version_flag("--version", "ovl-agent 0.1.0");
+  app.set_version_flag("--version", fmt::format("ovl-agent {}", ovl::version()));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

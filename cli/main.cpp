@@ -1,5 +1,6 @@
 // ovlctl: the operator CLI. Each command group lives in cli/<group>_command.{h,cpp} and adds
 // itself here.
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/diagnose_command.h"
@@ -8,11 +9,12 @@
 #include "cli/node_command.h"
 #include "cli/service_command.h"
 #include "cli/trace_command.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ovlctl: operate an ovl node and cluster"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "ovlctl 0.1.0");
+  app.set_version_flag("--version", fmt::format("ovlctl {}", ovl::version()));
   ovl::cli::addDiagnoseCommand(app);
   ovl::cli::addTraceCommand(app);
   ovl::cli::addServiceCommand(app);

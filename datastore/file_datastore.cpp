@@ -23,52 +23,20 @@ constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_F
 Result<FileDatastore> FileDatastore::create(const std::string& path) {
   std::filesystem::path p(path);
   std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-  UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd.valid()) {
-    return Error::sys(errno, "inotify_init1");
+  auto watch = DirectoryWatch::create(dir, {kMask, false, "directory {} of the cluster file"});
+  if (!watch) {
+    return watch.error();
   }
-  FileDatastore ds(path, dir, std::move(fd));
-  ds.watch_ = inotify_add_watch(ds.inotify_.get(), dir.c_str(), kMask);
-  if (ds.watch_ < 0) {
-    return Error::sys(errno, "watch directory " + dir + " of the cluster file");
-  }
-  return ds;
-}
-
-void FileDatastore::watchDirectory() {
-  // The directory may be back (re-created, or renamed back); if not, the resync re-reads.
-  watch_ = inotify_add_watch(inotify_.get(), dir_.c_str(), kMask);
+  return FileDatastore(path, std::move(*watch));
 }
 
 bool FileDatastore::maybeChanged() {
-  alignas(inotify_event) char buf[16384];
-  bool hit = false;
-  bool lost = false;
-  for (;;) {
-    ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
-    if (n <= 0) {
-      break;  // EAGAIN: drained
-    }
-    for (ssize_t off = 0; off < n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(buf + off);
-      hit = true;  // any change in the directory: compare the content to know
-      lost |= (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
-      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-    }
-  }
-  if (lost) {
-    if (watch_ >= 0) {
-      inotify_rm_watch(inotify_.get(), watch_);
-    }
-    watchDirectory();
-  }
-  return hit;
+  // Any change in the directory: the content is compared to know.
+  return watch_.drain([](std::string_view) { return true; });
 }
 
 std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
-  if (watch_ < 0) {
-    watchDirectory();
-  }
+  watch_.ensureWatching();
   std::ifstream in(path_, std::ios::binary);
   std::ostringstream text;
   if (in) {

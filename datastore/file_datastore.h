@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "common/fd.h"
+#include "common/dir_watch.h"
 #include "common/result.h"
 #include "datastore/datastore.h"
 #include "model/config.h"
@@ -21,7 +21,7 @@ class FileDatastore final : public Datastore {
  public:
   static Result<FileDatastore> create(const std::string& path);
 
-  int fd() const override { return inotify_.get(); }
+  int fd() const override { return watch_.fd(); }
   // Drains pending inotify events (re-adding the watch if its directory went away); true when
   // the file may have changed.
   bool maybeChanged() override;
@@ -32,14 +32,11 @@ class FileDatastore final : public Datastore {
   const std::string& path() const { return path_; }
 
  private:
-  FileDatastore(std::string path, std::string dir, UniqueFd fd)
-      : path_(std::move(path)), dir_(std::move(dir)), inotify_(std::move(fd)) {}
-  void watchDirectory();
+  FileDatastore(std::string path, DirectoryWatch watch)
+      : path_(std::move(path)), watch_(std::move(watch)) {}
 
   std::string path_;
-  std::string dir_;
-  UniqueFd inotify_;
-  int watch_ = -1;
+  DirectoryWatch watch_;
   std::optional<size_t> lastHash_;  // of the content last loaded
   uint64_t revision_ = 0;
 };

@@ -27,9 +27,17 @@ struct StaleUdpFlow {
   auto operator<=>(const StaleUdpFlow&) const = default;
 };
 
+// What the agent's loop needs of conntrack; unit tests of the loop use a fake (tests/fakes/).
+class UdpFlowCleaner {
+ public:
+  virtual ~UdpFlowCleaner() = default;
+  // Deletes the UDP conntrack entries DNATed to an endpoint of `flows`; returns how many.
+  virtual Result<size_t> deleteUdpFlows(const std::vector<StaleUdpFlow>& flows) = 0;
+};
+
 // One conntrack netlink handle (nfct_open(CONNTRACK)), bound to the network namespace that was
 // current at create(). Move-only.
-class Conntrack {
+class Conntrack final : public UdpFlowCleaner {
  public:
   static Result<Conntrack> create();
 
@@ -43,7 +51,7 @@ class Conntrack {
   // a NodePort) and whose reply source is endpoint:endpointPort, i.e. that was DNATed to an
   // endpoint of `flows`. One dump of the table, then one delete per match. Returns how many
   // entries were deleted (an entry that expired in between is not counted, and not an error).
-  Result<size_t> deleteUdpFlows(const std::vector<StaleUdpFlow>& flows);
+  Result<size_t> deleteUdpFlows(const std::vector<StaleUdpFlow>& flows) override;
 
  private:
   struct Closer {

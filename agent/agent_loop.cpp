@@ -1,0 +1,452 @@
+#include "agent/agent_loop.h"
+
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_set>
+#include <variant>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace ovl {
+
+namespace {
+
+std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
+  std::vector<std::string> out;
+  out.reserve(issues.size());
+  for (const auto& i : issues) {
+    out.push_back(i.toString());
+  }
+  return out;
+}
+
+}  // namespace
+
+AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
+    : cfg_(std::move(cfg)),
+      now_(std::move(now)),
+      reconciler_(parts.kernel, cfg_.underlayInterface),
+      store_(parts.store),
+      nat_(parts.nat),
+      conntrack_(parts.conntrack),
+      health_(parts.health),
+      local_(parts.local),
+      hostWatch_(parts.hostWatch),
+      notifier_(parts.notifier),
+      nodeState_(cfg_.stateDir, parts.local.dir(), parts.kernel) {}
+
+bool AgentLoop::loadPlan(bool startup) {
+  auto change = store_.nextChange();
+  if (!change) {
+    return true;  // the same content as last time
+  }
+  if (auto* delta = std::get_if<ServiceDelta>(&*change)) {
+    applyServiceDelta(std::move(*delta));
+    return true;
+  }
+  ClusterLoad load = std::move(std::get<ClusterLoad>(*change));
+  reportIssues(load.issues);
+  const auto fatalAtStart =
+      load.strictStartup
+          ? std::count_if(load.issues.begin(), load.issues.end(),
+                          [](const ConfigIssue& i) { return i.field.rfind("services", 0) != 0; })
+          : (load.fatal ? 1 : 0);
+  if (startup && fatalAtStart > 0) {
+    spdlog::error("{} problem(s) in {}; not starting", fatalAtStart, store_.describe());
+    return false;
+  }
+  if (load.fatal) {
+    spdlog::error("{} not applied; keeping the last good cluster ({} peers)", store_.describe(),
+                  plan_ ? plan_->peers.size() : 0);
+    return false;
+  }
+  auto plan = planOverlay(load.cluster, cfg_.nodeName, PlanNames{cfg_.vtepName, cfg_.bridgeName});
+  if (!plan && startup) {
+    spdlog::error("{}: {}", store_.describe(), plan.error().message);
+    return false;
+  }
+  const bool planned = plan.ok();
+  applySnapshot(std::move(load), startup, std::move(plan));
+  return planned;
+}
+
+// A usable snapshot: its services are applied whether or not this node's own entry is valid
+// (a broken one keeps the last good overlay but does not hold back service changes).
+void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan> plan) {
+  clusterServices_ = std::move(load.cluster.services);
+  clusterIndex_.clear();
+  clusterIndex_.reserve(clusterServices_.size());
+  for (size_t i = 0; i < clusterServices_.size(); ++i) {
+    clusterIndex_.emplace(clusterServices_[i].id(), i);
+  }
+  hostWatch_.setCluster(load.cluster.network, clusterServices_);
+  podCidr_ = load.cluster.network.podCidr;
+  // Without a valid entry of its own this time, the node's subnet is the last good one.
+  const OverlayPlan* self = plan ? &*plan : (plan_ ? &*plan_ : nullptr);
+  natInputs_ = nat::planInputs(load.cluster.network, cfg_.nodeName,
+                               self ? std::optional(self->podSubnet) : std::nullopt);
+  planNatWithLocalEndpoints();
+  due_ = now_();
+  if (!plan) {
+    // Said once per cause: with etcd, every node's change brings the same snapshot problem
+    // while this node's lease is lost.
+    if (plan.error().message != planProblem_) {
+      planProblem_ = plan.error().message;
+      spdlog::error("{}: {}; keeping the last good overlay, applying the services",
+                    store_.describe(), planProblem_);
+    }
+    return;
+  }
+  if (!planProblem_.empty()) {
+    spdlog::info("{}: this node's entry is valid again", store_.describe());
+    planProblem_.clear();
+  }
+  if (plan_ && !startup) {
+    spdlog::info("cluster reloaded from {} (revision {}): {} peers (was {})", store_.describe(),
+                 load.revision, plan->peers.size(), plan_->peers.size());
+  }
+  plan_ = std::move(*plan);
+  // yaml-cpp's document tree for a large cluster file is many times the file's size; glibc
+  // keeps the freed pages unless asked to give them back.
+  malloc_trim(0);
+}
+
+// Only some services changed (the etcd datastore): they alone are re-planned, and the pass
+// that follows compares only their keys with the kernel; the overlay's plan stands.
+void AgentLoop::applyServiceDelta(ServiceDelta delta) {
+  reportIssues(delta.issues);
+  for (const auto& id : delta.removed) {
+    auto it = clusterIndex_.find(id);
+    if (it == clusterIndex_.end()) {
+      continue;
+    }
+    const size_t at = it->second;
+    clusterIndex_.erase(it);
+    if (at + 1 != clusterServices_.size()) {
+      clusterServices_[at] = std::move(clusterServices_.back());
+      clusterIndex_[clusterServices_[at].id()] = at;
+    }
+    clusterServices_.pop_back();
+  }
+  for (const auto& s : delta.upserts) {
+    auto [it, added] = clusterIndex_.try_emplace(s.id(), clusterServices_.size());
+    if (added) {
+      clusterServices_.push_back(s);
+    } else {
+      clusterServices_[it->second] = s;
+    }
+  }
+  hostWatch_.servicesChanged();
+  if (!natInputs_) {
+    return;  // no snapshot applied yet: the first one takes every service
+  }
+  std::vector<std::string> problems;
+  auto regs = local_.read(&problems);
+  for (const auto& id : delta.removed) {
+    natState_.remove(id);
+  }
+  if (!regs.empty()) {
+    // The registrations of the changed services only: the others are merged already.
+    std::unordered_set<std::string> ids;
+    for (const auto& s : delta.upserts) {
+      ids.insert(s.id());
+    }
+    std::erase_if(regs, [&](const LocalEndpoint& r) { return !ids.contains(r.service); });
+    delta.upserts = mergeLocalEndpoints(delta.upserts, regs, podCidr_, &problems);
+  }
+  for (auto& s : delta.upserts) {
+    natState_.upsert(std::move(s));
+  }
+  for (const auto& p : problems) {
+    spdlog::warn("{}", p);
+  }
+  spdlog::debug("revision {}: {} service(s) changed, {} removed", delta.revision,
+                delta.upserts.size(), delta.removed.size());
+  due_ = now_();
+}
+
+// Each snapshot or delta reports every problem again; the log says them when they change.
+void AgentLoop::reportIssues(const std::vector<ConfigIssue>& all) {
+  auto issues = issueStrings(all);
+  if (issues != loggedIssues_) {
+    for (const auto& i : issues) {
+      spdlog::error("{}", i);
+    }
+    loggedIssues_ = issues;
+  }
+  health_.setConfigIssues(std::move(issues));
+}
+
+// The NAT plan of the cluster's services plus the endpoints ovl-cni registered
+// (agent/local_endpoints.h).
+void AgentLoop::planNatWithLocalEndpoints() {
+  std::vector<std::string> problems;
+  auto regs = local_.read(&problems);
+  natState_.setInputs(*natInputs_);
+  // Without registrations the cluster's list is used as it is (no copy of every service).
+  const size_t changed =
+      regs.empty()
+          ? natState_.setServices(clusterServices_)
+          : natState_.setServices(mergeLocalEndpoints(clusterServices_, regs, podCidr_, &problems));
+  spdlog::debug("{} service(s) added, changed or removed", changed);
+  for (const auto& p : problems) {
+    spdlog::warn("{}", p);
+  }
+}
+
+void AgentLoop::datastoreReadable() {
+  if (store_.maybeChanged()) {
+    loadPlan(false);
+  }
+}
+
+void AgentLoop::reload() {
+  spdlog::info("SIGHUP: reloading {}", store_.describe());
+  loadPlan(false);
+}
+
+void AgentLoop::kernelEvents(const Result<std::vector<nl::Event>>& events) {
+  if (!events) {
+    spdlog::warn("kernel notifications: {}; re-reading the kernel", events.error().message);
+    schedulePass(true);
+    return;
+  }
+  for (const auto& ev : *events) {
+    if (ev.kind == nl::Event::Kind::kLink) {
+      // A new or re-created interface gets the distribution's defaults (rp_filter): checked
+      // after a pass, which need not re-read the kernel for that.
+      hostWatch_.linkChanged();
+      schedulePass(false);
+    }
+    if (reconciler_.eventMayBeDrift(ev)) {
+      spdlog::debug("kernel notification {}: checking for drift", ev.toString());
+      schedulePass(true);
+      return;
+    }
+  }
+}
+
+void AgentLoop::nftEvents(const Result<bool>& foreignChanges) {
+  if (!foreignChanges) {
+    spdlog::warn("nftables notifications: {}; re-reading the table",
+                 foreignChanges.error().message);
+  }
+  if (!foreignChanges || *foreignChanges) {
+    // Only a wake-up: the changed generation makes the next sync read the table back.
+    spdlog::debug("table ip {} changed by another process: checking it", nat_.tableName());
+    schedulePass(false);
+  }
+}
+
+void AgentLoop::localEndpointsReadable() {
+  if (local_.drain() && natInputs_) {
+    planNatWithLocalEndpoints();
+    due_ = now_();
+  }
+}
+
+void AgentLoop::schedulePass(bool fullRead) {
+  fullRead_ = fullRead_ || fullRead;
+  auto at = now_() + kEventDebounce;
+  if (!due_ || *due_ > at) {
+    due_ = at;
+  }
+}
+
+void AgentLoop::runDue() {
+  health_.heartbeat();
+  health_.setDatastoreProblem(store_.problem());
+  const auto now = now_();
+  const auto resync = std::chrono::seconds(cfg_.resyncSeconds);
+  if (!nextResync_) {
+    nextResync_ = now + resync;
+  }
+  if (now >= *nextResync_) {
+    loadPlan(false);  // in case a change notification was missed
+    fullRead_ = true;
+    due_ = now;
+    nextResync_ = now + resync;
+  }
+  if (due_ && now >= *due_) {
+    pass();
+  }
+}
+
+std::chrono::milliseconds AgentLoop::sleepTime() const {
+  const auto now = now_();
+  auto until = now + kMaxSleep;
+  if (nextResync_) {
+    until = std::min(until, *nextResync_);
+  }
+  if (due_) {
+    until = std::min(until, *due_);
+  }
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(until - now),
+                  std::chrono::milliseconds(0));
+}
+
+void AgentLoop::pass() {
+  due_.reset();
+  if (!plan_) {
+    return;
+  }
+  const auto t0 = now_();
+  const bool full = fullRead_;
+  ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
+  fullRead_ = false;
+  // Service NAT is independent of the overlay's links: synced whatever happened above.
+  syncNat(r, full);
+  const auto ms = std::chrono::duration<double, std::milli>(now_() - t0).count();
+  hostWatch_.afterPass(*plan_);
+  for (const auto& a : r.actions) {
+    spdlog::info("{}", a);
+  }
+  if (r.ok()) {
+    converged(r, ms);
+  } else {
+    failed(r);
+  }
+}
+
+// No invalidate() on a full pass: the table checks the ruleset generation on every sync and
+// reads itself back whenever anyone changed anything, so a forced read-back (about a second at
+// 10,000 services) would find nothing new.
+void AgentLoop::syncNat(ReconcileReport& r, bool fullPass) {
+  if (auto st = nat_.sync(natState_.desired()); !st) {
+    r.errors.push_back(st.error());
+    return;
+  }
+  const auto& ns = nat_.lastSync();
+  if (ns.operations > 0) {
+    r.actions.push_back(fmt::format(
+        "nftables table ip {}: {} elements added, {} deleted, {} chains added, {} deleted{}",
+        nat_.tableName(), ns.elementsAdded, ns.elementsDeleted, ns.chainsAdded, ns.chainsDeleted,
+        ns.readBack ? " (read back)" : (ns.incremental ? "" : " (full compare)")));
+  }
+  deleteStaleUdpFlows(r);
+  clearStaleAffinity(r, fullPass);
+}
+
+// After a successful sync: the UDP conntrack entries that still point at an endpoint the sync
+// took out of the table are deleted, so a client that keeps sending from one socket (no new
+// connection, no new DNAT decision) moves to a live endpoint at once. The table reports what
+// it removed from what the kernel held, so endpoints removed while the agent was down are
+// covered too. A failure is only a warning: such entries also expire on their own.
+void AgentLoop::deleteStaleUdpFlows(ReconcileReport& r) {
+  const auto& stale = nat_.lastSync().removedUdpBackends;
+  if (stale.empty()) {
+    return;
+  }
+  auto n = conntrack_.deleteUdpFlows(stale);
+  if (!n) {
+    spdlog::warn("conntrack cleanup of {} removed UDP endpoint(s): {}", stale.size(),
+                 n.error().message);
+  } else if (*n > 0) {
+    r.actions.push_back(fmt::format("deleted {} UDP conntrack entries of removed endpoints", *n));
+  } else {
+    spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)", stale.size());
+  }
+}
+
+// ClientIP affinity entries that still send clients to a removed endpoint: the sync clears
+// them when it deletes endpoints; a full pass looks again, for an entry the packet path
+// re-created meanwhile. A failure is only a warning: the entries also time out.
+void AgentLoop::clearStaleAffinity(ReconcileReport& r, bool fullPass) {
+  size_t cleared = nat_.lastSync().affinityCleared;
+  std::string problem = nat_.lastSync().affinityProblem;
+  if (fullPass && problem.empty()) {
+    auto more = nat_.clearStaleAffinity(natState_.desired());
+    if (more) {
+      cleared += *more;
+    } else {
+      problem = more.error().message;
+    }
+  }
+  if (!problem.empty()) {
+    spdlog::warn("{}", problem);
+  }
+  if (cleared > 0) {
+    r.actions.push_back(fmt::format(
+        "deleted {} ClientIP affinity entries that pointed at removed endpoints", cleared));
+  }
+}
+
+void AgentLoop::converged(const ReconcileReport& r, double ms) {
+  retry_ = kRetryMin;
+  spdlog::log(r.actions.empty() ? spdlog::level::debug : spdlog::level::info,
+              "converged: {} peers, {} services, {} overlay writes, {:.1f} ms{}",
+              plan_->peers.size(), natState_.size(), r.opsApplied, ms,
+              r.fullRead ? " (full read)" : "");
+  health_.setConverged(true, "", plan_->peers.size());
+  if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
+    spdlog::warn("{}", st.error().message);
+  }
+  store_.reportReady(true);
+  if (!notifiedReady_) {
+    notifier_.ready();
+    notifiedReady_ = true;
+  }
+}
+
+// Retried with a backoff from kRetryMin to kRetryMax, re-reading the kernel.
+void AgentLoop::failed(const ReconcileReport& r) {
+  for (const auto& e : r.errors) {
+    spdlog::error("{}", e.message);
+  }
+  health_.setConverged(false, r.errors.front().message, plan_->peers.size());
+  store_.reportReady(false);
+  spdlog::warn("{} error(s); retrying in {} ms", r.errors.size(), retry_.count());
+  due_ = now_() + retry_;
+  retry_ = std::min(retry_ * 2, kRetryMax);
+  fullRead_ = true;
+}
+
+int AgentLoop::run(int signalFd, nl::EventMonitor& events, nat::NftMonitor& nftMonitor) {
+  for (;;) {
+    runDue();
+    pollfd fds[5] = {{signalFd, POLLIN, 0},
+                     {store_.fd(), POLLIN, 0},
+                     {events.fd(), POLLIN, 0},
+                     {nftMonitor.fd(), POLLIN, 0},
+                     {local_.fd(), POLLIN, 0}};
+    int n = ::poll(fds, 5, static_cast<int>(sleepTime().count()));
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("poll: {}", std::strerror(errno));
+      return 1;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo si{};
+      if (::read(signalFd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          reload();
+        } else {
+          spdlog::info("signal {}: stopping; the kernel keeps the overlay as it is",
+                       strsignal(static_cast<int>(si.ssi_signo)));
+          notifier_.stopping();
+          return 0;
+        }
+      }
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      datastoreReadable();
+    }
+    if ((fds[2].revents & POLLIN) != 0) {
+      kernelEvents(events.drain());
+    }
+    if ((fds[3].revents & POLLIN) != 0) {
+      nftEvents(nftMonitor.drainForeignChanges());
+    }
+    if ((fds[4].revents & POLLIN) != 0) {
+      localEndpointsReadable();
+    }
+  }
+}
+
+}  // namespace ovl

@@ -1,0 +1,139 @@
+// ovl-agent's run loop: level-triggered. A change of the datastore, a kernel notification that
+// may mean drift, a change of ovl-cni's registrations, a retry or the resync timer only make a
+// pass due; each pass converges the kernel to the whole plan of the last good snapshot, writing
+// only the difference.
+//
+// The loop works through interfaces, so that unit tests drive it with fakes of the kernel, the
+// NAT table and the datastore and with a clock of their own: the overlay kernel
+// (overlay/overlay_kernel.h), the NAT data plane (rules/nat_dataplane.h), conntrack
+// (rules/conntrack.h), the datastore (datastore/datastore.h), the host checks
+// (agent/diagnostics_watch.h) and the service manager (ServiceNotifier below). run() is the only
+// part that polls file descriptors.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/diagnostics_watch.h"
+#include "agent/health.h"
+#include "agent/local_endpoints.h"
+#include "datastore/datastore.h"
+#include "model/config.h"
+#include "netlink/netlink.h"
+#include "overlay/overlay_kernel.h"
+#include "overlay/overlay_reconciler.h"
+#include "rules/conntrack.h"
+#include "rules/nat_dataplane.h"
+#include "rules/nat_planner.h"
+#include "rules/nat_state.h"
+#include "rules/nft_monitor.h"
+
+namespace ovl {
+
+// What the loop tells the service manager: systemd's sd_notify(3) in the daemon.
+class ServiceNotifier {
+ public:
+  virtual ~ServiceNotifier() = default;
+  virtual void ready() = 0;     // the first converged pass is done
+  virtual void stopping() = 0;  // a stop signal arrived
+};
+
+class AgentLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Now = std::function<Clock::time_point()>;
+
+  static constexpr std::chrono::milliseconds kEventDebounce{20};  // notifications come in bursts
+  static constexpr std::chrono::milliseconds kRetryMin{100};
+  static constexpr std::chrono::milliseconds kRetryMax{10'000};
+  static constexpr std::chrono::milliseconds kMaxSleep{1'000};  // the loop's heartbeat period
+
+  // What the loop works with; each must outlive it.
+  struct Parts {
+    OverlayKernel& kernel;
+    Datastore& store;
+    nat::NatDataplane& nat;
+    conntrack::UdpFlowCleaner& conntrack;
+    HealthState& health;
+    LocalEndpoints& local;
+    HostWatch& hostWatch;
+    ServiceNotifier& notifier;
+  };
+
+  AgentLoop(AgentConfig cfg, Parts parts, Now now = Clock::now);
+
+  // Takes the datastore's next change. At start-up an issue with the network (or, in a cluster
+  // file, with a node) is fatal: false, and the agent exits with 2. Later a bad snapshot keeps
+  // the last good plan, and a bad node entry only drops that node. A bad service is reported
+  // and skipped, at start-up too: every other service is programmed. False also when this
+  // node has no valid entry (the last good overlay stays).
+  bool loadPlan(bool startup);
+
+  // What woke the loop. Each only makes a pass due (or re-plans), none writes to the kernel.
+  void datastoreReadable();  // the datastore's fd
+  void reload();             // SIGHUP: the datastore is read again
+  void kernelEvents(const Result<std::vector<nl::Event>>& events);
+  void nftEvents(const Result<bool>& foreignChanges);
+  void localEndpointsReadable();
+
+  // Does what is due now: the periodic re-read (every resyncSeconds), then a pass.
+  void runDue();
+  // How long the loop may sleep before something is due (at most kMaxSleep).
+  std::chrono::milliseconds sleepTime() const;
+
+  // Polls the signalfd, the datastore, the kernel's notifications, nftables' notifications and
+  // the endpoints directory until SIGTERM or SIGINT (0) or a failed poll (1).
+  int run(int signalFd, nl::EventMonitor& events, nat::NftMonitor& nftMonitor);
+
+  // The state, for tests.
+  const std::optional<OverlayPlan>& plan() const { return plan_; }
+  const nat::NatState& natState() const { return natState_; }
+  std::optional<Clock::time_point> due() const { return due_; }
+  bool fullReadPending() const { return fullRead_; }
+
+ private:
+  void pass();
+  void applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan> plan);
+  void applyServiceDelta(ServiceDelta delta);
+  void reportIssues(const std::vector<ConfigIssue>& all);
+  void planNatWithLocalEndpoints();
+  void syncNat(ReconcileReport& r, bool fullPass);
+  void deleteStaleUdpFlows(ReconcileReport& r);
+  void clearStaleAffinity(ReconcileReport& r, bool fullPass);
+  void converged(const ReconcileReport& r, double ms);
+  void failed(const ReconcileReport& r);
+  void schedulePass(bool fullRead);
+
+  AgentConfig cfg_;
+  Now now_;
+  OverlayReconciler reconciler_;
+  Datastore& store_;
+  nat::NatDataplane& nat_;
+  conntrack::UdpFlowCleaner& conntrack_;
+  HealthState& health_;
+  LocalEndpoints& local_;
+  HostWatch& hostWatch_;
+  ServiceNotifier& notifier_;
+  NodeStatePublisher nodeState_;
+
+  std::vector<svc::Service> clusterServices_;  // as the datastore has them, in no set order
+  std::unordered_map<std::string, size_t> clusterIndex_;  // id -> position in clusterServices_
+  Ipv4Prefix podCidr_;
+  std::optional<nat::PlanInputs> natInputs_;
+  std::optional<OverlayPlan> plan_;
+  nat::NatState natState_;  // the services, and the table they need
+  std::vector<std::string> loggedIssues_;
+  std::string planProblem_;  // why the last snapshot gave no overlay plan, as logged
+
+  std::optional<Clock::time_point> due_;
+  std::optional<Clock::time_point> nextResync_;  // set by the first runDue()
+  bool fullRead_ = true;
+  bool notifiedReady_ = false;
+  std::chrono::milliseconds retry_ = kRetryMin;
+};
+
+}  // namespace ovl

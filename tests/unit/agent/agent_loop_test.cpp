@@ -1,0 +1,372 @@
+// The agent's run loop against fakes of the kernel, the NAT table and the datastore, with a clock
+// of the test's own: what each kind of wake-up leads to, without a kernel or a host to change.
+#include "agent/agent_loop.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "tests/fakes/fake_datastore.h"
+#include "tests/fakes/fake_nat_dataplane.h"
+#include "tests/fakes/fake_overlay_kernel.h"
+
+namespace ovl {
+namespace {
+
+using namespace std::chrono_literals;
+
+Node node(int i) {
+  return Node{"node" + std::to_string(i),
+              *Ipv4::parse("192.168.50." + std::to_string(i)),
+              *Ipv4Prefix::parse("10.244." + std::to_string(i) + ".0/24"),
+              std::nullopt,
+              {}};
+}
+
+svc::Service service(const std::string& name, const std::vector<std::string>& endpoints) {
+  svc::Service s;
+  s.ns = "default";
+  s.name = name;
+  s.clusterIps = {*Ipv4::parse(name == "web" ? "10.96.0.10" : "10.96.0.11")};
+  s.ports = {svc::ServicePort{"http", svc::Protocol::kTcp, 80, 8080, std::nullopt}};
+  for (const auto& ip : endpoints) {
+    svc::Endpoint e;
+    e.ip = *Ipv4::parse(ip);
+    s.endpoints.push_back(e);
+  }
+  return s;
+}
+
+ClusterLoad snapshot(int nodes, std::vector<svc::Service> services = {}) {
+  ClusterLoad load;
+  load.cluster.network.podCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+  for (int i = 1; i <= nodes; ++i) {
+    load.cluster.nodes.push_back(node(i));
+  }
+  load.cluster.services = std::move(services);
+  return load;
+}
+
+ConfigIssue issue(const std::string& field, const std::string& message) {
+  return ConfigIssue{SourceMark{"cluster.yaml", 3, 5}, field, message};
+}
+
+class FakeHostWatch final : public HostWatch {
+ public:
+  void setCluster(const NetworkConfig&, const std::vector<svc::Service>&) override { ++clusters; }
+  void servicesChanged() override { ++serviceChanges; }
+  void linkChanged() override { ++linkChanges; }
+  void afterPass(const OverlayPlan&) override { ++passes; }
+  int clusters = 0, serviceChanges = 0, linkChanges = 0, passes = 0;
+};
+
+class FakeNotifier final : public ServiceNotifier {
+ public:
+  void ready() override { ++readies; }
+  void stopping() override { ++stops; }
+  int readies = 0, stops = 0;
+};
+
+class FakeConntrack final : public conntrack::UdpFlowCleaner {
+ public:
+  Result<size_t> deleteUdpFlows(const std::vector<conntrack::StaleUdpFlow>& flows) override {
+    deleted.insert(deleted.end(), flows.begin(), flows.end());
+    return flows.size();
+  }
+  std::vector<conntrack::StaleUdpFlow> deleted;
+};
+
+class AgentLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ovl-agent-loop-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    kernel.addLink(nl::Link{0, "eth0", "", *MacAddr::parse("02:00:00:00:01:01"), 1500, true,
+                            std::nullopt, std::nullopt});
+    kernel.addressList().push_back(nl::Address{1, *Ipv4Prefix::parse("192.168.50.1/24")});
+    auto l = LocalEndpoints::create(dir_ + "/endpoints");
+    ASSERT_TRUE(l) << l.error().message;
+    local.emplace(std::move(*l));
+    cfg.nodeName = "node1";
+    cfg.stateDir = dir_;
+    cfg.resyncSeconds = 60;
+    loop.emplace(
+        cfg, AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch, notifier},
+        [this] { return now; });
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Starts with `load` and runs the first pass.
+  void start(ClusterLoad load) {
+    store.changes.push_back(std::move(load));
+    ASSERT_TRUE(loop->loadPlan(true));
+    loop->runDue();
+    ASSERT_TRUE(health.ready()) << health.json();
+  }
+  int vtep() { return kernel.link("ovl.1")->index; }
+
+  std::string dir_;
+  AgentConfig cfg;
+  test::FakeKernel kernel;
+  test::FakeDatastore store;
+  test::FakeNatDataplane nat;
+  FakeConntrack conntrack;
+  HealthState health;
+  std::optional<LocalEndpoints> local;
+  FakeHostWatch hostWatch;
+  FakeNotifier notifier;
+  AgentLoop::Clock::time_point now{1h};
+  std::optional<AgentLoop> loop;
+};
+
+TEST_F(AgentLoopTest, SnapshotProgramsOverlayAndServicesThenTellsReady) {
+  store.changes.push_back(snapshot(3, {service("web", {"10.244.2.10", "10.244.3.10"})}));
+  ASSERT_TRUE(loop->loadPlan(true));
+  EXPECT_EQ(loop->due(), now);  // a pass is due at once, not yet run
+  EXPECT_EQ(kernel.link("ovl.1"), nullptr);
+  EXPECT_EQ(notifier.readies, 0);
+
+  loop->runDue();
+  ASSERT_NE(kernel.link("ovl.1"), nullptr);
+  ASSERT_NE(kernel.link("ovlbr0"), nullptr);
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 2u);
+  EXPECT_EQ(kernel.peers(vtep()).fdb.size(), 2u);
+  EXPECT_EQ(kernel.peers(vtep()).neighbours.size(), 2u);
+  ASSERT_EQ(nat.syncs.size(), 1u);
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.2.10:8080"));
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.3.10:8080"));
+  EXPECT_TRUE(health.ready());
+  EXPECT_EQ(notifier.readies, 1);
+  EXPECT_EQ(store.readiness, std::vector<bool>{true});
+  EXPECT_EQ(hostWatch.passes, 1);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + NodeState::kFileName));
+
+  // Nothing is due until something wakes the loop.
+  EXPECT_FALSE(loop->due());
+  EXPECT_EQ(loop->sleepTime(), AgentLoop::kMaxSleep);
+  now += 500ms;
+  loop->runDue();
+  EXPECT_EQ(nat.syncs.size(), 1u);
+  EXPECT_EQ(notifier.readies, 1);
+}
+
+TEST_F(AgentLoopTest, ServiceDeltaReplansOnlyThatServiceAndLeavesTheOverlay) {
+  start(snapshot(3, {service("web", {"10.244.2.10"}), service("api", {"10.244.3.10"})}));
+  const int writes = kernel.writes;
+  const int reads = kernel.reads;
+  const int peerReads = kernel.peerReads;
+
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.10", "10.244.3.11"})};
+  delta.revision = 7;
+  store.changes.push_back(delta);
+  loop->datastoreReadable();
+  EXPECT_EQ(loop->due(), now);
+  loop->runDue();
+
+  ASSERT_EQ(nat.syncs.size(), 2u);
+  EXPECT_FALSE(nat.syncs[1].allDirty);
+  EXPECT_GT(nat.syncs[1].dirtyKeys, 0u);
+  EXPECT_LT(nat.syncs[1].dirtyKeys, nat.syncs[1].elements);  // not every key compared
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.3.11:8080"));
+  EXPECT_TRUE(nat.programs("default/api:http -> 10.244.3.10:8080"));
+  EXPECT_EQ(hostWatch.serviceChanges, 1);
+  EXPECT_EQ(hostWatch.clusters, 1);  // no new snapshot
+  // The overlay was neither re-read nor written.
+  EXPECT_EQ(kernel.writes, writes);
+  EXPECT_EQ(kernel.reads, reads);
+  EXPECT_EQ(kernel.peerReads, peerReads);
+
+  ServiceDelta removal;
+  removal.removed = {"default/api"};
+  store.changes.push_back(removal);
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_FALSE(nat.programs("default/api"));
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.3.11:8080"));
+  EXPECT_EQ(loop->natState().size(), 1u);
+}
+
+TEST_F(AgentLoopTest, BadSnapshotIsKeptOutAndTheLastGoodOneStays) {
+  start(snapshot(3, {service("web", {"10.244.2.10"})}));
+  ClusterLoad bad = snapshot(0);
+  bad.fatal = true;
+  bad.issues = {issue("network.podCIDR", "expected an IPv4 CIDR")};
+  store.changes.push_back(bad);
+  loop->datastoreReadable();
+
+  ASSERT_TRUE(loop->plan());
+  EXPECT_EQ(loop->plan()->peers.size(), 2u);
+  EXPECT_FALSE(loop->due());  // nothing to write
+  EXPECT_EQ(loop->natState().size(), 1u);
+  EXPECT_NE(health.json().find("cluster.yaml:3:5: network.podCIDR: expected an IPv4 CIDR"),
+            std::string::npos)
+      << health.json();
+  EXPECT_TRUE(health.ready());
+
+  // A snapshot without this node's entry: the overlay stays, the services are applied.
+  ClusterLoad noSelf = snapshot(3, {service("web", {"10.244.2.10", "10.244.2.11"})});
+  noSelf.cluster.nodes.erase(noSelf.cluster.nodes.begin());
+  store.changes.push_back(noSelf);
+  EXPECT_FALSE(loop->loadPlan(false));
+  EXPECT_EQ(loop->plan()->peers.size(), 2u);
+  loop->runDue();
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 2u);
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.2.11:8080"));
+}
+
+TEST_F(AgentLoopTest, ProblemsAtStartUpAreFatalExceptServices) {
+  ClusterLoad badNode = snapshot(3);
+  badNode.issues = {issue("nodes[1].podSubnet", "overlaps nodes[0]")};
+  store.changes.push_back(badNode);
+  EXPECT_FALSE(loop->loadPlan(true));
+
+  ClusterLoad noSelf = snapshot(3);
+  noSelf.cluster.nodes.erase(noSelf.cluster.nodes.begin());
+  store.changes.push_back(noSelf);
+  EXPECT_FALSE(loop->loadPlan(true));
+
+  // A bad service is skipped, at start-up too.
+  ClusterLoad badService = snapshot(3, {service("web", {"10.244.2.10"})});
+  badService.issues = {issue("services[1].clusterIP", "not an IPv4 address")};
+  store.changes.push_back(badService);
+  EXPECT_TRUE(loop->loadPlan(true));
+
+  // A datastore where each node writes its own entry: a bad node entry does not stop the others.
+  ClusterLoad etcd = snapshot(3);
+  etcd.strictStartup = false;
+  etcd.issues = {issue("nodes[2].underlayIP", "taken by node2")};
+  store.changes.push_back(etcd);
+  EXPECT_TRUE(loop->loadPlan(true));
+  EXPECT_EQ(notifier.readies, 0);
+}
+
+TEST_F(AgentLoopTest, DriftEventRepairsAfterTheDebounce) {
+  start(snapshot(3));
+  auto& routes = kernel.peers(vtep()).routes;
+  ASSERT_EQ(routes.size(), 2u);
+  nl::Event ev;
+  ev.kind = nl::Event::Kind::kRoute;
+  ev.deleted = true;
+  ev.index = vtep();
+  ev.route = routes.front();
+  routes.erase(routes.begin());
+
+  loop->kernelEvents(std::vector<nl::Event>{ev});
+  EXPECT_EQ(loop->due(), now + AgentLoop::kEventDebounce);
+  EXPECT_TRUE(loop->fullReadPending());
+  EXPECT_EQ(loop->sleepTime(), AgentLoop::kEventDebounce);
+  loop->runDue();
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 1u);  // not yet
+
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 2u);
+  EXPECT_FALSE(loop->fullReadPending());
+}
+
+TEST_F(AgentLoopTest, EventsThatAreNotDriftOnlyWakeOrAreIgnored) {
+  start(snapshot(3));
+  const int reads = kernel.reads;
+  nl::Event other;  // a route on another device
+  other.kind = nl::Event::Kind::kRoute;
+  other.index = 1;
+  other.route = nl::Route{*Ipv4Prefix::parse("192.0.2.0/24"), Ipv4{}, 1, false};
+  loop->kernelEvents(std::vector<nl::Event>{other});
+  EXPECT_FALSE(loop->due());
+
+  nl::Event link;  // some link changed: rp_filter is checked after a pass without a full read
+  link.kind = nl::Event::Kind::kLink;
+  link.index = 42;
+  link.linkName = "veth1";
+  loop->kernelEvents(std::vector<nl::Event>{link});
+  EXPECT_EQ(hostWatch.linkChanges, 1);
+  EXPECT_FALSE(loop->fullReadPending());
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(kernel.reads, reads);
+
+  // Lost notifications (or an overflow) mean a full read.
+  loop->kernelEvents(Error::msg("recv: No buffer space available"));
+  EXPECT_TRUE(loop->fullReadPending());
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_GT(kernel.reads, reads);
+
+  // Another process changed the nft table: only a wake-up.
+  loop->nftEvents(true);
+  EXPECT_EQ(loop->due(), now + AgentLoop::kEventDebounce);
+  EXPECT_FALSE(loop->fullReadPending());
+}
+
+TEST_F(AgentLoopTest, ResyncTimerReadsTheDatastoreAndTheKernelAgain) {
+  start(snapshot(3));
+  const int storeReads = store.reads;
+  const int kernelReads = kernel.reads;
+  now += 59s;
+  loop->runDue();
+  EXPECT_EQ(store.reads, storeReads);
+  EXPECT_EQ(loop->sleepTime(), 1s);
+
+  now += 1s;
+  store.changes.push_back(snapshot(4));  // a change whose notification was missed
+  loop->runDue();
+  EXPECT_EQ(store.reads, storeReads + 1);
+  EXPECT_GT(kernel.reads, kernelReads);  // a full read
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 3u);
+}
+
+TEST_F(AgentLoopTest, FailedSyncIsRetriedWithBackoffAndNotReady) {
+  store.changes.push_back(snapshot(2, {service("web", {"10.244.2.10"})}));
+  ASSERT_TRUE(loop->loadPlan(true));
+  nat.failSync = Error::msg("nftables: Operation not permitted");
+  loop->runDue();
+  EXPECT_FALSE(health.ready());
+  EXPECT_EQ(notifier.readies, 0);
+  EXPECT_EQ(loop->due(), now + 100ms);
+  EXPECT_TRUE(loop->fullReadPending());
+  now += 100ms;
+  loop->runDue();
+  EXPECT_EQ(loop->due(), now + 200ms);
+  EXPECT_EQ(store.readiness, (std::vector<bool>{false, false}));
+
+  nat.failSync.reset();
+  now += 200ms;
+  loop->runDue();
+  EXPECT_TRUE(health.ready());
+  EXPECT_EQ(notifier.readies, 1);
+  EXPECT_FALSE(loop->due());
+  EXPECT_EQ(nat.syncs.size(), 3u);
+}
+
+TEST_F(AgentLoopTest, RemovedUdpBackendsAreCleanedFromConntrack) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  const conntrack::StaleUdpFlow flow{*Ipv4::parse("10.96.0.10"), 53, *Ipv4::parse("10.244.2.9"),
+                                     5353};
+  nat.nextStats.operations = 1;
+  nat.nextStats.removedUdpBackends = {flow};
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.11"})};
+  store.changes.push_back(delta);
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_EQ(conntrack.deleted, std::vector<conntrack::StaleUdpFlow>{flow});
+  // Affinity entries are looked at again only on full passes.
+  EXPECT_EQ(nat.affinityClears, 1);  // the first pass was a full one
+}
+
+TEST_F(AgentLoopTest, RegistrationsFromOvlCniBecomeEndpoints) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  LocalEndpoint e{"default/web", *Ipv4::parse("10.244.1.7"), "node1", "abc", "eth0"};
+  ASSERT_TRUE(
+      writeFileAtomic(dir_ + "/endpoints/" + LocalEndpoint::fileName("abc", "eth0"), e.toJson()));
+  loop->localEndpointsReadable();
+  EXPECT_EQ(loop->due(), now);
+  loop->runDue();
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.1.7:8080"));
+}
+
+}  // namespace
+}  // namespace ovl
