@@ -24,6 +24,20 @@ void addEtcdOptions(CLI::App& cmd, EtcdOptions& o) {
   cmd.add_option("--prefix", o.prefix, "key prefix (default /ovl)");
 }
 
+CLI::App* addEtcdGroup(CLI::App& app, const std::string& name, const std::string& description) {
+  auto* group = app.add_subcommand(name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
+CLI::App* addEtcdCommand(CLI::App& group, const std::string& name, const std::string& description,
+                         EtcdOptions& etcd, std::function<int()> run) {
+  auto* cmd = group.add_subcommand(name, description);
+  addEtcdOptions(*cmd, etcd);
+  cmd->callback([run = std::move(run)] { setExitCode(run()); });
+  return cmd;
+}
+
 std::optional<std::string> readInputFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;

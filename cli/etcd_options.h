@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,13 @@ struct EtcdOptions {
   std::string prefix;
 };
 void addEtcdOptions(CLI::App& cmd, EtcdOptions& o);
+
+// A command group of ovlctl whose commands talk to etcd ("service", "node", "network"): one of
+// its subcommands is required.
+CLI::App* addEtcdGroup(CLI::App& app, const std::string& name, const std::string& description);
+// One of its subcommands: the etcd flags, and `run`'s return as ovlctl's exit code.
+CLI::App* addEtcdCommand(CLI::App& group, const std::string& name, const std::string& description,
+                         EtcdOptions& etcd, std::function<int()> run);
 
 struct EtcdConnection {
   std::unique_ptr<etcd::Client> client;

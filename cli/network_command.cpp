@@ -213,24 +213,19 @@ int show(const NetworkOptions& o) {
 }  // namespace
 
 void addNetworkCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("network", "the cluster's network settings stored in etcd");
-  cmd->require_subcommand(1);
+  auto* cmd = addEtcdGroup(app, "network", "the cluster's network settings stored in etcd");
   auto o = std::make_shared<NetworkOptions>();
-
-  auto* a = cmd->add_subcommand(
-      "apply",
+  auto* a = addEtcdCommand(
+      *cmd, "apply",
       "store the network settings of a file (the cluster file's network section on its own); "
-      "the file, and the stored nodes and services against it, are checked first");
+      "the file, and the stored nodes and services against it, are checked first",
+      o->etcd, [o] { return apply(*o); });
   a->add_option("-f,--filename", o->file, "the file")->required();
   a->add_flag("--force", o->force,
               "write even when stored nodes or services would be rejected by the new settings");
-  addEtcdOptions(*a, o->etcd);
-  a->callback([o] { setExitCode(apply(*o)); });
-
-  auto* s = cmd->add_subcommand("show", "the stored network settings, with their defaults");
-  addEtcdOptions(*s, o->etcd);
+  auto* s = addEtcdCommand(*cmd, "show", "the stored network settings, with their defaults",
+                           o->etcd, [o] { return show(*o); });
   addOutputOption(*s, o->format);
-  s->callback([o] { setExitCode(show(*o)); });
 }
 
 }  // namespace ovl::cli

@@ -90,14 +90,12 @@ int list(const NodeOptions& o) {
 }  // namespace
 
 void addNodeCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("node", "the nodes registered in etcd");
-  cmd->require_subcommand(1);
+  auto* cmd = addEtcdGroup(app, "node", "the nodes registered in etcd");
   auto o = std::make_shared<NodeOptions>();
-  auto* l = cmd->add_subcommand(
-      "list", "list the nodes: pod subnet, underlay IP, seconds left on the lease, readiness");
-  addEtcdOptions(*l, o->etcd);
+  auto* l = addEtcdCommand(
+      *cmd, "list", "list the nodes: pod subnet, underlay IP, seconds left on the lease, readiness",
+      o->etcd, [o] { return list(*o); });
   addOutputOption(*l, o->format);
-  l->callback([o] { setExitCode(list(*o)); });
 }
 
 }  // namespace ovl::cli

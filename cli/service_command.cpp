@@ -264,29 +264,21 @@ int list(const ServiceOptions& o) {
 }  // namespace
 
 void addServiceCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("service", "the services stored in etcd");
-  cmd->require_subcommand(1);
+  auto* cmd = addEtcdGroup(app, "service", "the services stored in etcd");
   auto o = std::make_shared<ServiceOptions>();
-
-  auto* a = cmd->add_subcommand(
-      "apply",
+  auto* a = addEtcdCommand(
+      *cmd, "apply",
       "create or update the services of a file: `services:` with a list as in the cluster "
-      "file, or one service; checked first, nothing is written if any is invalid");
+      "file, or one service; checked first, nothing is written if any is invalid",
+      o->etcd, [o] { return apply(*o); });
   a->add_option("-f,--filename", o->file, "the file")->required();
-  addEtcdOptions(*a, o->etcd);
-  a->callback([o] { setExitCode(apply(*o)); });
-
-  auto* d = cmd->add_subcommand("delete", "delete services");
+  auto* d = addEtcdCommand(*cmd, "delete", "delete services", o->etcd, [o] { return remove(*o); });
   d->add_option("names", o->names, "NAME or NAMESPACE/NAME")->required();
   d->add_option("-n,--namespace", o->ns, "namespace of names given without one")
       ->default_val("default");
-  addEtcdOptions(*d, o->etcd);
-  d->callback([o] { setExitCode(remove(*o)); });
-
-  auto* l = cmd->add_subcommand("list", "list the services with their endpoints");
-  addEtcdOptions(*l, o->etcd);
+  auto* l = addEtcdCommand(*cmd, "list", "list the services with their endpoints", o->etcd,
+                           [o] { return list(*o); });
   addOutputOption(*l, o->format);
-  l->callback([o] { setExitCode(list(*o)); });
 }
 
 }  // namespace ovl::cli

@@ -221,7 +221,6 @@ void EtcdDatastore::sessionFailed(const Error& e) {
 }
 
 void EtcdDatastore::sessionLoop() {
-  const milliseconds period{cfg_.etcd.leaseTtlSeconds * 1000 / 3};
   std::optional<NetworkConfig> network;
   Clock::time_point lastRenewal = Clock::now();
   for (;;) {
@@ -232,88 +231,117 @@ void EtcdDatastore::sessionLoop() {
       }
     }
     if (session_.lease() == 0) {
-      if (!network) {
-        auto n = session_.readNetwork();
-        if (!n) {
-          sessionFailed(n.error());
-          if (!pause(kRetry)) {
-            return;
-          }
-          continue;
-        }
-        network = *n;
-      }
-      if (auto st = session_.registerNode(*network); !st) {
-        sessionFailed(st.error());
+      if (!registerNode(network)) {
         if (!pause(kRetry)) {
           return;
         }
         continue;
       }
-      spdlog::info("etcd: node {} registered: pod subnet {}, lease {:x} (TTL {} s)", cfg_.nodeName,
-                   session_.subnet()->toString(), session_.lease(), cfg_.etcd.leaseTtlSeconds);
       lastRenewal = Clock::now();
-      {
-        std::lock_guard lock(mu_);
-        registered_ = true;
-        sessionProblem_.clear();
-        // The record carries the readiness last written, which may be stale: write it again.
-        writtenReady_ = !wantReady_;
-      }
-      cv_.notify_all();
-      wake();
-    } else {
-      auto alive = session_.keepAlive();
-      if (alive && *alive) {
-        lastRenewal = Clock::now();
-        bool changed = false;
-        {
-          std::lock_guard lock(mu_);
-          changed = !sessionProblem_.empty();
-          sessionProblem_.clear();
-        }
-        if (changed) {
-          spdlog::info("etcd: lease renewed again; datastore healthy");
-          wake();
-        }
-      } else if (alive) {
-        sessionFailed(Error{ENOENT,
-                            "etcd: this node's lease expired or was revoked (its record "
-                            "and subnet claim are gone); registering again"});
-        network.reset();  // re-read: the settings may have changed meanwhile
-        continue;
-      } else {
-        const auto silent =
-            std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - lastRenewal);
-        const bool expired = silent.count() >= cfg_.etcd.leaseTtlSeconds;
-        sessionFailed(alive.error().withContext(fmt::format(
-            "etcd: lease not renewed for {} s{}", silent.count(),
-            expired ? " (past its TTL: peers drop this node; the data plane keeps running; "
-                      "registering again when etcd answers)"
-                    : "")));
-      }
+    } else if (!renewLease(lastRenewal)) {
+      network.reset();  // re-read: the settings may have changed meanwhile
+      continue;
     }
-    // Readiness changes are written as they come; otherwise wait one renewal period.
-    std::unique_lock lock(mu_);
-    const auto until = Clock::now() + period;
-    while (!stopping_ && Clock::now() < until) {
-      if (wantReady_ != writtenReady_ && session_.lease() != 0) {
-        const bool ready = wantReady_;
-        lock.unlock();
-        const Status st = session_.setReady(ready);
-        lock.lock();
-        if (st) {
-          writtenReady_ = ready;
-        } else {
-          break;  // etcd trouble: the renewal below says more
-        }
-        continue;
-      }
-      cv_.wait_until(lock, until);
-    }
-    if (stopping_) {
+    if (!writeReadinessUntilNextRenewal()) {
       return;
     }
+  }
+}
+
+bool EtcdDatastore::registerNode(std::optional<NetworkConfig>& network) {
+  if (!network) {
+    auto n = session_.readNetwork();
+    if (!n) {
+      sessionFailed(n.error());
+      return false;
+    }
+    network = *n;
+  }
+  if (auto st = session_.registerNode(*network); !st) {
+    sessionFailed(st.error());
+    return false;
+  }
+  spdlog::info("etcd: node {} registered: pod subnet {}, lease {:x} (TTL {} s)", cfg_.nodeName,
+               session_.subnet()->toString(), session_.lease(), cfg_.etcd.leaseTtlSeconds);
+  {
+    std::lock_guard lock(mu_);
+    registered_ = true;
+    sessionProblem_.clear();
+    // The record carries the readiness last written, which may be stale: write it again.
+    writtenReady_ = !wantReady_;
+  }
+  cv_.notify_all();
+  wake();
+  return true;
+}
+
+bool EtcdDatastore::renewLease(Clock::time_point& lastRenewal) {
+  auto alive = session_.keepAlive();
+  if (alive && *alive) {
+    lastRenewal = Clock::now();
+    bool changed = false;
+    {
+      std::lock_guard lock(mu_);
+      changed = !sessionProblem_.empty();
+      sessionProblem_.clear();
+    }
+    if (changed) {
+      spdlog::info("etcd: lease renewed again; datastore healthy");
+      wake();
+    }
+    return true;
+  }
+  if (alive) {
+    sessionFailed(Error{ENOENT,
+                        "etcd: this node's lease expired or was revoked (its record "
+                        "and subnet claim are gone); registering again"});
+    return false;
+  }
+  const auto silent = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - lastRenewal);
+  const bool expired = silent.count() >= cfg_.etcd.leaseTtlSeconds;
+  sessionFailed(alive.error().withContext(
+      fmt::format("etcd: lease not renewed for {} s{}", silent.count(),
+                  expired ? " (past its TTL: peers drop this node; the data plane keeps running; "
+                            "registering again when etcd answers)"
+                          : "")));
+  return true;  // tried again after the period
+}
+
+bool EtcdDatastore::writeReadinessUntilNextRenewal() {
+  // Readiness changes are written as they come; otherwise wait one renewal period.
+  const milliseconds period{cfg_.etcd.leaseTtlSeconds * 1000 / 3};
+  std::unique_lock lock(mu_);
+  const auto until = Clock::now() + period;
+  while (!stopping_ && Clock::now() < until) {
+    if (wantReady_ != writtenReady_ && session_.lease() != 0) {
+      const bool ready = wantReady_;
+      lock.unlock();
+      const Status st = session_.setReady(ready);
+      lock.lock();
+      if (st) {
+        writtenReady_ = ready;
+      } else {
+        break;  // etcd trouble: the renewal says more
+      }
+      continue;
+    }
+    cv_.wait_until(lock, until);
+  }
+  return !stopping_;
+}
+
+void EtcdDatastore::setWatchProblem(const std::string& p) {
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    changed = watchProblem_ != p;
+    watchProblem_ = p;
+  }
+  if (changed) {
+    if (!p.empty()) {
+      spdlog::warn("{}", p);
+    }
+    wake();
   }
 }
 
@@ -325,105 +353,105 @@ void EtcdDatastore::watchLoop() {
       return;
     }
   }
-  auto setProblem = [&](const std::string& p) {
-    bool changed = false;
-    {
-      std::lock_guard lock(mu_);
-      changed = watchProblem_ != p;
-      watchProblem_ = p;
-    }
-    if (changed) {
-      if (!p.empty()) {
-        spdlog::warn("{}", p);
-      }
-      wake();
-    }
-  };
   int64_t revision = 0;
   bool listed = false;
   for (;;) {
     if (!listed) {
-      auto r = client_->rangePrefix(keys_.all());
+      auto r = listAll();
       if (!r) {
-        setProblem(r.error().message);
+        setWatchProblem(r.error().message);
         if (!pause(kRetry)) {
           return;
         }
         continue;
       }
-      ClusterDocuments fresh(keys_.config());  // parsed before taking the lock
-      for (const auto& kv : r->kvs) {
-        applyKv(keys_, fresh, kv.key, kv.value);
-      }
-      revision = r->revision;
+      revision = *r;
       listed = true;
-      spdlog::debug("etcd: listed {} keys at revision {}", r->kvs.size(), revision);
-      {
-        std::lock_guard lock(mu_);
-        docs_ = std::move(fresh);
-        changed(revision);
-      }
     }
     auto w = client_->watch(keys_.all(), etcd::Client::prefixEnd(keys_.all()), revision + 1);
     if (!w) {
-      setProblem(w.error().message);
+      setWatchProblem(w.error().message);
       if (!pause(kRetry)) {
         return;
       }
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) {
-        return;
-      }
-      watch_ = w->get();
+    const WatchEnd end = follow(**w, revision);
+    if (end == WatchEnd::kStopping) {
+      return;
     }
-    for (;;) {
-      auto b = (*w)->next();
-      if (!b) {
-        {
-          std::lock_guard lock(mu_);
-          if (stopping_) {
-            return;
-          }
-        }
-        // Resumed at once, on the next endpoint if need be; a problem only if that fails.
-        spdlog::info("etcd: {}; resuming the watch from revision {}", b.error().message,
-                     revision + 1);
-        break;
-      }
-      setProblem("");
-      if (b->compactRevision > 0) {
-        spdlog::warn("etcd: revision {} was compacted (oldest kept: {}); listing again",
-                     revision + 1, b->compactRevision);
-        listed = false;
-        break;
-      }
-      if (b->progress) {
-        revision = std::max(revision, b->revision);
-        continue;
-      }
-      std::lock_guard lock(mu_);
-      for (const auto& e : b->events) {
-        if (e.type == etcd::WatchEvent::Type::kPut) {
-          applyKv(keys_, docs_, e.kv.key, e.kv.value);
-        } else {
-          eraseKv(keys_, docs_, e.kv.key);
-        }
-        revision = std::max(revision, e.kv.modRevision);
-      }
-      changed(revision);
-    }
-    {
-      std::lock_guard lock(mu_);
-      watch_ = nullptr;
-    }
+    listed = end != WatchEnd::kCompacted;
     w->reset();
     if (!pause(listed ? kWatchRetry : milliseconds{0})) {
       return;
     }
   }
+}
+
+// Every key under the prefix, as a fresh snapshot; returns the revision it was read at.
+Result<int64_t> EtcdDatastore::listAll() {
+  auto r = client_->rangePrefix(keys_.all());
+  if (!r) {
+    return r.error();
+  }
+  ClusterDocuments fresh(keys_.config());  // parsed before taking the lock
+  for (const auto& kv : r->kvs) {
+    applyKv(keys_, fresh, kv.key, kv.value);
+  }
+  spdlog::debug("etcd: listed {} keys at revision {}", r->kvs.size(), r->revision);
+  std::lock_guard lock(mu_);
+  docs_ = std::move(fresh);
+  changed(r->revision);
+  return r->revision;
+}
+
+// Applies the watch's events until it ends; `revision` follows what was applied.
+EtcdDatastore::WatchEnd EtcdDatastore::follow(etcd::Watch& w, int64_t& revision) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      return WatchEnd::kStopping;
+    }
+    watch_ = &w;
+  }
+  WatchEnd end = WatchEnd::kBroken;
+  for (;;) {
+    auto b = w.next();
+    if (!b) {
+      std::lock_guard lock(mu_);
+      if (stopping_) {
+        return WatchEnd::kStopping;  // watch_ stays: stop() cancelled it
+      }
+      // Resumed at once, on the next endpoint if need be; a problem only if that fails.
+      spdlog::info("etcd: {}; resuming the watch from revision {}", b.error().message,
+                   revision + 1);
+      break;
+    }
+    setWatchProblem("");
+    if (b->compactRevision > 0) {
+      spdlog::warn("etcd: revision {} was compacted (oldest kept: {}); listing again", revision + 1,
+                   b->compactRevision);
+      end = WatchEnd::kCompacted;
+      break;
+    }
+    if (b->progress) {
+      revision = std::max(revision, b->revision);
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& e : b->events) {
+      if (e.type == etcd::WatchEvent::Type::kPut) {
+        applyKv(keys_, docs_, e.kv.key, e.kv.value);
+      } else {
+        eraseKv(keys_, docs_, e.kv.key);
+      }
+      revision = std::max(revision, e.kv.modRevision);
+    }
+    changed(revision);
+  }
+  std::lock_guard lock(mu_);
+  watch_ = nullptr;
+  return end;
 }
 
 Status EtcdDatastore::deregister(const AgentConfig& cfg) {

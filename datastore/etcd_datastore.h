@@ -64,9 +64,18 @@ class EtcdDatastore final : public Datastore {
   using Clock = std::chrono::steady_clock;
   EtcdDatastore(const AgentConfig& cfg, std::unique_ptr<etcd::Client> client, UniqueFd event);
 
+  // The session thread: registration, lease renewal at TTL/3, readiness writes.
   void sessionLoop();
-  void watchLoop();
+  bool registerNode(std::optional<NetworkConfig>& network);  // false: failed, retry
+  bool renewLease(Clock::time_point& lastRenewal);  // false: the lease is gone, register again
+  bool writeReadinessUntilNextRenewal();            // false: stopping
   void sessionFailed(const Error& e);
+  // The watch thread: a list, then a watch from its revision; a list again after a compaction.
+  enum class WatchEnd { kBroken, kCompacted, kStopping };
+  void watchLoop();
+  Result<int64_t> listAll();
+  WatchEnd follow(etcd::Watch& w, int64_t& revision);
+  void setWatchProblem(const std::string& problem);
   // A new state of docs_ at `revision` (mu_ held): wakes the agent.
   void changed(int64_t revision);
   void wake() const;
