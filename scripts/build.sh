@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# Builds ovl into build/ (and, with --asan, the unit tests into build-asan/ under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the netns tests, which own the C handles).
+# Builds ovl into build/ (RelWithDebInfo). Options:
+#   --asan     also the unit and netns tests into build-asan/ under AddressSanitizer +
+#              UndefinedBehaviorSanitizer (the netns tests own the C handles);
+#   --release  also the whole tree into build-release/ as CMAKE_BUILD_TYPE=Release (-O3), as
+#              packagers build it: warnings that only optimisation shows fail here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+asan=0
+release=0
+for arg in "$@"; do
+  case "$arg" in
+    --asan) asan=1 ;;
+    --release) release=1 ;;
+    *) echo "build.sh: unknown option $arg (expected --asan, --release)" >&2; exit 2 ;;
+  esac
+done
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
-if [ "${1:-}" = "--asan" ]; then
+if [ "$asan" -eq 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOVL_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs" --target ovl_unit_tests ovl_netns_tests
+fi
+if [ "$release" -eq 1 ]; then
+  cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build-release -j"$jobs"
 fi

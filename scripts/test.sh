@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, checks formatting, runs the unit tests
-# and netns tests under ASan+UBSan, then every test (unit, netns, e2e) on the normal build. Needs root: the
+# The whole test suite: installs what it needs, checks formatting and the layout (which folder
+# may include which), builds (also as Release, as packagers do), runs the unit tests and netns
+# tests under ASan+UBSan, then every test (unit, netns, e2e) on the normal build. Needs root: the
 # netns and e2e tests create network namespaces (and delete them, also when they fail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-format.sh
-scripts/build.sh --asan
+scripts/check-layout.sh
+scripts/build.sh --asan --release
 echo "== unit and netns tests under ASan+UBSan (leaks included)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L 'unit|netns' --output-on-failure -j"$(nproc)"
