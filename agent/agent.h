@@ -1,6 +1,10 @@
-// ovl-agent's run loop: level-triggered. A change of the cluster file, a kernel notification
-// that may mean drift, a retry or the resync timer only wake the loop; each pass converges the
-// kernel to the full plan.
+// agent/: ovl-agent, the node daemon, and nothing else: main, start-up (this header), the run
+// loop (agent_loop.h), the health endpoint, the diagnostics watch and ovl-cni's registrations on
+// this node. It may include every library of ovl (common, model, netlink, overlay, rules, etcd,
+// datastore, diagnostics); none includes it.
+//
+// runAgent() reads agent.yaml, takes the node's lock, opens the kernel handles and the datastore,
+// and runs the loop until a stop signal.
 #pragma once
 
 #include <string>

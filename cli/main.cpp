@@ -1,5 +1,6 @@
-// ovlctl: the operator CLI. Each command group lives in cli/<group>_command.{h,cpp} and adds
-// itself here.
+// cli/: ovlctl, the operator CLI. Each command group lives in cli/<group>_command.{h,cpp} and adds
+// itself here. It may include every library of ovl except agent/ (it works without the agent, and
+// links neither its HTTP server nor libsystemd).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 

@@ -1,3 +1,6 @@
+// cni/: ovl-cni, the CNI plugin: the protocol (spec.h, pure), IPAM, the pod's veth over netlink,
+// and these commands. Includes common/ and netlink/ only.
+//
 // ovl-cni's commands: ADD, DEL, CHECK, VERSION, STATUS, GC, each from the CNI environment and
 // the network configuration on stdin to the text for stdout and the exit status.
 #pragma once

@@ -1,3 +1,7 @@
+// common/: what every library of ovl shares: value types (ip.h), this result type, fd
+// ownership, the node's local state files (ovl-agent <-> ovl-cni), the directory watch, the
+// version. Includes nothing of ovl.
+//
 // The one result type of ovl: a value, or an Error that carries the errno (when the kernel or
 // libc gave one) and a message naming the object, the field and what was expected.
 #pragma once

@@ -1,3 +1,6 @@
+// datastore/: where the cluster comes from: this interface, the file datastore and the etcd
+// datastore (registration on a lease, subnet claim, watch). Includes common/, model/ and etcd/.
+//
 // Where the cluster (network, nodes, services) comes from. Every datastore lists a snapshot at a
 // revision, then watches the changes from that revision; the agent's loop converges the kernel to
 // the latest state, whatever changed (level-triggered). A datastore that stores services apart

@@ -1,3 +1,5 @@
+// etcd/: the etcd v3 client, the only code that talks gRPC. Includes common/ only.
+//
 // An etcd v3 client over gRPC (etcd/proto/etcd.proto): KV Range/Put/DeleteRange/Txn/Compact,
 // the Watch stream and Leases, over several endpoints with failover, plain or TLS with a client
 // certificate.

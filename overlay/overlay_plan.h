@@ -1,3 +1,7 @@
+// overlay/: the VXLAN overlay of one node: this plan (pure), the kernel interface
+// (overlay_kernel.h) with its netlink adapter, and the reconciler that converges the kernel to the
+// plan. Includes common/, model/ and netlink/ only.
+//
 // The functional core of the overlay: what the kernel of one node should hold, as a pure
 // function of the cluster, and the difference between that and what the kernel holds.
 #pragma once
