@@ -6,8 +6,10 @@
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -34,10 +36,33 @@ namespace {
 constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 
+// sd_notify(3): nothing happens when the agent does not run under systemd (no NOTIFY_SOCKET).
 class SystemdNotifier final : public ServiceNotifier {
  public:
+  SystemdNotifier() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0) {
+      // Four times per WatchdogSec=: a late turn of the loop is not taken for a hung one.
+      watchdogEvery_ = std::chrono::microseconds(usec / 4);
+    }
+  }
   void ready() override { sd_notify(0, "READY=1"); }
   void stopping() override { sd_notify(0, "STOPPING=1"); }
+  void status(const std::string& text) override { sd_notify(0, ("STATUS=" + text).c_str()); }
+  void watchdog() override {
+    if (!watchdogEvery_) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= nextWatchdog_) {
+      sd_notify(0, "WATCHDOG=1");
+      nextWatchdog_ = now + *watchdogEvery_;
+    }
+  }
+
+ private:
+  std::optional<std::chrono::microseconds> watchdogEvery_;
+  std::chrono::steady_clock::time_point nextWatchdog_{};
 };
 
 int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {

@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <unordered_set>
 #include <variant>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -262,7 +264,8 @@ void AgentLoop::schedulePass(bool fullRead) {
 
 void AgentLoop::runDue() {
   health_.heartbeat();
-  health_.setDatastoreProblem(store_.problem());
+  notifier_.watchdog();
+  reportDatastore();
   const auto now = now_();
   const auto resync = std::chrono::seconds(cfg_.resyncSeconds);
   if (!nextResync_) {
@@ -276,6 +279,33 @@ void AgentLoop::runDue() {
   }
   if (due_ && now >= *due_) {
     pass();
+  }
+}
+
+// The datastore's health goes to /readyz and to the status line, with when a problem began.
+void AgentLoop::reportDatastore() {
+  std::string problem = store_.problem();
+  if (problem != datastoreProblem_) {
+    if (datastoreProblem_.empty()) {
+      datastoreProblemSince_ =
+          fmt::format("{:%Y-%m-%d %H:%M:%S}", fmt::localtime(std::time(nullptr)));
+    }
+    datastoreProblem_ = problem;
+    health_.setDatastoreProblem(std::move(problem));
+    setStatus(passStatus_);
+  }
+}
+
+void AgentLoop::setStatus(std::string text) {
+  passStatus_ = std::move(text);
+  std::string line = passStatus_;
+  if (!datastoreProblem_.empty()) {
+    line = fmt::format("{} since {}; {}", datastoreProblem_, datastoreProblemSince_,
+                       passStatus_.empty() ? "starting" : passStatus_);
+  }
+  if (line != status_) {
+    status_ = line;
+    notifier_.status(status_);
   }
 }
 
@@ -385,6 +415,7 @@ void AgentLoop::converged(const ReconcileReport& r, double ms) {
               plan_->peers.size(), natState_.size(), r.opsApplied, ms,
               r.fullRead ? " (full read)" : "");
   health_.setConverged(true, "", plan_->peers.size());
+  setStatus(fmt::format("converged: {} peers, {} services", plan_->peers.size(), natState_.size()));
   if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
     spdlog::warn("{}", st.error().message);
   }
@@ -401,6 +432,8 @@ void AgentLoop::failed(const ReconcileReport& r) {
     spdlog::error("{}", e.message);
   }
   health_.setConverged(false, r.errors.front().message, plan_->peers.size());
+  setStatus(fmt::format("not converged, retrying in {} ms: {}", retry_.count(),
+                        r.errors.front().message));
   store_.reportReady(false);
   spdlog::warn("{} error(s); retrying in {} ms", r.errors.size(), retry_.count());
   due_ = now_() + retry_;

@@ -40,6 +40,12 @@ class ServiceNotifier {
   virtual ~ServiceNotifier() = default;
   virtual void ready() = 0;     // the first converged pass is done
   virtual void stopping() = 0;  // a stop signal arrived
+  // One line saying what the agent is doing ("converged: 3 peers, 12 services"); sent when it
+  // changes.
+  virtual void status(const std::string& text) = 0;
+  // The loop is alive: called on every turn of the loop (at least once a second), so a loop
+  // stuck for longer than the unit's WatchdogSec= is restarted.
+  virtual void watchdog() = 0;
 };
 
 class AgentLoop {
@@ -107,6 +113,8 @@ class AgentLoop {
   void converged(const ReconcileReport& r, double ms);
   void failed(const ReconcileReport& r);
   void schedulePass(bool fullRead);
+  void reportDatastore();
+  void setStatus(std::string text);
 
   AgentConfig cfg_;
   Now now_;
@@ -133,6 +141,10 @@ class AgentLoop {
   std::optional<Clock::time_point> nextResync_;  // set by the first runDue()
   bool fullRead_ = true;
   bool notifiedReady_ = false;
+  std::string status_;                 // as last sent to the service manager
+  std::string passStatus_;             // what the last pass did, for status_
+  std::string datastoreProblem_;       // as last seen
+  std::string datastoreProblemSince_;  // when it began (wall clock, for the status line)
   std::chrono::milliseconds retry_ = kRetryMin;
 };
 

@@ -65,7 +65,10 @@ class FakeNotifier final : public ServiceNotifier {
  public:
   void ready() override { ++readies; }
   void stopping() override { ++stops; }
-  int readies = 0, stops = 0;
+  void status(const std::string& text) override { statuses.push_back(text); }
+  void watchdog() override { ++watchdogs; }
+  int readies = 0, stops = 0, watchdogs = 0;
+  std::vector<std::string> statuses;
 };
 
 class FakeConntrack final : public conntrack::UdpFlowCleaner {
@@ -366,6 +369,35 @@ TEST_F(AgentLoopTest, RegistrationsFromOvlCniBecomeEndpoints) {
   EXPECT_EQ(loop->due(), now);
   loop->runDue();
   EXPECT_TRUE(nat.programs("default/web:http -> 10.244.1.7:8080"));
+}
+
+TEST_F(AgentLoopTest, StatusLinesAndWatchdogForTheServiceManager) {
+  store.changes.push_back(snapshot(3, {service("web", {"10.244.2.10"})}));
+  ASSERT_TRUE(loop->loadPlan(true));
+  nat.failSync = Error::msg("nftables: Operation not permitted");
+  loop->runDue();
+  ASSERT_EQ(notifier.statuses.size(), 1u);
+  EXPECT_EQ(notifier.statuses[0],
+            "not converged, retrying in 100 ms: nftables: Operation not permitted");
+  nat.failSync.reset();
+  now += 100ms;
+  loop->runDue();
+  ASSERT_EQ(notifier.statuses.size(), 2u);
+  EXPECT_EQ(notifier.statuses[1], "converged: 2 peers, 1 services");
+  EXPECT_EQ(notifier.watchdogs, 2);  // every turn of the loop
+
+  store.currentProblem = "etcd: unreachable";
+  loop->runDue();
+  ASSERT_EQ(notifier.statuses.size(), 3u);
+  EXPECT_TRUE(notifier.statuses[2].starts_with("etcd: unreachable since "));
+  EXPECT_TRUE(notifier.statuses[2].ends_with("; converged: 2 peers, 1 services"));
+  EXPECT_FALSE(health.ready());
+  loop->runDue();
+  EXPECT_EQ(notifier.statuses.size(), 3u);  // said once
+  store.currentProblem.clear();
+  loop->runDue();
+  EXPECT_EQ(notifier.statuses.back(), "converged: 2 peers, 1 services");
+  EXPECT_TRUE(health.ready());
 }
 
 }  // namespace
