@@ -19,6 +19,7 @@
 #include "agent/diagnostics_watch.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
+#include "agent/logging.h"
 #include "common/fd.h"
 #include "common/version.h"
 #include "datastore/etcd_datastore.h"
@@ -282,7 +283,7 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
 }  // namespace
 
 int runAgent(const AgentOptions& options) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  setupLogging(options.logFormat);
   AgentConfigResult acr = loadAgentConfig(options.configPath);
   for (const auto& i : acr.issues) {
     spdlog::error("{}", i.toString());

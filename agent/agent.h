@@ -13,8 +13,9 @@ namespace ovl {
 
 struct AgentOptions {
   std::string configPath;
-  bool cleanup = false;  // remove everything ovl made, then exit
-  std::string logLevel;  // overrides agent.yaml when set
+  bool cleanup = false;            // remove everything ovl made, then exit
+  std::string logLevel;            // overrides agent.yaml when set (agent/logging.h's kLogLevels)
+  std::string logFormat = "text";  // text | json (agent/logging.h)
 };
 
 // Exit codes: 0 clean stop, 1 runtime failure, 2 invalid configuration.

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "agent/logging.h"
 #include "common/version.h"
 
 int main(int argc, char** argv) {
@@ -11,7 +12,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", opts.configPath, "agent configuration (agent.yaml)")->required();
   app.add_flag("--cleanup", opts.cleanup,
                "remove the VTEP and pod bridge ovl made (with their entries), then exit");
-  app.add_option("--log-level", opts.logLevel, "trace|debug|info|warn|error (overrides the file)");
+  app.add_option("--log-level", opts.logLevel, "trace|debug|info|warn|error (overrides the file)")
+      ->transform(CLI::IsMember(ovl::kLogLevels, CLI::ignore_case));
+  app.add_option("--log-format", opts.logFormat, "text (default) or json, one object per line")
+      ->transform(CLI::IsMember(ovl::kLogFormats, CLI::ignore_case));
   app.set_version_flag("--version", fmt::format("ovl-agent {}", ovl::version()));
   try {
     app.parse(argc, argv);

@@ -46,6 +46,22 @@ expect_refusal "unknown underlay interface" 'node1\.yaml:3:[0-9]+: underlayInter
 sed -i 's/nodeName: node1/nodeName: node7/' "$E2E_DIR/node1.yaml"
 expect_refusal "node not in the cluster" "node 'node7'"
 
+echo "== log options: levels are case-insensitive, a bad one is refused with the valid ones"
+rc=0
+out=$(node_exec 1 timeout 10 "$AGENT" --config "$E2E_DIR/node1.yaml" --log-level loud 2>&1) || rc=$?
+[[ $rc == 2 ]] || fail "--log-level loud: exit $rc, expected 2: $out"
+grep -q 'trace,debug,info,warn,error' <<<"$out" || fail "--log-level loud: $out"
+sed -i 's/nodeName: node1/nodeName: node7/' "$E2E_DIR/node1.yaml"
+rc=0
+out=$(node_exec 1 timeout 10 "$AGENT" --config "$E2E_DIR/node1.yaml" --log-level DEBUG \
+        --log-format json 2>&1) || rc=$?
+cp "$E2E_DIR/node1.good" "$E2E_DIR/node1.yaml"
+[[ $rc == 2 ]] || fail "node7 with json logs: exit $rc: $out"
+line=$(grep -m1 "node 'node7'" <<<"$out") || fail "json logs: no line about node7: $out"
+jq -e '.level == "error" and (.time | test("^[0-9-]+T[0-9:.]+Z$")) and (.msg | contains("node7"))' \
+  <<<"$line" >/dev/null || fail "json log line: $line"
+echo "json log line: $line"
+
 echo "== a good configuration: ready, health endpoints answer"
 agent_start 1 "$E2E_DIR" "$AGENT"
 agent_wait_ready 1 10
