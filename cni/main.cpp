@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cni/plugin.h"
+#include "common/version.h"
 
 namespace {
 
@@ -16,7 +17,12 @@ std::string env(const char* name) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // Run by hand rather than by a runtime (no CNI_COMMAND): say what it is.
+  if (argc == 2 && std::string(argv[1]) == "--version" && env("CNI_COMMAND").empty()) {
+    std::printf("ovl-cni %.*s\n", static_cast<int>(ovl::version().size()), ovl::version().data());
+    return 0;
+  }
   ovl::cni::Invocation in;
   in.env = {env("CNI_COMMAND"), env("CNI_CONTAINERID"), env("CNI_NETNS"),
             env("CNI_IFNAME"),  env("CNI_ARGS"),        env("CNI_PATH")};
