@@ -259,6 +259,7 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
     return stop(kExitConfig, st.error());
   }
   HealthState health;
+  health.setIdentity(cfg.nodeName, std::string(version()));
   DiagnosticsWatch hostWatch(cfg, health);
   SystemdNotifier notifier;
   AgentLoop loop(cfg, {kernel, **store, handles->nat, handles->conntrack, health, *local, hostWatch,

@@ -85,8 +85,10 @@ void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan
   clusterServices_ = std::move(load.cluster.services);
   clusterIndex_.clear();
   clusterIndex_.reserve(clusterServices_.size());
+  endpointCount_ = 0;
   for (size_t i = 0; i < clusterServices_.size(); ++i) {
     clusterIndex_.emplace(clusterServices_[i].id(), i);
+    endpointCount_ += clusterServices_[i].endpoints.size();
   }
   hostWatch_.setCluster(load.cluster.network, clusterServices_);
   podCidr_ = load.cluster.network.podCidr;
@@ -130,6 +132,7 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
       continue;
     }
     const size_t at = it->second;
+    endpointCount_ -= clusterServices_[at].endpoints.size();
     clusterIndex_.erase(it);
     if (at + 1 != clusterServices_.size()) {
       clusterServices_[at] = std::move(clusterServices_.back());
@@ -139,9 +142,11 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
   }
   for (const auto& s : delta.upserts) {
     auto [it, added] = clusterIndex_.try_emplace(s.id(), clusterServices_.size());
+    endpointCount_ += s.endpoints.size();
     if (added) {
       clusterServices_.push_back(s);
     } else {
+      endpointCount_ -= clusterServices_[it->second].endpoints.size();
       clusterServices_[it->second] = s;
     }
   }
@@ -151,6 +156,7 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
   }
   std::vector<std::string> problems;
   auto regs = local_.read(&problems);
+  registrations_ = regs.size();
   for (const auto& id : delta.removed) {
     natState_.remove(id);
   }
@@ -191,6 +197,7 @@ void AgentLoop::reportIssues(const std::vector<ConfigIssue>& all) {
 void AgentLoop::planNatWithLocalEndpoints() {
   std::vector<std::string> problems;
   auto regs = local_.read(&problems);
+  registrations_ = regs.size();
   natState_.setInputs(*natInputs_);
   // Without registrations the cluster's list is used as it is (no copy of every service).
   const size_t changed =
@@ -341,7 +348,7 @@ void AgentLoop::pass() {
   if (r.ok()) {
     converged(r, ms);
   } else {
-    failed(r);
+    failed(r, ms);
   }
 }
 
@@ -414,7 +421,7 @@ void AgentLoop::converged(const ReconcileReport& r, double ms) {
               "converged: {} peers, {} services, {} overlay writes, {:.1f} ms{}",
               plan_->peers.size(), natState_.size(), r.opsApplied, ms,
               r.fullRead ? " (full read)" : "");
-  health_.setConverged(true, "", plan_->peers.size());
+  health_.setPass(passSummary("", ms));
   setStatus(fmt::format("converged: {} peers, {} services", plan_->peers.size(), natState_.size()));
   if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
     spdlog::warn("{}", st.error().message);
@@ -427,11 +434,11 @@ void AgentLoop::converged(const ReconcileReport& r, double ms) {
 }
 
 // Retried with a backoff from kRetryMin to kRetryMax, re-reading the kernel.
-void AgentLoop::failed(const ReconcileReport& r) {
+void AgentLoop::failed(const ReconcileReport& r, double ms) {
   for (const auto& e : r.errors) {
     spdlog::error("{}", e.message);
   }
-  health_.setConverged(false, r.errors.front().message, plan_->peers.size());
+  health_.setPass(passSummary(r.errors.front().message, ms));
   setStatus(fmt::format("not converged, retrying in {} ms: {}", retry_.count(),
                         r.errors.front().message));
   store_.reportReady(false);
@@ -439,6 +446,19 @@ void AgentLoop::failed(const ReconcileReport& r) {
   due_ = now_() + retry_;
   retry_ = std::min(retry_ * 2, kRetryMax);
   fullRead_ = true;
+}
+
+PassSummary AgentLoop::passSummary(std::string error, double ms) const {
+  PassSummary p;
+  p.converged = error.empty();
+  p.lastError = std::move(error);
+  p.peers = plan_->peers.size();
+  p.services = natState_.size();
+  p.endpoints = endpointCount_ + registrations_;
+  p.ms = ms;
+  p.vtep = plan_->vtepName;
+  p.bridge = plan_->bridgeName;
+  return p;
 }
 
 int AgentLoop::run(int signalFd, nl::EventMonitor& events, nat::NftMonitor& nftMonitor) {

@@ -111,7 +111,8 @@ class AgentLoop {
   void deleteStaleUdpFlows(ReconcileReport& r);
   void clearStaleAffinity(ReconcileReport& r, bool fullPass);
   void converged(const ReconcileReport& r, double ms);
-  void failed(const ReconcileReport& r);
+  void failed(const ReconcileReport& r, double ms);
+  PassSummary passSummary(std::string error, double ms) const;
   void schedulePass(bool fullRead);
   void reportDatastore();
   void setStatus(std::string text);
@@ -130,6 +131,8 @@ class AgentLoop {
 
   std::vector<svc::Service> clusterServices_;  // as the datastore has them, in no set order
   std::unordered_map<std::string, size_t> clusterIndex_;  // id -> position in clusterServices_
+  size_t endpointCount_ = 0;                              // of clusterServices_
+  size_t registrations_ = 0;                              // ovl-cni's, as last read
   Ipv4Prefix podCidr_;
   std::optional<nat::PlanInputs> natInputs_;
   std::optional<OverlayPlan> plan_;

@@ -1,5 +1,6 @@
 #include "agent/health.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -15,11 +16,19 @@ int64_t HealthState::nowMs() {
       .count();
 }
 
-void HealthState::setConverged(bool converged, std::string lastError, size_t peers) {
+void HealthState::setIdentity(std::string node, std::string version) {
   std::lock_guard lock(mu_);
-  converged_.store(converged);
-  lastError_ = std::move(lastError);
-  peers_ = peers;
+  node_ = std::move(node);
+  version_ = std::move(version);
+}
+
+void HealthState::setPass(PassSummary pass) {
+  std::lock_guard lock(mu_);
+  converged_.store(pass.converged);
+  if (pass.converged) {
+    lastConverged_ = std::chrono::system_clock::now();
+  }
+  pass_ = std::move(pass);
 }
 
 void HealthState::setConfigIssues(std::vector<std::string> issues) {
@@ -48,13 +57,26 @@ void HealthState::setDatastoreProblem(std::string problem) {
 
 std::string HealthState::json() const {
   std::lock_guard lock(mu_);
+  nlohmann::json lastConverged = nullptr;
+  if (lastConverged_) {
+    lastConverged = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
+                                fmt::gmtime(std::chrono::system_clock::to_time_t(*lastConverged_)));
+  }
   nlohmann::json j{{"alive", alive()},
                    {"ready", ready()},
                    {"datastore", datastoreProblem_.empty() ? "ok" : datastoreProblem_},
-                   {"peers", peers_},
-                   {"lastError", lastError_},
+                   {"peers", pass_.peers},
+                   {"lastError", pass_.lastError},
                    {"configIssues", configIssues_},
-                   {"findings", findings_}};
+                   {"findings", findings_},
+                   {"node", node_},
+                   {"version", version_},
+                   {"services", pass_.services},
+                   {"endpoints", pass_.endpoints},
+                   {"lastConverged", lastConverged},
+                   {"lastPassMs", pass_.ms},
+                   {"vtep", pass_.vtep},
+                   {"bridge", pass_.bridge}};
   return j.dump() + "\n";
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,11 +21,25 @@ class Server;
 
 namespace ovl {
 
+// What the last pass of the loop did, for /readyz and `ovlctl status`.
+struct PassSummary {
+  bool converged = false;
+  std::string lastError;  // "" when converged
+  size_t peers = 0;       // in the plan
+  size_t services = 0;    // in the NAT plan
+  size_t endpoints = 0;   // listed by the datastore, plus ovl-cni's registrations
+  double ms = 0;          // how long the pass took
+  std::string vtep;
+  std::string bridge;
+};
+
 // Written by the agent loop, read by the HTTP thread.
 class HealthState {
  public:
   void heartbeat() { lastBeat_.store(nowMs()); }
-  void setConverged(bool converged, std::string lastError, size_t peers);
+  // This agent, once at start.
+  void setIdentity(std::string node, std::string version);
+  void setPass(PassSummary pass);
   void setConfigIssues(std::vector<std::string> issues);
   // The diagnostics' findings (diagnostics/finding.h JSON). A partial run (rp_filter only, after
   // a link event) replaces only the rp_filter-related findings.
@@ -44,10 +59,12 @@ class HealthState {
   std::atomic<bool> converged_{false};
   std::atomic<bool> datastoreOk_{true};
   mutable std::mutex mu_;
-  std::string lastError_;
+  std::string node_;
+  std::string version_;
+  PassSummary pass_;
+  std::optional<std::chrono::system_clock::time_point> lastConverged_;
   std::vector<std::string> configIssues_;
   std::string datastoreProblem_;
-  size_t peers_ = 0;
   nlohmann::json findings_ = nlohmann::json::array();
 };
 

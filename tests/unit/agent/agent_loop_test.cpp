@@ -145,6 +145,13 @@ TEST_F(AgentLoopTest, SnapshotProgramsOverlayAndServicesThenTellsReady) {
   EXPECT_EQ(store.readiness, std::vector<bool>{true});
   EXPECT_EQ(hostWatch.passes, 1);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + NodeState::kFileName));
+  const auto j = nlohmann::json::parse(health.json());
+  EXPECT_EQ(j["peers"], 2);
+  EXPECT_EQ(j["services"], 1);
+  EXPECT_EQ(j["endpoints"], 2);
+  EXPECT_EQ(j["vtep"], "ovl.1");
+  EXPECT_EQ(j["bridge"], "ovlbr0");
+  EXPECT_TRUE(j["lastConverged"].is_string());
 
   // Nothing is due until something wakes the loop.
   EXPECT_FALSE(loop->due());
@@ -190,6 +197,7 @@ TEST_F(AgentLoopTest, ServiceDeltaReplansOnlyThatServiceAndLeavesTheOverlay) {
   EXPECT_FALSE(nat.programs("default/api"));
   EXPECT_TRUE(nat.programs("default/web:http -> 10.244.3.11:8080"));
   EXPECT_EQ(loop->natState().size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(health.json())["endpoints"], 2);  // web's two
 }
 
 TEST_F(AgentLoopTest, BadSnapshotIsKeptOutAndTheLastGoodOneStays) {
