@@ -9,6 +9,7 @@
 #include "cli/network_command.h"
 #include "cli/node_command.h"
 #include "cli/service_command.h"
+#include "cli/status_command.h"
 #include "cli/trace_command.h"
 #include "common/version.h"
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ovlctl: operate an ovl node and cluster"};
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("ovlctl {}", ovl::version()));
+  ovl::cli::addStatusCommand(app);
   ovl::cli::addDiagnoseCommand(app);
   ovl::cli::addTraceCommand(app);
   ovl::cli::addServiceCommand(app);

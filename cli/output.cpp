@@ -40,6 +40,16 @@ void addOutputOption(CLI::App& cmd, std::string& format) {
       ->default_val("table");
 }
 
+void printDocument(const nlohmann::ordered_json& document, const std::string& format) {
+  if (format == "json") {
+    std::printf("%s\n", document.dump(2).c_str());
+    return;
+  }
+  YAML::Emitter out;
+  emit(out, document);
+  std::printf("%s\n", out.c_str());
+}
+
 void printRecords(const nlohmann::ordered_json& records, const std::vector<Column>& columns,
                   const std::string& format) {
   if (format == "json") {

@@ -18,5 +18,7 @@ struct Column {
 // records: a JSON array of objects. The table shows `columns`; JSON and YAML show every field.
 void printRecords(const nlohmann::ordered_json& records, const std::vector<Column>& columns,
                   const std::string& format);
+// One document (an object) as JSON or YAML (format "json" or "yaml").
+void printDocument(const nlohmann::ordered_json& document, const std::string& format);
 
 }  // namespace ovl::cli

@@ -2,9 +2,11 @@
 # e2e: ovl-agent's start-up in a node namespace. Each bad input stops it with exit code 2 and a
 # message naming file, line, field and what was expected, before it changes anything in the
 # kernel; a good configuration serves /healthz and /readyz.
-# Usage: agent_startup_e2e.sh OVL_AGENT OVL_TCPPROBE
+# `ovlctl status` reads the agent and the kernel, and says when the agent is not running.
+# Usage: agent_startup_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
 set -euo pipefail
-AGENT=${1:?usage: agent_startup_e2e.sh OVL_AGENT OVL_TCPPROBE}
+AGENT=${1:?usage: agent_startup_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+OVLCTL=${3:?usage: agent_startup_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
 source "$(dirname "$0")/lib.sh"
 
 cluster_up 2 0
@@ -70,6 +72,15 @@ body=$(node_exec 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9765; printf "GET /readyz
 grep -q '"ready":true' <<<"$body" || fail "/readyz body: $body"
 grep -q '"peers":1' <<<"$body" || fail "/readyz body: $body"
 echo "readyz: $(tail -n1 <<<"$body")"
+echo "== ovlctl status: the agent and the kernel"
+rc=0
+status=$(node_exec 1 "$OVLCTL" status -c "$E2E_DIR/node1.yaml" -o json) || rc=$?
+[[ $rc == 0 ]] || fail "ovlctl status: exit $rc: $status"
+jq -e '.agent.running and .agent.ready and .agent.peers == 1 and .agent.version != null
+       and (.agent.lastConverged | test("Z$")) and .vtep.name == "ovl.1" and .vtep.up
+       and .vtep.peerEntries.routes == 1 and .bridge.name == "ovlbr0" and .bridge.mtu == .vtep.mtu' \
+  <<<"$status" >/dev/null || fail "ovlctl status: $status"
+node_exec 1 "$OVLCTL" status -c "$E2E_DIR/node1.yaml"
 echo "== a second agent on the node is refused with exit 2"
 rc=0
 out=$(node_exec 1 timeout 10 "$AGENT" --config "$E2E_DIR/node1.yaml" 2>&1) || rc=$?
@@ -82,4 +93,12 @@ out=$(node_exec 1 timeout 10 "$AGENT" --config "$E2E_DIR/node1.yaml" 2>&1) || rc
 echo "exit $rc: $(tail -n1 <<<"$out")"
 [[ $rc == 2 ]] && grep -q "healthAddress 127.0.0.1:9765: cannot listen" <<<"$out" || fail "port clash not refused"
 agent_kill 1 TERM
+echo "== ovlctl status with the agent down: said so, exit 1, the kernel's state still shown"
+rc=0
+status=$(node_exec 1 "$OVLCTL" status -c "$E2E_DIR/node1.yaml" -o json) || rc=$?
+[[ $rc == 1 ]] || fail "ovlctl status with the agent down: exit $rc: $status"
+jq -e '(.agent.running | not) and (.agent.problem | contains("not running"))
+       and .vtep.name == "ovl.1" and .vtep.up and .vtep.peerEntries.routes == 1' \
+  <<<"$status" >/dev/null || fail "ovlctl status with the agent down: $status"
+node_exec 1 "$OVLCTL" status -c "$E2E_DIR/node1.yaml" || true
 echo "PASS"
