@@ -24,6 +24,10 @@
 #include "rules/nft_layout.h"
 #include "rules/nft_socket.h"
 
+namespace ovl::nft {
+class NftBatch;
+}  // namespace ovl::nft
+
 namespace ovl::nat {
 
 class NatTable final : public NatDataplane {
@@ -87,13 +91,41 @@ class NatTable final : public NatDataplane {
   NatTable(nft::NftSocket sock, std::string table)
       : sock_(std::move(sock)), table_(std::move(table)) {}
 
+  // The element operations of one sync, per synced set (nat_table_steps.h).
+  struct ElemDiff;
+
   Result<uint32_t> genId();
+  Result<bool> syncOnce(nft::DesiredIndex& want);  // false: refused (ERESTART), retry
+
+  // Read-back (nat_table_read.cpp).
+  // Reads the table into the view, trusted at generation `gen`; false: the ruleset changed
+  // while it was read.
+  Result<bool> readBackAt(uint32_t gen);
   Status readBack(View& v);
+  Status readTable(View& v);
+  Status readChains(View& v);
+  Status readRules(View& v);
+  Status readSets(View& v);
   Status readElements(View& v, nft::SetId id);
   // Every element of set `l` into `out`; `malformed` when one did not fit the layout.
   Status dumpElements(const nft::SetLayout& l, std::map<nft::ElemKey, nft::KernelElem>& out,
                       bool& malformed);
-  Result<bool> syncOnce(nft::DesiredIndex& want);  // false: refused (ERESTART), retry
+
+  // The batch, planned from the difference between `want` and the view (nat_table_diff.cpp).
+  // A set with another key or flags, or a base chain on another hook: not changeable in place.
+  bool wrongShape(const std::vector<nft::ChainSpec>& chains) const;
+  // The table, the missing sets and chains, and the rules of every chain that differs.
+  void planStructure(nft::NftBatch& batch, bool rebuild, const std::vector<nft::ChainSpec>& chains);
+  ElemDiff diffElements(const nft::DesiredIndex& want) const;
+  void planElements(nft::NftBatch& batch, const ElemDiff& diff);
+  // Chains and sets no longer wanted.
+  void planRemovals(nft::NftBatch& batch, const std::vector<nft::ChainSpec>& chains);
+
+  // Sending (nat_table_send.cpp). false: refused because the ruleset changed (ERESTART).
+  Result<bool> send(nft::NftBatch& batch);
+  // The kernel accepted the batch: the view becomes what `want` describes.
+  void acknowledge(const nft::DesiredIndex& want, const std::vector<nft::ChainSpec>& chains,
+                   const ElemDiff& diff, uint32_t gen);
 
   nft::NftSocket sock_;
   std::string table_;
