@@ -54,113 +54,144 @@ struct RegSource {
   enum class Kind { kUnknown, kL4proto, kDport, kAddr, kIfname } kind = Kind::kUnknown;
   uint32_t mask = 0xffffffff;  // kAddr: host order
 };
+using Registers = std::map<uint32_t, RegSource>;
 
+// Up to 4 bytes of expression data (an address or a prefix of it), zero-padded, as the network
+// order word they start.
+uint32_t networkOrderWord(const void* data, uint32_t len) {
+  uint8_t bytes[4] = {};
+  std::memcpy(bytes, data, len);
+  uint32_t be = 0;
+  std::memcpy(&be, bytes, 4);
+  return be;
+}
+
+// payload: a load of the IPv4 protocol, an address (or its leading bytes), or the transport
+// destination port.
+void readPayload(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  const uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+  const uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+  const uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+  RegSource s;
+  if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 9 && len == 1) {
+    s.kind = K::kL4proto;
+  } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len >= 1 &&
+             len <= 4) {
+    // nft loads only the whole bytes of a prefix (10.244.0.0/16: 2 bytes, no bitwise).
+    s.kind = K::kAddr;
+    s.mask = len == 4 ? 0xffffffffU : ~(0xffffffffU >> (8 * len));
+  } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
+    s.kind = K::kDport;
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG)] = s;
+}
+
+// meta: a load of the L4 protocol, an interface name or the family.
+void readMeta(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
+    return;  // meta set: not a condition
+  }
+  const uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+  RegSource s;
+  if (key == NFT_META_L4PROTO) {
+    s.kind = K::kL4proto;
+  } else if (key == NFT_META_IIFNAME || key == NFT_META_OIFNAME) {
+    s.kind = K::kIfname;
+  } else if (key == NFT_META_NFPROTO) {
+    s.kind = K::kUnknown;  // inet family: "meta nfproto ipv4"; compared below
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)] = s;
+  if (key == NFT_META_NFPROTO) {
+    regs[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)].mask = 0;  // marker: neutral
+  }
+}
+
+// bitwise: a mask on a loaded address narrows its prefix; on anything else it is not followed.
+void readBitwise(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  RegSource s = regs[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG)];
+  uint32_t len = 0;
+  const void* mask = nftnl_expr_get_data(e, NFTNL_EXPR_BITWISE_MASK, &len);
+  if (s.kind == K::kAddr && mask != nullptr && len >= 1 && len <= 4) {
+    s.mask = ntohl(networkOrderWord(mask, len)) & s.mask;
+  } else {
+    s.kind = K::kUnknown;
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG)] = s;
+}
+
+// cmp: an equality on a followed register becomes the rule's condition; anything else makes the
+// rule's match unknown.
+void readCmp(nftnl_expr* e, Registers& regs, NftRule& rule) {
+  using K = RegSource::Kind;
+  const RegSource s = regs[nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG)];
+  uint32_t len = 0;
+  const auto* d = static_cast<const uint8_t*>(nftnl_expr_get_data(e, NFTNL_EXPR_CMP_DATA, &len));
+  const bool eq = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ;
+  if (s.kind == K::kUnknown && s.mask == 0) {
+    return;  // meta nfproto: ipv4 traffic passes it
+  }
+  if (!eq || d == nullptr) {
+    rule.unknownCondition = true;
+  } else if (s.kind == K::kL4proto && len == 1) {
+    rule.l4proto = d[0];
+  } else if (s.kind == K::kDport && len == 2) {
+    rule.dport = static_cast<uint16_t>((d[0] << 8) | d[1]);
+  } else if (s.kind == K::kAddr && len >= 1 && len <= 4) {
+    uint8_t plen = 0;
+    for (uint32_t m = s.mask; m & 0x80000000U; m <<= 1) {
+      ++plen;
+    }
+    rule.addrs.push_back(Ipv4Prefix{Ipv4::fromNetworkOrder(networkOrderWord(d, len)), plen});
+  } else if (s.kind == K::kIfname) {
+    rule.ifnames.emplace_back(reinterpret_cast<const char*>(d),
+                              strnlen(reinterpret_cast<const char*>(d), len));
+  } else {
+    rule.unknownCondition = true;
+  }
+}
+
+// immediate: the verdict, when it writes the verdict register.
+void readImmediate(nftnl_expr* e, NftRule& rule) {
+  if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
+    const int32_t v = static_cast<int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT));
+    rule.verdict = v == NF_DROP     ? Verdict::kDrop
+                   : v == NF_ACCEPT ? Verdict::kAccept
+                                    : Verdict::kOther;
+  }
+}
+
+// A rule's expressions, in order, reduced to its known conditions and its verdict.
 void interpret(nftnl_rule* r, NftRule& out) {
-  std::map<uint32_t, RegSource> regs;
-  struct Ctx {
-    std::map<uint32_t, RegSource>* regs;
-    NftRule* out;
-  } ctx{&regs, &out};
+  struct State {
+    Registers regs;
+    NftRule* rule;
+  } state{{}, &out};
   nftnl_expr_foreach(
       r,
       [](nftnl_expr* e, void* data) -> int {
-        auto& c = *static_cast<Ctx*>(data);
-        auto& rule = *c.out;
+        auto& st = *static_cast<State*>(data);
         const std::string name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-        using K = RegSource::Kind;
         if (name == "payload") {
-          const uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-          const uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-          const uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
-          RegSource s;
-          if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 9 && len == 1) {
-            s.kind = K::kL4proto;
-          } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len >= 1 &&
-                     len <= 4) {
-            // nft loads only the whole bytes of a prefix (10.244.0.0/16: 2 bytes, no bitwise).
-            s.kind = K::kAddr;
-            s.mask = len == 4 ? 0xffffffffU : ~(0xffffffffU >> (8 * len));
-          } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
-            s.kind = K::kDport;
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG)] = s;
+          readPayload(e, st.regs);
         } else if (name == "meta") {
-          if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
-            return 0;  // meta set: not a condition
-          }
-          const uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
-          RegSource s;
-          if (key == NFT_META_L4PROTO) {
-            s.kind = K::kL4proto;
-          } else if (key == NFT_META_IIFNAME || key == NFT_META_OIFNAME) {
-            s.kind = K::kIfname;
-          } else if (key == NFT_META_NFPROTO) {
-            s.kind = K::kUnknown;  // inet family: "meta nfproto ipv4"; compared below
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)] = s;
-          if (key == NFT_META_NFPROTO) {
-            (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)].mask = 0;  // marker: neutral
-          }
+          readMeta(e, st.regs);
         } else if (name == "bitwise") {
-          RegSource s = (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG)];
-          uint32_t len = 0;
-          const void* mask = nftnl_expr_get_data(e, NFTNL_EXPR_BITWISE_MASK, &len);
-          if (s.kind == K::kAddr && mask != nullptr && len >= 1 && len <= 4) {
-            uint8_t bytes[4] = {};
-            std::memcpy(bytes, mask, len);
-            uint32_t be = 0;
-            std::memcpy(&be, bytes, 4);
-            s.mask = ntohl(be) & s.mask;
-          } else {
-            s.kind = K::kUnknown;
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG)] = s;
+          readBitwise(e, st.regs);
         } else if (name == "cmp") {
-          const RegSource s = (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG)];
-          uint32_t len = 0;
-          const auto* d =
-              static_cast<const uint8_t*>(nftnl_expr_get_data(e, NFTNL_EXPR_CMP_DATA, &len));
-          const bool eq = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ;
-          if (s.kind == K::kUnknown && s.mask == 0) {
-            return 0;  // meta nfproto: ipv4 traffic passes it
-          }
-          if (!eq || d == nullptr) {
-            rule.unknownCondition = true;
-          } else if (s.kind == K::kL4proto && len == 1) {
-            rule.l4proto = d[0];
-          } else if (s.kind == K::kDport && len == 2) {
-            rule.dport = static_cast<uint16_t>((d[0] << 8) | d[1]);
-          } else if (s.kind == K::kAddr && len >= 1 && len <= 4) {
-            uint8_t bytes[4] = {};
-            std::memcpy(bytes, d, len);
-            uint32_t be = 0;
-            std::memcpy(&be, bytes, 4);
-            uint8_t plen = 0;
-            for (uint32_t m = s.mask; m & 0x80000000U; m <<= 1) {
-              ++plen;
-            }
-            rule.addrs.push_back(Ipv4Prefix{Ipv4::fromNetworkOrder(be), plen});
-          } else if (s.kind == K::kIfname) {
-            rule.ifnames.emplace_back(reinterpret_cast<const char*>(d),
-                                      strnlen(reinterpret_cast<const char*>(d), len));
-          } else {
-            rule.unknownCondition = true;
-          }
+          readCmp(e, st.regs, *st.rule);
         } else if (name == "immediate") {
-          if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
-            const int32_t v = static_cast<int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT));
-            rule.verdict = v == NF_DROP     ? Verdict::kDrop
-                           : v == NF_ACCEPT ? Verdict::kAccept
-                                            : Verdict::kOther;
-          }
+          readImmediate(e, *st.rule);
         } else if (name == "reject") {
-          rule.verdict = Verdict::kDrop;
+          st.rule->verdict = Verdict::kDrop;
         } else if (name != "counter" && name != "log") {
-          rule.unknownCondition = true;  // lookup, ct, limit, range, ...
+          st.rule->unknownCondition = true;  // lookup, ct, limit, range, ...
         }
         return 0;
       },
-      &ctx);
+      &state);
 }
 
 template <typename Fn>
