@@ -1,13 +1,14 @@
 // The host's settings the overlay depends on: IPv4 forwarding, the tx checksum offload that
 // some kernels get wrong on VXLAN, the conntrack table's fill, and hairpin on the pod bridge's
 // ports when br_netfilter is active.
+#include "diagnostics/checks.h"
+
 #include <sys/utsname.h>
 
 #include <string>
 
 #include <fmt/format.h>
 
-#include "diagnostics/checks.h"
 #include "diagnostics/ethtool.h"
 
 namespace ovl::diag {

@@ -1,10 +1,11 @@
 // What nftables (and iptables-legacy) do to ovl's traffic: other tables dropping the VXLAN port
 // or pod traffic in FORWARD, and ovl's own table compared with what the services plan wants.
+#include "diagnostics/checks.h"
+
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "diagnostics/checks.h"
 #include "diagnostics/iptables_legacy.h"
 #include "diagnostics/nft_inspect.h"
 #include "rules/nat_planner.h"

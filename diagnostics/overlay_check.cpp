@@ -1,12 +1,13 @@
 // The overlay as the kernel holds it: the VTEP with a route, a neighbour and an FDB entry per
 // peer (compared with what the overlay plan wants, through the reconciler's own diff), and the
 // MTUs of the VTEP, the underlay and the pod bridge's ports.
+#include "diagnostics/checks.h"
+
 #include <algorithm>
 #include <string>
 
 #include <fmt/format.h>
 
-#include "diagnostics/checks.h"
 #include "overlay/overlay_plan.h"
 
 namespace ovl::diag {

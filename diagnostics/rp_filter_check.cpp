@@ -2,6 +2,8 @@
 // with iif that its input route lookup answers (the reverse-path check included); refusals
 // become the rp_filter findings (by interface), the route findings (any other refusal) and the
 // log_martians note.
+#include "diagnostics/checks.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -14,7 +16,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "diagnostics/checks.h"
 #include "diagnostics/paths.h"
 
 namespace ovl::diag {
