@@ -3,6 +3,7 @@
 // rp_filter_check.cpp, host_check.cpp, overlay_check.cpp and nftables_check.cpp.
 #include "diagnostics/checker.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <set>
