@@ -64,16 +64,7 @@ class Checker {
   Status persist(Report& r, const std::string& dir);
 
  private:
-  struct Ctx;
-  bool prepare(Ctx& c, Report& r);
-  void checkRpFilter(Ctx& c, Report& r);
-  void checkForwarding(Ctx& c, Report& r);
-  void checkPeers(Ctx& c, Report& r);
-  void checkMtu(Ctx& c, Report& r);
-  void checkTxChecksum(Ctx& c, Report& r);
-  void checkConntrack(Ctx& c, Report& r);
-  void checkHairpin(Ctx& c, Report& r);
-  void checkNftables(Ctx& c, Report& r);
+  // The checks themselves are free functions over a CheckContext (diagnostics/checks.h).
   Status applyFix(const Finding& f, Report& r);
 
   nl::Netlink& nl_;

@@ -10,7 +10,6 @@
 #include <fmt/ranges.h>
 
 #include "rules/nft_handles.h"
-#include "rules/nft_layout.h"
 #include "rules/nft_socket.h"
 
 namespace ovl::diag {
@@ -54,113 +53,144 @@ struct RegSource {
   enum class Kind { kUnknown, kL4proto, kDport, kAddr, kIfname } kind = Kind::kUnknown;
   uint32_t mask = 0xffffffff;  // kAddr: host order
 };
+using Registers = std::map<uint32_t, RegSource>;
 
+// Up to 4 bytes of expression data (an address or a prefix of it), zero-padded, as the network
+// order word they start.
+uint32_t networkOrderWord(const void* data, uint32_t len) {
+  uint8_t bytes[4] = {};
+  std::memcpy(bytes, data, len);
+  uint32_t be = 0;
+  std::memcpy(&be, bytes, 4);
+  return be;
+}
+
+// payload: a load of the IPv4 protocol, an address (or its leading bytes), or the transport
+// destination port.
+void readPayload(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  const uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+  const uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+  const uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+  RegSource s;
+  if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 9 && len == 1) {
+    s.kind = K::kL4proto;
+  } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len >= 1 &&
+             len <= 4) {
+    // nft loads only the whole bytes of a prefix (10.244.0.0/16: 2 bytes, no bitwise).
+    s.kind = K::kAddr;
+    s.mask = len == 4 ? 0xffffffffU : ~(0xffffffffU >> (8 * len));
+  } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
+    s.kind = K::kDport;
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG)] = s;
+}
+
+// meta: a load of the L4 protocol, an interface name or the family.
+void readMeta(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
+    return;  // meta set: not a condition
+  }
+  const uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+  RegSource s;
+  if (key == NFT_META_L4PROTO) {
+    s.kind = K::kL4proto;
+  } else if (key == NFT_META_IIFNAME || key == NFT_META_OIFNAME) {
+    s.kind = K::kIfname;
+  } else if (key == NFT_META_NFPROTO) {
+    s.kind = K::kUnknown;  // inet family: "meta nfproto ipv4"; compared below
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)] = s;
+  if (key == NFT_META_NFPROTO) {
+    regs[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)].mask = 0;  // marker: neutral
+  }
+}
+
+// bitwise: a mask on a loaded address narrows its prefix; on anything else it is not followed.
+void readBitwise(nftnl_expr* e, Registers& regs) {
+  using K = RegSource::Kind;
+  RegSource s = regs[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG)];
+  uint32_t len = 0;
+  const void* mask = nftnl_expr_get_data(e, NFTNL_EXPR_BITWISE_MASK, &len);
+  if (s.kind == K::kAddr && mask != nullptr && len >= 1 && len <= 4) {
+    s.mask = ntohl(networkOrderWord(mask, len)) & s.mask;
+  } else {
+    s.kind = K::kUnknown;
+  }
+  regs[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG)] = s;
+}
+
+// cmp: an equality on a followed register becomes the rule's condition; anything else makes the
+// rule's match unknown.
+void readCmp(nftnl_expr* e, Registers& regs, NftRule& rule) {
+  using K = RegSource::Kind;
+  const RegSource s = regs[nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG)];
+  uint32_t len = 0;
+  const auto* d = static_cast<const uint8_t*>(nftnl_expr_get_data(e, NFTNL_EXPR_CMP_DATA, &len));
+  const bool eq = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ;
+  if (s.kind == K::kUnknown && s.mask == 0) {
+    return;  // meta nfproto: ipv4 traffic passes it
+  }
+  if (!eq || d == nullptr) {
+    rule.unknownCondition = true;
+  } else if (s.kind == K::kL4proto && len == 1) {
+    rule.l4proto = d[0];
+  } else if (s.kind == K::kDport && len == 2) {
+    rule.dport = static_cast<uint16_t>((d[0] << 8) | d[1]);
+  } else if (s.kind == K::kAddr && len >= 1 && len <= 4) {
+    uint8_t plen = 0;
+    for (uint32_t m = s.mask; m & 0x80000000U; m <<= 1) {
+      ++plen;
+    }
+    rule.addrs.push_back(Ipv4Prefix{Ipv4::fromNetworkOrder(networkOrderWord(d, len)), plen});
+  } else if (s.kind == K::kIfname) {
+    rule.ifnames.emplace_back(reinterpret_cast<const char*>(d),
+                              strnlen(reinterpret_cast<const char*>(d), len));
+  } else {
+    rule.unknownCondition = true;
+  }
+}
+
+// immediate: the verdict, when it writes the verdict register.
+void readImmediate(nftnl_expr* e, NftRule& rule) {
+  if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
+    const int32_t v = static_cast<int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT));
+    rule.verdict = v == NF_DROP     ? Verdict::kDrop
+                   : v == NF_ACCEPT ? Verdict::kAccept
+                                    : Verdict::kOther;
+  }
+}
+
+// A rule's expressions, in order, reduced to its known conditions and its verdict.
 void interpret(nftnl_rule* r, NftRule& out) {
-  std::map<uint32_t, RegSource> regs;
-  struct Ctx {
-    std::map<uint32_t, RegSource>* regs;
-    NftRule* out;
-  } ctx{&regs, &out};
+  struct State {
+    Registers regs;
+    NftRule* rule;
+  } state{{}, &out};
   nftnl_expr_foreach(
       r,
       [](nftnl_expr* e, void* data) -> int {
-        auto& c = *static_cast<Ctx*>(data);
-        auto& rule = *c.out;
+        auto& st = *static_cast<State*>(data);
         const std::string name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-        using K = RegSource::Kind;
         if (name == "payload") {
-          const uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-          const uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-          const uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
-          RegSource s;
-          if (base == NFT_PAYLOAD_NETWORK_HEADER && off == 9 && len == 1) {
-            s.kind = K::kL4proto;
-          } else if (base == NFT_PAYLOAD_NETWORK_HEADER && (off == 12 || off == 16) && len >= 1 &&
-                     len <= 4) {
-            // nft loads only the whole bytes of a prefix (10.244.0.0/16: 2 bytes, no bitwise).
-            s.kind = K::kAddr;
-            s.mask = len == 4 ? 0xffffffffU : ~(0xffffffffU >> (8 * len));
-          } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 && len == 2) {
-            s.kind = K::kDport;
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG)] = s;
+          readPayload(e, st.regs);
         } else if (name == "meta") {
-          if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
-            return 0;  // meta set: not a condition
-          }
-          const uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
-          RegSource s;
-          if (key == NFT_META_L4PROTO) {
-            s.kind = K::kL4proto;
-          } else if (key == NFT_META_IIFNAME || key == NFT_META_OIFNAME) {
-            s.kind = K::kIfname;
-          } else if (key == NFT_META_NFPROTO) {
-            s.kind = K::kUnknown;  // inet family: "meta nfproto ipv4"; compared below
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)] = s;
-          if (key == NFT_META_NFPROTO) {
-            (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG)].mask = 0;  // marker: neutral
-          }
+          readMeta(e, st.regs);
         } else if (name == "bitwise") {
-          RegSource s = (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG)];
-          uint32_t len = 0;
-          const void* mask = nftnl_expr_get_data(e, NFTNL_EXPR_BITWISE_MASK, &len);
-          if (s.kind == K::kAddr && mask != nullptr && len >= 1 && len <= 4) {
-            uint8_t bytes[4] = {};
-            std::memcpy(bytes, mask, len);
-            uint32_t be = 0;
-            std::memcpy(&be, bytes, 4);
-            s.mask = ntohl(be) & s.mask;
-          } else {
-            s.kind = K::kUnknown;
-          }
-          (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG)] = s;
+          readBitwise(e, st.regs);
         } else if (name == "cmp") {
-          const RegSource s = (*c.regs)[nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG)];
-          uint32_t len = 0;
-          const auto* d =
-              static_cast<const uint8_t*>(nftnl_expr_get_data(e, NFTNL_EXPR_CMP_DATA, &len));
-          const bool eq = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ;
-          if (s.kind == K::kUnknown && s.mask == 0) {
-            return 0;  // meta nfproto: ipv4 traffic passes it
-          }
-          if (!eq || d == nullptr) {
-            rule.unknownCondition = true;
-          } else if (s.kind == K::kL4proto && len == 1) {
-            rule.l4proto = d[0];
-          } else if (s.kind == K::kDport && len == 2) {
-            rule.dport = static_cast<uint16_t>((d[0] << 8) | d[1]);
-          } else if (s.kind == K::kAddr && len >= 1 && len <= 4) {
-            uint8_t bytes[4] = {};
-            std::memcpy(bytes, d, len);
-            uint32_t be = 0;
-            std::memcpy(&be, bytes, 4);
-            uint8_t plen = 0;
-            for (uint32_t m = s.mask; m & 0x80000000U; m <<= 1) {
-              ++plen;
-            }
-            rule.addrs.push_back(Ipv4Prefix{Ipv4::fromNetworkOrder(be), plen});
-          } else if (s.kind == K::kIfname) {
-            rule.ifnames.emplace_back(reinterpret_cast<const char*>(d),
-                                      strnlen(reinterpret_cast<const char*>(d), len));
-          } else {
-            rule.unknownCondition = true;
-          }
+          readCmp(e, st.regs, *st.rule);
         } else if (name == "immediate") {
-          if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
-            const int32_t v = static_cast<int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT));
-            rule.verdict = v == NF_DROP     ? Verdict::kDrop
-                           : v == NF_ACCEPT ? Verdict::kAccept
-                                            : Verdict::kOther;
-          }
+          readImmediate(e, *st.rule);
         } else if (name == "reject") {
-          rule.verdict = Verdict::kDrop;
+          st.rule->verdict = Verdict::kDrop;
         } else if (name != "counter" && name != "log") {
-          rule.unknownCondition = true;  // lookup, ct, limit, range, ...
+          st.rule->unknownCondition = true;  // lookup, ct, limit, range, ...
         }
         return 0;
       },
-      &ctx);
+      &state);
 }
 
 template <typename Fn>
@@ -427,136 +457,6 @@ std::vector<Finding> forwardDrops(const NftRuleset& rs, const Ipv4Prefix& podCid
       f.fixCommand = acceptPodsCommand(c, podCidr);
       out.push_back(std::move(f));
     }
-  }
-  return out;
-}
-
-Result<OwnTable> readOwnTable(nft::NftSocket& sock, const std::string& table) {
-  OwnTable t;
-  {
-    std::vector<char> buf(4096, 0);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETTABLE, NFPROTO_IPV4, NLM_F_ACK,
-                                          sock.nextSeq());
-    mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table.c_str());
-    Status s = sock.request(nlh, [&](const nlmsghdr*) {
-      t.exists = true;
-      return okStatus();
-    });
-    if (!s) {
-      if (s.error().code == ENOENT) {
-        return t;
-      }
-      return s.error().withContext("get table ip " + table);
-    }
-  }
-  for (const auto& l : nft::setLayouts()) {
-    if (l.id == nft::SetId::kAffinity) {
-      continue;  // filled by the kernel
-    }
-    auto& keys = t.keys[l.name];
-    std::vector<char> buf(4096, 0);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_IPV4, NLM_F_DUMP,
-                                          sock.nextSeq());
-    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
-    mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, l.name);
-    Status s = sock.request(nlh, [&](const nlmsghdr* m) {
-      nft::SetHandle set(nftnl_set_alloc());
-      if (!set || nftnl_set_elems_nlmsg_parse(m, set.get()) < 0) {
-        return okStatus();
-      }
-      struct Ctx {
-        const nft::SetLayout* l;
-        std::set<std::string>* keys;
-      } ctx{&l, &keys};
-      nftnl_set_elem_foreach(
-          set.get(),
-          [](nftnl_set_elem* e, void* data) -> int {
-            auto& c = *static_cast<Ctx*>(data);
-            uint32_t len = 0;
-            const void* k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-            nft::ElemKey key;
-            if (k != nullptr && nft::decode(c.l->key, k, len, key.w)) {
-              c.keys->insert(nft::keyToString(*c.l, key));
-            } else {
-              c.keys->insert("(malformed key)");
-            }
-            return 0;
-          },
-          &ctx);
-      return okStatus();
-    });
-    if (!s && s.error().code != ENOENT) {
-      return s.error().withContext(std::string("list elements of set ") + l.name);
-    }
-  }
-  return t;
-}
-
-OwnTable desiredOwnTable(const nat::NatPlan& plan) {
-  OwnTable t;
-  t.exists = true;
-  const nft::DesiredIndex d = nft::DesiredIndex::of(plan);
-  for (size_t i = 0; i < nft::kSyncedSetCount; ++i) {
-    const auto& l = nft::setLayouts()[i];
-    auto& keys = t.keys[l.name];
-    for (const auto& [key, elem] : d.elems(i)) {
-      keys.insert(nft::keyToString(l, key));
-    }
-  }
-  return t;
-}
-
-std::vector<Finding> compareOwnTable(const OwnTable& desired, const OwnTable& actual,
-                                     const std::string& table) {
-  std::vector<Finding> out;
-  const std::string subject = "table ip " + table;
-  if (!actual.exists) {
-    Finding f;
-    f.check = "nft_table";
-    f.severity = Severity::kError;
-    f.subject = subject;
-    f.title = "ovl's nftables table is missing";
-    f.explanation =
-        "Without it no service address is translated: cluster IPs and NodePorts do not answer. "
-        "The agent creates it on its next pass; if it stays missing the agent is not running.";
-    f.fixCommand = "systemctl restart ovl-agent";
-    out.push_back(std::move(f));
-    return out;
-  }
-  for (const auto& [set, want] : desired.keys) {
-    static const std::set<std::string> kEmpty;
-    auto it = actual.keys.find(set);
-    const auto& have = it == actual.keys.end() ? kEmpty : it->second;
-    std::vector<std::string> missing, extra;
-    std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
-                        std::back_inserter(missing));
-    std::set_difference(have.begin(), have.end(), want.begin(), want.end(),
-                        std::back_inserter(extra));
-    if (missing.empty() && extra.empty()) {
-      continue;
-    }
-    Finding f;
-    f.check = "nft_table";
-    f.severity = Severity::kError;
-    f.subject = subject + " set " + set;
-    f.title = fmt::format("out of step with the datastore: {} element(s) missing, {} extra",
-                          missing.size(), extra.size());
-    f.explanation =
-        "The table does not hold what the cluster's services say: traffic to the missing keys is "
-        "not translated (or goes to endpoints that are gone). A running agent repairs this within "
-        "a second; a lasting difference means the agent is down or failing (see its log).";
-    auto sample = [](const std::vector<std::string>& v) {
-      std::vector<std::string> s(v.begin(), v.begin() + std::min<size_t>(v.size(), 5));
-      return fmt::format("{}{}", fmt::join(s, ", "), v.size() > 5 ? ", ..." : "");
-    };
-    if (!missing.empty()) {
-      f.evidence.push_back({"missing", sample(missing)});
-    }
-    if (!extra.empty()) {
-      f.evidence.push_back({"extra", sample(extra)});
-    }
-    f.fixCommand = "systemctl restart ovl-agent";
-    out.push_back(std::move(f));
   }
   return out;
 }

@@ -1,7 +1,12 @@
 #include "diagnostics/trace.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -57,51 +62,51 @@ Result<Flow> parseFlow(const std::string& src, const std::string& dst) {
   return f;
 }
 
-TracePlan planTrace(const Cluster& cluster, const OverlayPlan& plan, const Flow& flow,
-                    bool dstIsLocal) {
-  TracePlan out;
-  const auto nat = nat::planNat(cluster.services,
-                                nat::planInputs(cluster.network, plan.nodeName, plan.podSubnet));
-  const nat::Target* target = nullptr;
-  Ipv4 slotVip = flow.dst;
-  uint16_t slotPort = flow.port;
+namespace {
+
+// The service entry a flow hits, and the (VIP, port) its slots are listed under.
+struct TraceMatch {
+  const nat::Target* target = nullptr;  // null: no service matches
+  std::string match;
+  Ipv4 slotVip;
+  uint16_t slotPort = 0;
+};
+
+// A cluster or external IP first; a NodePort only when DST is one of this node's addresses
+// (its slots have no VIP).
+TraceMatch matchFlow(const nat::NatPlan& nat, const Flow& flow, bool dstIsLocal) {
+  TraceMatch m{nullptr, "", flow.dst, flow.port};
   for (const auto& v : nat.vips) {
     if (v.ip == flow.dst && v.port == flow.port && v.protocol == flow.protocol) {
-      target = &v.target;
-      out.match = fmt::format("service {}", v.comment);
+      m.target = &v.target;
+      m.match = fmt::format("service {}", v.comment);
     }
   }
-  if (target == nullptr && dstIsLocal) {
+  if (m.target == nullptr && dstIsLocal) {
     for (const auto& n : nat.nodePorts) {
       if (n.port == flow.port && n.protocol == flow.protocol) {
-        target = &n.target;
-        out.match = fmt::format("service {} (NodePort {})", n.comment, n.port);
-        slotVip = Ipv4{};
+        m.target = &n.target;
+        m.match = fmt::format("service {} (NodePort {})", n.comment, n.port);
+        m.slotVip = Ipv4{};
       }
     }
   }
-  if (target == nullptr) {
-    return out;
-  }
-  switch (target->kind) {
-    case nat::Target::Kind::kReject:
-      out.verdict = "reject";
-      return out;
-    case nat::Target::Kind::kDrop:
-      out.verdict = "drop";
-      return out;
-    case nat::Target::Kind::kBalance:
-      out.verdict = "balance";
-      break;
-  }
+  return m;
+}
+
+// The endpoints behind the matched entry: each with its share of the slots and the node whose
+// pod subnet holds it.
+std::vector<TraceEndpoint> endpointsOf(const nat::NatPlan& nat, const OverlayPlan& plan,
+                                       const TraceMatch& m, svc::Protocol protocol) {
   std::map<std::pair<Ipv4, uint16_t>, uint32_t> slots;
   uint32_t total = 0;
   for (const auto& s : nat.slots) {
-    if (s.vip == slotVip && s.port == slotPort && s.protocol == flow.protocol) {
+    if (s.vip == m.slotVip && s.port == m.slotPort && s.protocol == protocol) {
       ++slots[{s.endpoint, s.endpointPort}];
       ++total;
     }
   }
+  std::vector<TraceEndpoint> out;
   for (const auto& [key, n] : slots) {
     TraceEndpoint e;
     e.ip = key.first;
@@ -117,13 +122,18 @@ TracePlan planTrace(const Cluster& cluster, const OverlayPlan& plan, const Flow&
         e.node = p.name;
       }
     }
-    out.endpoints.push_back(e);
+    out.push_back(e);
   }
-  // nat postrouting, as the table programs it.
+  return out;
+}
+
+// nat postrouting, as the table programs it.
+void decideMasquerade(const Cluster& cluster, const nat::Target& target, const Flow& flow,
+                      TracePlan& out) {
   const bool fromPods = cluster.network.podCidr.contains(flow.src);
-  if (target->keepSource) {
+  if (target.keepSource) {
     out.masqueradeWhy = "externalTrafficPolicy Local keeps the client's address";
-  } else if (target->masquerade) {
+  } else if (target.masquerade) {
     out.masquerade = true;
     out.masqueradeWhy = "external traffic with externalTrafficPolicy Cluster";
   } else if (cluster.network.masquerade == svc::MasqueradeMode::kAll) {
@@ -138,6 +148,33 @@ TracePlan planTrace(const Cluster& cluster, const OverlayPlan& plan, const Flow&
                             ? "network.masquerade: none"
                             : "the source is a pod address";
   }
+}
+
+}  // namespace
+
+TracePlan planTrace(const Cluster& cluster, const OverlayPlan& plan, const Flow& flow,
+                    bool dstIsLocal) {
+  TracePlan out;
+  const auto nat = nat::planNat(cluster.services,
+                                nat::planInputs(cluster.network, plan.nodeName, plan.podSubnet));
+  const TraceMatch m = matchFlow(nat, flow, dstIsLocal);
+  if (m.target == nullptr) {
+    return out;
+  }
+  out.match = m.match;
+  switch (m.target->kind) {
+    case nat::Target::Kind::kReject:
+      out.verdict = "reject";
+      return out;
+    case nat::Target::Kind::kDrop:
+      out.verdict = "drop";
+      return out;
+    case nat::Target::Kind::kBalance:
+      out.verdict = "balance";
+      break;
+  }
+  out.endpoints = endpointsOf(nat, plan, m, flow.protocol);
+  decideMasquerade(cluster, *m.target, flow, out);
   return out;
 }
 
@@ -156,138 +193,200 @@ int linkIndex(nl::Netlink& netlink, const std::string& name) {
   return l && *l ? (*l)->index : 0;
 }
 
+bool isLocalAddress(nl::Netlink& netlink, Ipv4 ip) {
+  bool local = false;
+  if (auto addrs = netlink.addresses()) {
+    local = std::any_of(addrs->begin(), addrs->end(),
+                        [&](const nl::Address& a) { return a.local.addr == ip; });
+  }
+  return local;
+}
+
+// What the explanation of every endpoint refers to.
+struct TraceScope {
+  nl::Netlink& netlink;
+  const Cluster& cluster;
+  const OverlayPlan& plan;
+  const std::string& underlay;
+  const Flow& flow;
+  const TracePlan& tp;
+  int vtepIndex = 0;  // 0: no VTEP
+  bool srcLocal = false;
+};
+
+// Which service entry matches, and what it does with the flow.
+std::string serviceLines(const TracePlan& tp, const Flow& flow) {
+  if (tp.match.empty()) {
+    return fmt::format("service: none matches {}:{}/{}; the packet is routed as it is\n",
+                       flow.dst.toString(), flow.port, svc::toString(flow.protocol));
+  }
+  std::string out = fmt::format("service: {} -> {}\n", tp.match, tp.verdict);
+  if (tp.verdict == "reject") {
+    out += "  no usable endpoint: refused at once (TCP reset / ICMP port unreachable)\n";
+  } else if (tp.verdict == "drop") {
+    out += "  externalTrafficPolicy Local and no endpoint on this node: dropped\n";
+  }
+  return out;
+}
+
+// Through the VTEP: the neighbour entry of the next hop, and the FDB entry of its MAC.
+std::string overlayHopLines(const TraceScope& t, const Ipv4& gateway) {
+  std::optional<MacAddr> mac;
+  if (auto n = t.netlink.neighbours(t.vtepIndex)) {
+    for (const auto& x : *n) {
+      if (x.ip == gateway) {
+        mac = x.mac;
+      }
+    }
+  }
+  std::string out = fmt::format("  neighbour: {} lladdr {}\n", gateway.toString(),
+                                mac ? mac->toString() : "MISSING (no permanent entry on the VTEP)");
+  if (mac) {
+    std::optional<Ipv4> dst;
+    if (auto f = t.netlink.fdb(t.vtepIndex)) {
+      for (const auto& x : *f) {
+        if (x.mac == *mac) {
+          dst = x.dst;
+        }
+      }
+    }
+    out +=
+        fmt::format("  fdb: {} dst {} (VXLAN to that node's underlay address)\n", mac->toString(),
+                    dst ? dst->toString() : "MISSING (no FDB entry on the VTEP)");
+  }
+  return out;
+}
+
+// The address the reply goes back to: this node's (the route's source) when masqueraded.
+Ipv4 replyAddress(const TraceScope& t, const nl::RouteAnswer& route) {
+  if (!t.tp.match.empty() && t.tp.masquerade && route.prefSrc) {
+    return *route.prefSrc;
+  }
+  return t.flow.src;
+}
+
+// The flow after DNAT to this endpoint, and after masquerade where it applies.
+std::string natLines(const TraceScope& t, const TraceEndpoint& e, const nl::RouteAnswer& route) {
+  std::string out =
+      fmt::format("  after DNAT: {} -> {}:{}\n", t.flow.src.toString(), e.ip.toString(), e.port);
+  if (t.tp.masquerade && route.prefSrc) {
+    out += fmt::format("  after masquerade: {} -> {}:{} ({})\n", route.prefSrc->toString(),
+                       e.ip.toString(), e.port, t.tp.masqueradeWhy);
+  } else {
+    out += fmt::format("  not masqueraded ({})\n", t.tp.masqueradeWhy);
+  }
+  return out;
+}
+
+// The interface the reply arrives on at this node ("" = not behind ovl's VTEP or bridge).
+std::string replyInterface(const TraceScope& t, const TraceEndpoint& e,
+                           const nl::RouteAnswer& route, const Ipv4& replyTo) {
+  if (e.local) {
+    return t.plan.bridgeName;
+  }
+  if (route.oif == t.vtepIndex && t.vtepIndex != 0) {
+    // The remote node routes the reply by its destination: pod and VTEP addresses come back
+    // over the overlay; anything else (a host's underlay address) over the underlay.
+    return t.cluster.network.podCidr.contains(replyTo) ? t.plan.vtepName : t.underlay;
+  }
+  return "";
+}
+
+// The kernel's verdict on the reply arriving on replyIif: its input route lookup, reverse-path
+// check included.
+std::string replyVerdict(const TraceScope& t, const TraceEndpoint& e, const Ipv4& replyTo,
+                         const std::string& replyIif) {
+  const int iif = linkIndex(t.netlink, replyIif);
+  auto verdict = t.netlink.routeGet(replyTo, e.ip, iif);
+  std::string out = fmt::format("  reply {} -> {} arriving on {}: ", e.ip.toString(),
+                                replyTo.toString(), replyIif);
+  if (verdict) {
+    out += "accepted by the kernel\n";
+  } else if (verdict.error().code == EXDEV || verdict.error().code == EINVAL) {
+    // Recent kernels answer a reverse-path failure with EINVAL (as any martian source),
+    // older ones with EXDEV; rp_filter on the interface says which it is.
+    ProcFs fs;
+    auto rp = fs.rpFilter(replyIif);
+    const bool byRp = rp && rp->effective() != 0;
+    out += fmt::format("{} (ip route get {} from {} iif {} -> {}{}); run ovlctl diagnose\n",
+                       byRp ? "DROPPED by reverse-path filtering" : "DROPPED as a martian source",
+                       replyTo.toString(), e.ip.toString(), replyIif,
+                       verdict.error().code == EXDEV ? "EXDEV" : "EINVAL",
+                       rp ? ", rp_filter " + rp->describe(replyIif) : "");
+  } else {
+    out += fmt::format("refused: {}\n", verdict.error().message);
+  }
+  return out;
+}
+
+// Where the reply arrives on this node, and would the kernel accept it there?
+std::string replyLines(const TraceScope& t, const TraceEndpoint& e, const nl::RouteAnswer& route) {
+  const Ipv4 replyTo = replyAddress(t, route);
+  const std::string replyIif = replyInterface(t, e, route, replyTo);
+  if (!t.srcLocal && !t.cluster.network.podCidr.contains(t.flow.src)) {
+    if (!t.tp.match.empty() && !t.tp.masquerade && !e.local) {
+      // The endpoint's node answers the client directly: the reply skips this node's
+      // conntrack, so its source is never translated back.
+      return fmt::format(
+          "  reply: goes from {} straight to {} with source {}, not through this node's "
+          "de-NAT; the client drops it (masquerade, or externalTrafficPolicy Local, avoids "
+          "this)\n",
+          e.node.empty() ? "the endpoint's node" : e.node, t.flow.src.toString(), e.ip.toString());
+    }
+    return "  reply: not checked here (the client is not on this node)\n";
+  }
+  if (replyIif.empty()) {
+    return "  reply: the endpoint is not behind ovl's VTEP or bridge; not checked\n";
+  }
+  return replyVerdict(t, e, replyTo, replyIif);
+}
+
+// One endpoint (or the destination itself, when no service matches): the route to it, the
+// VTEP's entries on the way, the NAT, and the reply.
+std::string endpointLines(const TraceScope& t, const TraceEndpoint& e) {
+  std::string out;
+  if (!t.tp.match.empty()) {
+    out += fmt::format("endpoint {}:{} on {} ({:.1f}%, {} slot(s))\n", e.ip.toString(), e.port,
+                       e.node.empty() ? "no known node" : e.node, e.probability * 100, e.slots);
+  } else {
+    out += fmt::format("destination {}\n", e.ip.toString());
+  }
+  auto route = t.netlink.routeGet(e.ip);
+  if (!route) {
+    out += fmt::format("  route: {}\n", route.error().message);
+    return out;
+  }
+  const std::string oif = route->oif ? linkName(t.netlink, route->oif) : "local";
+  out += fmt::format("  route: {}{} dev {}{}\n", e.ip.toString(),
+                     route->gateway ? " via " + route->gateway->toString() : "", oif,
+                     route->prefSrc ? " src " + route->prefSrc->toString() : "");
+  if (route->oif == t.vtepIndex && t.vtepIndex != 0 && route->gateway) {
+    out += overlayHopLines(t, *route->gateway);
+  }
+  if (!t.tp.match.empty()) {
+    out += natLines(t, e, *route);
+  }
+  out += replyLines(t, e, *route);
+  return out;
+}
+
 }  // namespace
 
 std::string explainTrace(nl::Netlink& netlink, const Cluster& cluster, const OverlayPlan& plan,
                          const std::string& underlay, const Flow& flow) {
   std::string out = fmt::format("flow {} traced on node {}\n", flow.toString(), plan.nodeName);
-  bool dstLocal = false;
-  if (auto addrs = netlink.addresses()) {
-    dstLocal = std::any_of(addrs->begin(), addrs->end(),
-                           [&](const nl::Address& a) { return a.local.addr == flow.dst; });
-  }
-  bool srcLocal = false;
-  if (auto addrs = netlink.addresses()) {
-    srcLocal = std::any_of(addrs->begin(), addrs->end(),
-                           [&](const nl::Address& a) { return a.local.addr == flow.src; });
-  }
+  const bool dstLocal = isLocalAddress(netlink, flow.dst);
+  const bool srcLocal = isLocalAddress(netlink, flow.src);
   const TracePlan tp = planTrace(cluster, plan, flow, dstLocal);
-  if (tp.match.empty()) {
-    out += fmt::format("service: none matches {}:{}/{}; the packet is routed as it is\n",
-                       flow.dst.toString(), flow.port, svc::toString(flow.protocol));
-  } else {
-    out += fmt::format("service: {} -> {}\n", tp.match, tp.verdict);
-    if (tp.verdict == "reject") {
-      out += "  no usable endpoint: refused at once (TCP reset / ICMP port unreachable)\n";
-    } else if (tp.verdict == "drop") {
-      out += "  externalTrafficPolicy Local and no endpoint on this node: dropped\n";
-    }
-  }
+  out += serviceLines(tp, flow);
   std::vector<TraceEndpoint> targets = tp.endpoints;
   if (tp.match.empty()) {
     targets.push_back(TraceEndpoint{flow.dst, flow.port, "", 1.0, 0, false});
   }
-  const int vtepIndex = linkIndex(netlink, plan.vtepName);
+  const TraceScope t{netlink, cluster, plan, underlay, flow, tp, linkIndex(netlink, plan.vtepName),
+                     srcLocal};
   for (const auto& e : targets) {
-    if (!tp.match.empty()) {
-      out += fmt::format("endpoint {}:{} on {} ({:.1f}%, {} slot(s))\n", e.ip.toString(), e.port,
-                         e.node.empty() ? "no known node" : e.node, e.probability * 100, e.slots);
-    } else {
-      out += fmt::format("destination {}\n", e.ip.toString());
-    }
-    auto route = netlink.routeGet(e.ip);
-    if (!route) {
-      out += fmt::format("  route: {}\n", route.error().message);
-      continue;
-    }
-    const std::string oif = route->oif ? linkName(netlink, route->oif) : "local";
-    out += fmt::format("  route: {}{} dev {}{}\n", e.ip.toString(),
-                       route->gateway ? " via " + route->gateway->toString() : "", oif,
-                       route->prefSrc ? " src " + route->prefSrc->toString() : "");
-    if (route->oif == vtepIndex && vtepIndex != 0 && route->gateway) {
-      std::optional<MacAddr> mac;
-      if (auto n = netlink.neighbours(vtepIndex)) {
-        for (const auto& x : *n) {
-          if (x.ip == *route->gateway) {
-            mac = x.mac;
-          }
-        }
-      }
-      out += fmt::format("  neighbour: {} lladdr {}\n", route->gateway->toString(),
-                         mac ? mac->toString() : "MISSING (no permanent entry on the VTEP)");
-      if (mac) {
-        std::optional<Ipv4> dst;
-        if (auto f = netlink.fdb(vtepIndex)) {
-          for (const auto& x : *f) {
-            if (x.mac == *mac) {
-              dst = x.dst;
-            }
-          }
-        }
-        out += fmt::format("  fdb: {} dst {} (VXLAN to that node's underlay address)\n",
-                           mac->toString(),
-                           dst ? dst->toString() : "MISSING (no FDB entry on the VTEP)");
-      }
-    }
-    Ipv4 replyTo = flow.src;
-    if (!tp.match.empty()) {
-      out +=
-          fmt::format("  after DNAT: {} -> {}:{}\n", flow.src.toString(), e.ip.toString(), e.port);
-      if (tp.masquerade && route->prefSrc) {
-        replyTo = *route->prefSrc;
-        out += fmt::format("  after masquerade: {} -> {}:{} ({})\n", replyTo.toString(),
-                           e.ip.toString(), e.port, tp.masqueradeWhy);
-      } else {
-        out += fmt::format("  not masqueraded ({})\n", tp.masqueradeWhy);
-      }
-    }
-    // Where the reply arrives on this node, and would the kernel accept it there?
-    std::string replyIif;
-    if (e.local) {
-      replyIif = plan.bridgeName;
-    } else if (route->oif == vtepIndex && vtepIndex != 0) {
-      // The remote node routes the reply by its destination: pod and VTEP addresses come back
-      // over the overlay; anything else (a host's underlay address) over the underlay.
-      replyIif = cluster.network.podCidr.contains(replyTo) ? plan.vtepName : underlay;
-    }
-    if (!srcLocal && !cluster.network.podCidr.contains(flow.src)) {
-      if (!tp.match.empty() && !tp.masquerade && !e.local) {
-        // The endpoint's node answers the client directly: the reply skips this node's
-        // conntrack, so its source is never translated back.
-        out += fmt::format(
-            "  reply: goes from {} straight to {} with source {}, not through this node's "
-            "de-NAT; the client drops it (masquerade, or externalTrafficPolicy Local, avoids "
-            "this)\n",
-            e.node.empty() ? "the endpoint's node" : e.node, flow.src.toString(), e.ip.toString());
-      } else {
-        out += "  reply: not checked here (the client is not on this node)\n";
-      }
-      continue;
-    }
-    if (replyIif.empty()) {
-      out += "  reply: the endpoint is not behind ovl's VTEP or bridge; not checked\n";
-      continue;
-    }
-    const int iif = linkIndex(netlink, replyIif);
-    auto verdict = netlink.routeGet(replyTo, e.ip, iif);
-    out += fmt::format("  reply {} -> {} arriving on {}: ", e.ip.toString(), replyTo.toString(),
-                       replyIif);
-    if (verdict) {
-      out += "accepted by the kernel\n";
-    } else if (verdict.error().code == EXDEV || verdict.error().code == EINVAL) {
-      // Recent kernels answer a reverse-path failure with EINVAL (as any martian source),
-      // older ones with EXDEV; rp_filter on the interface says which it is.
-      ProcFs fs;
-      auto rp = fs.rpFilter(replyIif);
-      const bool byRp = rp && rp->effective() != 0;
-      out += fmt::format("{} (ip route get {} from {} iif {} -> {}{}); run ovlctl diagnose\n",
-                         byRp ? "DROPPED by reverse-path filtering" : "DROPPED as a martian source",
-                         replyTo.toString(), e.ip.toString(), replyIif,
-                         verdict.error().code == EXDEV ? "EXDEV" : "EINVAL",
-                         rp ? ", rp_filter " + rp->describe(replyIif) : "");
-    } else {
-      out += fmt::format("refused: {}\n", verdict.error().message);
-    }
+    out += endpointLines(t, e);
   }
   return out;
 }

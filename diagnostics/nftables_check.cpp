@@ -1,0 +1,85 @@
+// What nftables (and iptables-legacy) do to ovl's traffic: other tables dropping the VXLAN port
+// or pod traffic in FORWARD, and ovl's own table compared with what the services plan wants.
+#include "diagnostics/checks.h"
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "diagnostics/iptables_legacy.h"
+#include "diagnostics/nft_inspect.h"
+#include "rules/nat_planner.h"
+#include "rules/nft_socket.h"
+
+namespace ovl::diag {
+
+namespace {
+
+// The VXLAN port and FORWARD analyses of one ruleset (nftables' or iptables-legacy's).
+void addDrops(const CheckContext& c, const NftRuleset& rs, Report& r) {
+  const NetworkConfig& net = c.m.network;
+  for (auto& f : vxlanPortDrops(rs, net.port, c.cfg.nftTable)) {
+    r.findings.push_back(std::move(f));
+  }
+  for (auto& f :
+       forwardDrops(rs, net.podCidr, {c.m.plan->vtepName, c.m.plan->bridgeName}, c.cfg.nftTable)) {
+    r.findings.push_back(std::move(f));
+  }
+}
+
+// Other tables, nftables' and iptables-legacy's, that drop ovl's traffic.
+void checkOtherTables(const CheckContext& c, nft::NftSocket& sock, Report& r) {
+  auto rs = readRuleset(sock);
+  if (!rs) {
+    r.notChecked.push_back("nftables: " + rs.error().message);
+  } else {
+    r.checksRun.push_back("vxlan_port");
+    r.checksRun.push_back("forward_drop");
+    addDrops(c, *rs, r);
+  }
+  // iptables-legacy: its tables are invisible to nftables; libip4tc reads them.
+  if (auto names = c.fs.read("net/ip_tables_names"); names && !names->empty()) {
+    std::vector<std::string> tables;
+    std::istringstream in(*names);
+    for (std::string t; in >> t;) {
+      tables.push_back(t);
+    }
+    auto legacy = readLegacyRuleset(tables);
+    if (legacy) {
+      addDrops(c, *legacy, r);
+    } else {
+      r.notChecked.push_back("iptables-legacy: " + legacy.error().message);
+    }
+  }
+}
+
+// ovl's own table against the NatPlan of the cluster's services (the plan the agent programs).
+void checkOwnTable(const CheckContext& c, const Cluster& cl, nft::NftSocket& sock, Report& r) {
+  r.checksRun.push_back("nft_table");
+  auto own = readOwnTable(sock, c.cfg.nftTable);
+  if (!own) {
+    r.notChecked.push_back("nft_table: " + own.error().message);
+    return;
+  }
+  const auto natPlan = nat::planNat(
+      cl.services, nat::planInputs(cl.network, c.m.plan->nodeName, c.m.plan->podSubnet));
+  for (auto& f : compareOwnTable(desiredOwnTable(natPlan), *own, c.cfg.nftTable)) {
+    r.findings.push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+void checkNftables(const CheckContext& c, Report& r) {
+  auto sock = nft::NftSocket::create();
+  if (!sock) {
+    r.notChecked.push_back("nftables: " + sock.error().message);
+    return;
+  }
+  checkOtherTables(c, *sock, r);
+  if (c.m.cluster != nullptr) {
+    checkOwnTable(c, *c.m.cluster, *sock, r);
+  }
+}
+
+}  // namespace ovl::diag
