@@ -1,10 +1,10 @@
 // model/ owns the cluster model, below every other library of ovl: the network, the nodes and the
 // services (model/service.h) as plain values, where each value came from (model/source_mark.h),
-// and reading them: agent.yaml, the cluster file and the documents stored in etcd, with every
-// problem reported as a ConfigIssue (model/config.h gathers those parsers). It includes only
-// common/; yaml-cpp is a private dependency of its sources, fmt is used by its sources.
+// and reading them: agent.yaml, the cluster file and the documents stored in etcd, every problem
+// a ConfigIssue (model/config.h gathers those parsers). Its headers include only common/ and the
+// standard library; yaml-cpp and fmt are used privately, inside its sources and internal headers.
 //
-// This header: the cluster model shared by every datastore: the network, the nodes and the
+// This header: the cluster model shared by every datastore, the network, the nodes and the
 // services. Plain values; validation lives in the parsers (model/config.h).
 #pragma once
 
