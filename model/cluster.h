@@ -1,5 +1,11 @@
-// The cluster model shared by every datastore: the network, the nodes and the services (whose
-// model is in model/service.h). Plain values; validation lives in config.h.
+// model/ owns the cluster model, below every other library of ovl: the network, the nodes and the
+// services (model/service.h) as plain values, where each value came from (model/source_mark.h),
+// and reading them: agent.yaml, the cluster file and the documents stored in etcd, every problem
+// a ConfigIssue (model/config.h gathers those parsers). Its headers include only common/ and the
+// standard library; yaml-cpp and fmt are used privately, inside its sources and internal headers.
+//
+// This header: the cluster model shared by every datastore, the network, the nodes and the
+// services. Plain values; validation lives in the parsers (model/config.h).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Assertions on configuration issues, shared by the config and service config tests.
+// Assertions on configuration issues, shared by the tests of the model's parsers.
 #pragma once
 
 #include <gtest/gtest.h>

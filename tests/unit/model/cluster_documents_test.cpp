@@ -1,5 +1,6 @@
-// The etcd datastore's pure parts: agent.yaml's etcd section, the key layout, the subnet choice,
-// and a cluster assembled from separately stored documents (bad ones named by key and skipped).
+// A cluster assembled from separately stored documents (model/cluster_documents.h), as the etcd
+// datastore keeps it: bad documents named by key and skipped, service files, and the service
+// changes that stand for a build.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,8 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "datastore/etcd_keys.h"
-#include "model/config.h"
+#include "model/cluster_documents.h"
 #include "tests/unit/model/config_issues.h"
 
 namespace ovl {
@@ -19,42 +19,6 @@ namespace {
 
 using test::dump;
 using test::hasIssue;
-
-constexpr const char* kAgentFile = "/etc/ovl/agent.yaml";
-
-TEST(EtcdAgentConfig, ReadsTheEtcdSection) {
-  auto r = parseAgentConfig(
-      "nodeName: n1\n"
-      "datastore: etcd\n"
-      "underlayIP: 192.168.50.1\n"
-      "etcd:\n"
-      "  endpoints: [127.0.0.1:2379, 'https://10.0.0.2:2379']\n"
-      "  prefix: /cluster-a\n"
-      "  caFile: pki/ca.pem\n"
-      "  certFile: /pki/n1.pem\n"
-      "  keyFile: /pki/n1-key.pem\n"
-      "  leaseTTL: 6\n",
-      kAgentFile);
-  ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
-  const AgentConfig& c = r.config;
-  EXPECT_EQ(c.datastore, "etcd");
-  ASSERT_TRUE(c.underlayIp);
-  EXPECT_EQ(c.underlayIp->toString(), "192.168.50.1");
-  EXPECT_EQ(c.etcd.endpoints, (std::vector<std::string>{"127.0.0.1:2379", "10.0.0.2:2379"}));
-  EXPECT_EQ(c.etcd.prefix, "/cluster-a");
-  EXPECT_EQ(c.etcd.caFile, "/etc/ovl/pki/ca.pem");  // relative to agent.yaml
-  EXPECT_EQ(c.etcd.certFile, "/pki/n1.pem");
-  EXPECT_EQ(c.etcd.leaseTtlSeconds, 6);
-}
-
-TEST(EtcdAgentConfig, ExampleFileIsValid) {
-  const auto path = std::filesystem::path(OVL_SOURCE_DIR) / "examples/agent-etcd.yaml";
-  auto r = loadAgentConfig(path.string());
-  ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
-  EXPECT_EQ(r.config.datastore, "etcd");
-  EXPECT_EQ(r.config.etcd.endpoints.size(), 3u);
-  EXPECT_EQ(r.config.etcd.leaseTtlSeconds, 10);
-}
 
 TEST(ClusterDocuments, DemoNetworkDocumentIsValid) {
   const auto path = std::filesystem::path(OVL_SOURCE_DIR) / "examples/demo/network.yaml";
@@ -66,108 +30,6 @@ TEST(ClusterDocuments, DemoNetworkDocumentIsValid) {
   ClusterLoad load = docs.build();
   ASSERT_TRUE(load.issues.empty()) << dump(load.issues);
   EXPECT_EQ(load.cluster.network.serviceCidr, Ipv4Prefix::parse("10.96.0.0/12"));
-}
-
-TEST(EtcdAgentConfig, DefaultsAndRequiredFields) {
-  auto r = parseAgentConfig("nodeName: n1\ndatastore: etcd\n", kAgentFile);
-  EXPECT_TRUE(hasIssue(r.issues, "etcd", 1, {"missing required field 'etcd'"}));
-  EXPECT_TRUE(hasIssue(r.issues, "underlayIP", 1, {"missing required field 'underlayIP'"}));
-  EXPECT_EQ(r.issues.size(), 2u) << dump(r.issues);  // no clusterFile with etcd
-
-  r = parseAgentConfig(
-      "nodeName: n1\ndatastore: etcd\nunderlayIP: 10.0.0.1\netcd: {endpoints: [e:2379]}\n",
-      kAgentFile);
-  ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
-  EXPECT_EQ(r.config.etcd.prefix, EtcdConfig::kDefaultPrefix);
-  EXPECT_EQ(r.config.etcd.leaseTtlSeconds, EtcdConfig::kDefaultLeaseTtlSeconds);
-}
-
-TEST(EtcdAgentConfig, BadValuesNameTheFieldAndWhatWasExpected) {
-  auto r = parseAgentConfig(
-      "nodeName: n1\n"
-      "datastore: etcd\n"
-      "underlayIP: 127.0.0.1\n"
-      "etcd:\n"
-      "  endpoints: [127.0.0.1, 'h:99999']\n"
-      "  prefix: ovl/\n"
-      "  certFile: c.pem\n"
-      "  leaseTTL: 1\n"
-      "  tls: yes\n",
-      kAgentFile);
-  EXPECT_TRUE(hasIssue(r.issues, "underlayIP", 3, {"loopback", "unicast"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.endpoints[0]", 5, {"'127.0.0.1'", "host:port"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.endpoints[1]", 5, {"'h:99999'"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.prefix", 6, {"'ovl/'", "starting with '/'"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.leaseTTL", 8, {"2..3600"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.tls", 9, {"unknown field 'tls'"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd", 5, {"certFile and keyFile go together"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd.caFile", 5, {"no caFile"}));
-}
-
-TEST(EtcdAgentConfig, EtcdFieldsWithTheFileDatastoreAreReported) {
-  auto r = parseAgentConfig(
-      "nodeName: n1\nclusterFile: c.yaml\nunderlayIP: 10.0.0.1\netcd: {endpoints: [e:1]}\n",
-      kAgentFile);
-  EXPECT_TRUE(hasIssue(r.issues, "underlayIP", 3, {"only used with datastore etcd"}));
-  EXPECT_TRUE(hasIssue(r.issues, "etcd", 4, {"only used with datastore etcd"}));
-}
-
-TEST(EtcdKeys, LayoutAndKinds) {
-  EtcdKeys k{"/ovl"};
-  auto subnet = *Ipv4Prefix::parse("10.244.7.0/24");
-  EXPECT_EQ(k.subnet(subnet), "/ovl/subnets/10.244.7.0-24");
-  EXPECT_EQ(k.subnetOf("/ovl/subnets/10.244.7.0-24"), subnet);
-  EXPECT_FALSE(k.subnetOf("/ovl/subnets/10.244.7.1-24"));  // not a network address
-  EXPECT_FALSE(k.subnetOf("/ovl/subnets/garbage"));
-  EXPECT_EQ(k.kindOf("/ovl/config"), EtcdKeys::Kind::kConfig);
-  EXPECT_EQ(k.kindOf("/ovl/nodes/n1"), EtcdKeys::Kind::kNode);
-  EXPECT_EQ(k.kindOf("/ovl/nodes/"), EtcdKeys::Kind::kOther);
-  EXPECT_EQ(k.kindOf("/ovl/services/default/web"), EtcdKeys::Kind::kService);
-  EXPECT_EQ(k.kindOf("/ovl/configx"), EtcdKeys::Kind::kOther);
-  EXPECT_EQ(k.kindOf("/ovlx/nodes/n1"), EtcdKeys::Kind::kOther);
-}
-
-TEST(EtcdKeys, NodeRecordCarriesReadiness) {
-  const std::string rec = encodeNodeRecord("n1", *Ipv4::parse("192.168.50.1"),
-                                           *Ipv4Prefix::parse("10.244.1.0/24"), true);
-  EXPECT_EQ(
-      rec, R"({"name":"n1","underlayIP":"192.168.50.1","podSubnet":"10.244.1.0/24","ready":true})");
-  EXPECT_TRUE(nodeRecordReady(rec));
-  EXPECT_FALSE(nodeRecordReady("{\"ready\":\"yes\"}"));
-  EXPECT_FALSE(nodeRecordReady("{{{"));
-}
-
-NetworkConfig network(const char* cidr, uint8_t len) {
-  NetworkConfig n;
-  n.podCidr = *Ipv4Prefix::parse(cidr);
-  n.subnetLength = len;
-  return n;
-}
-
-TEST(ChooseSubnet, PreferredFirstThenFreeFromTheSeed) {
-  const auto net = network("10.244.0.0/16", 24);
-  EXPECT_EQ(subnetCount(net), 256u);
-  std::set<Ipv4Prefix> taken{*Ipv4Prefix::parse("10.244.5.0/24")};
-  auto preferred = Ipv4Prefix::parse("10.244.9.0/24");
-  EXPECT_EQ(chooseSubnet(net, taken, preferred, 3), preferred);
-  // Preferred but taken, outside the pod CIDR, or of another length: the scan decides.
-  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.244.5.0/24"), 5)->toString(),
-            "10.244.6.0/24");
-  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.245.9.0/24"), 3)->toString(),
-            "10.244.3.0/24");
-  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.244.9.0/25"), 3)->toString(),
-            "10.244.3.0/24");
-  // The scan wraps around.
-  EXPECT_EQ(chooseSubnet(net, taken, std::nullopt, 255 + 256 * 7)->toString(), "10.244.255.0/24");
-}
-
-TEST(ChooseSubnet, ExhaustedPoolGivesNothing) {
-  const auto net = network("10.250.0.0/29", 30);
-  ASSERT_EQ(subnetCount(net), 2u);
-  std::set<Ipv4Prefix> taken{*Ipv4Prefix::parse("10.250.0.0/30")};
-  EXPECT_EQ(chooseSubnet(net, taken, std::nullopt, 0)->toString(), "10.250.0.4/30");
-  taken.insert(*Ipv4Prefix::parse("10.250.0.4/30"));
-  EXPECT_FALSE(chooseSubnet(net, taken, std::nullopt, 0));
 }
 
 constexpr const char* kNetwork = "podCIDR: 10.244.0.0/16\nserviceCIDR: 10.96.0.0/12\n";

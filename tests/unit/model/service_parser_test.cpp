@@ -7,47 +7,26 @@
 #include <string>
 #include <string_view>
 
-#include "model/config.h"
+#include "model/cluster_file.h"
 #include "tests/unit/model/config_issues.h"
+#include "tests/unit/model/test_inputs.h"
 
 namespace ovl {
 namespace {
 
 using test::dump;
 using test::hasIssue;
+using test::ids;
+using test::service;
+using test::withServices;
 
 constexpr const char* kFile = "cluster.yaml";
-
-// Lines 1-4: a network with a serviceCIDR; the service entries start at line 5.
-std::string withServices(const std::string& services) {
-  return "network:\n"
-         "  podCIDR: 10.244.0.0/16\n"
-         "  serviceCIDR: 10.96.0.0/12\n"
-         "services:\n" +
-         services;
-}
-
-// A minimal valid service entry, five lines: namespace, name, clusterIP, ports, one port.
-std::string service(const std::string& name, const std::string& ip = "10.96.0.10",
-                    const std::string& port = "80") {
-  return "  - namespace: default\n    name: " + name + "\n    clusterIP: " + ip +
-         "\n    ports:\n      - port: " + port + "\n";
-}
 
 // Parses `services` under a valid network; a service issue is never fatal.
 ClusterLoad parseServices(const std::string& services) {
   auto load = parseCluster(withServices(services), kFile);
   EXPECT_FALSE(load.fatal) << dump(load.issues);
   return load;
-}
-
-// The names (namespace/name) of the services kept, in order.
-std::vector<std::string> ids(const ClusterLoad& load) {
-  std::vector<std::string> out;
-  for (const auto& s : load.cluster.services) {
-    out.push_back(s.id());
-  }
-  return out;
 }
 
 Ipv4 ip(std::string_view text) {
@@ -701,73 +680,6 @@ TEST(ServiceConfig, ExampleFileServices) {
   ASSERT_TRUE(load.issues.empty()) << dump(load.issues);
   EXPECT_EQ(load.cluster.network.masquerade, svc::MasqueradeMode::kOffCluster);
   EXPECT_EQ(ids(load), (std::vector<std::string>{"default/web", "default/dns", "shop/frontend"}));
-}
-
-}  // namespace
-}  // namespace ovl
-
-namespace ovl {
-namespace {
-
-// A large services list is parsed one entry at a time (to keep yaml-cpp's tree small); layouts
-// that do not allow it are parsed whole. Both must give the same services and the same issues
-// at the same file:line:column.
-std::vector<std::string> issueStrings(const ClusterLoad& load) {
-  std::vector<std::string> out;
-  for (const auto& i : load.issues) {
-    out.push_back(i.toString());
-  }
-  return out;
-}
-
-TEST(ServiceConfigLayouts, EntryByEntryAndWholeFileParsesAgree) {
-  // Entries with problems on known lines, comments and blank lines between them, and a
-  // top-level key after the list.
-  const std::string entries = service("a") + "  # a comment\n\n" +
-                              service("b", "10.96.0.10") +  // conflicts with a
-                              service("c", "10.96.0.30", "70000") + service("d", "10.96.0.40");
-  const std::string nodes =
-      "nodes:\n  - name: n1\n    underlayIP: 192.168.50.1\n"
-      "    podSubnet: 10.244.1.0/24\n";
-  const ClusterLoad plain = parseCluster(withServices(entries) + nodes, kFile);
-  ASSERT_FALSE(plain.fatal) << dump(plain.issues);
-  EXPECT_EQ(ids(plain), (std::vector<std::string>{"default/a", "default/d"}));
-  EXPECT_EQ(plain.cluster.nodes.size(), 1u);
-
-  // Add an anchor to the last entry's name: entries with anchors are never split either.
-  const std::string anchored = [&] {
-    std::string t = withServices(entries) + nodes;
-    t.replace(t.find("name: d"), 7, "name: &x d");
-    return t;
-  }();
-  const ClusterLoad whole = parseCluster(anchored, kFile);
-  EXPECT_EQ(ids(whole), ids(plain));
-  EXPECT_EQ(issueStrings(whole), issueStrings(plain));
-  EXPECT_EQ(whole.cluster.nodes.size(), 1u);
-
-  // Services last, no nodes.
-  const ClusterLoad last = parseCluster(withServices(entries), kFile);
-  EXPECT_EQ(ids(last), ids(plain));
-  EXPECT_EQ(issueStrings(last), issueStrings(plain));
-
-  // An entry whose dash is alone on its line: parsed whole, the same model.
-  const std::string alone = withServices(service("a") +
-                                         "  -\n    namespace: default\n    name: e\n"
-                                         "    clusterIP: 10.96.0.50\n    ports:\n"
-                                         "      - port: 80\n");
-  const ClusterLoad dash = parseCluster(alone, kFile);
-  EXPECT_EQ(ids(dash), (std::vector<std::string>{"default/a", "default/e"}));
-  EXPECT_TRUE(dash.issues.empty()) << dump(dash.issues);
-}
-
-TEST(ServiceConfigLayouts, SyntaxErrorInsideAnEntryIsStillFatalWithItsLine) {
-  const ClusterLoad load =
-      parseCluster(withServices(service("a") + "  - namespace: default\n    name: [b\n"), kFile);
-  EXPECT_TRUE(load.fatal);
-  ASSERT_FALSE(load.issues.empty());
-  EXPECT_NE(load.issues.front().message.find("invalid YAML"), std::string::npos)
-      << dump(load.issues);
-  EXPECT_GE(load.issues.front().mark.line, 11) << dump(load.issues);
 }
 
 }  // namespace

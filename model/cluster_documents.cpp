@@ -1,0 +1,431 @@
+#include "model/cluster_documents.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include "model/network_parser.h"
+#include "model/node_parser.h"
+#include "model/service_claims.h"
+#include "model/service_parser.h"
+#include "model/yaml_reader.h"
+
+namespace ovl {
+
+// One stored document: its YAML tree, or the syntax error that kept it from being read. (A
+// service document is read on its own when it is checked: ClusterDocuments::Impl.)
+struct ClusterDocuments::Doc {
+  std::string source;
+  YAML::Node root;
+  std::vector<ConfigIssue> syntax;
+};
+
+namespace {
+
+// The network and node documents, each read as the section or list entry of the cluster file
+// it stands for, and the nodes checked against each other (one subnet or underlay IP per node)
+// as the entries of one file are. The services are ClusterDocuments::Impl's own; their checks
+// need the facts returned.
+NetworkFacts parseStructure(Reader& r, ClusterLoad& out, const ClusterDocuments::Doc* network,
+                            const std::map<std::string, ClusterDocuments::Doc>& nodes,
+                            const std::string& missingNetworkSource) {
+  out.strictStartup = false;
+  NetworkFacts facts;
+  if (network == nullptr) {
+    r.issue(SourceMark{missingNetworkSource}, "network",
+            "missing: the network settings (podCIDR and the others, as in the cluster "
+            "file's network section) are not stored");
+  } else if (!network->syntax.empty()) {
+    out.issues.insert(out.issues.end(), network->syntax.begin(), network->syntax.end());
+  } else {
+    r.setFile(network->source);
+    facts = parseNetwork(r, network->root, out.cluster.network);
+  }
+  out.fatal = r.issueCount() > 0;
+  NodeParser parser(r);
+  for (const auto& [key, doc] : nodes) {
+    if (!doc.syntax.empty()) {
+      out.issues.insert(out.issues.end(), doc.syntax.begin(), doc.syntax.end());
+      continue;
+    }
+    r.setFile(doc.source);
+    if (auto node = parser.parse(doc.root, "node", facts)) {
+      out.cluster.nodes.push_back(std::move(*node));
+    }
+  }
+  return facts;
+}
+
+}  // namespace
+
+struct ClusterDocuments::Impl {
+  std::optional<Doc> network;
+  uint64_t networkGeneration = 1;       // bumped whenever the network document changes
+  std::map<std::string, Doc> nodes;     // by source
+  std::map<std::string, Doc> services;  // by source
+
+  // The services as last checked. A service document is read on its own (parseService) once
+  // per content and network generation; its claims (id, ip:port/proto, nodePort/proto) go into
+  // `holders`, where the first source in order keeps each value, as the first entry of a file
+  // does. A change is checked again only against the sources that share a claim with it.
+  struct Slot {
+    std::shared_ptr<const ParsedService> parsed;  // null: the document is not valid YAML
+    std::vector<ConfigIssue> issues;              // as reported: own problems, then conflicts
+    std::optional<std::string> acceptedId;        // when accepted
+  };
+  std::map<std::string, Slot> slots;                               // by source
+  std::unordered_map<std::string, std::set<std::string>> holders;  // claim -> sources in order
+  std::set<std::string> dirtyServices;  // set or erased since the last check
+  bool structureDirty = true;           // network or nodes changed (or never built)
+  bool lastFatal = true;
+  uint64_t checkedGeneration = 0;            // the network generation the slots were read with
+  NetworkFacts facts;                        // of the last build
+  std::vector<ConfigIssue> structureIssues;  // network and nodes, of the last build
+
+  static std::string claimKey(const ServiceClaim& c) {
+    std::string k(1, static_cast<char>('0' + static_cast<int>(c.space)));
+    k += c.key;
+    return k;
+  }
+
+  // Brings the slots up to date with the documents. Returns what changed in the accepted
+  // services (upserts: their sources).
+  struct Diff {
+    std::vector<const std::string*> upserts;  // sources, now accepted, new or changed
+    std::vector<std::string> removed;         // ids
+  };
+  Diff checkServices(Reader& r);
+
+  std::vector<ConfigIssue> issues() const {
+    std::vector<ConfigIssue> out = structureIssues;
+    for (const auto& [source, slot] : slots) {
+      out.insert(out.end(), slot.issues.begin(), slot.issues.end());
+    }
+    return out;
+  }
+
+ private:
+  std::set<std::string> rereadChanged(Reader& r);
+  void release(const std::string& source, const ParsedService& p, std::set<std::string>& affected);
+  void hold(const std::string& source, const ParsedService& p, std::set<std::string>& affected);
+  bool judge(const std::string& source, Slot& slot);
+};
+
+// Reads the changed service documents again (every one when the network changed) and moves
+// their claims in `holders`. Returns the sources whose outcome may have changed: the changed
+// ones and those that share a claim with them, before or after.
+std::set<std::string> ClusterDocuments::Impl::rereadChanged(Reader& r) {
+  if (checkedGeneration != networkGeneration) {  // every service is read again
+    for (const auto& [source, slot] : slots) {
+      dirtyServices.insert(source);
+    }
+    for (const auto& [source, doc] : services) {
+      dirtyServices.insert(source);
+    }
+    checkedGeneration = networkGeneration;
+  }
+  std::set<std::string> affected;
+  for (const std::string& source : dirtyServices) {
+    affected.insert(source);
+    Slot& slot = slots[source];
+    if (slot.parsed) {
+      release(source, *slot.parsed, affected);
+    }
+    slot.parsed.reset();
+    auto doc = services.find(source);
+    if (doc == services.end() || !doc->second.syntax.empty()) {
+      continue;
+    }
+    r.setFile(doc->second.source);
+    slot.parsed =
+        std::make_shared<const ParsedService>(parseService(r, doc->second.root, "service", facts));
+    hold(source, *slot.parsed, affected);
+  }
+  return affected;
+}
+
+// Gives up the claims of `source`; those that held them with it are affected.
+void ClusterDocuments::Impl::release(const std::string& source, const ParsedService& p,
+                                     std::set<std::string>& affected) {
+  for (const ServiceClaim& c : p.claims) {
+    auto it = holders.find(claimKey(c));
+    if (it == holders.end()) {
+      continue;
+    }
+    affected.insert(it->second.begin(), it->second.end());
+    it->second.erase(source);
+    if (it->second.empty()) {
+      holders.erase(it);
+    }
+  }
+}
+
+// Takes the claims of `source`; those that hold them too are affected.
+void ClusterDocuments::Impl::hold(const std::string& source, const ParsedService& p,
+                                  std::set<std::string>& affected) {
+  for (const ServiceClaim& c : p.claims) {
+    std::set<std::string>& sources = holders[claimKey(c)];
+    sources.insert(source);
+    affected.insert(sources.begin(), sources.end());
+  }
+}
+
+// The slot's issues as reported: its own problems, then each claim another source holds first
+// (or that it makes twice). Returns whether it is accepted, and then records its id.
+bool ClusterDocuments::Impl::judge(const std::string& source, Slot& slot) {
+  const ParsedService& p = *slot.parsed;
+  slot.issues = p.issues;
+  std::set<std::string> own;  // a value claimed twice by one service conflicts with itself
+  for (const ServiceClaim& c : p.claims) {
+    const std::string key = claimKey(c);
+    const std::string& first = *holders.at(key).begin();
+    if (first != source) {
+      slot.issues.push_back(lostClaim(c, *slots.at(first).parsed));
+    } else if (!own.insert(key).second) {
+      slot.issues.push_back(lostClaim(c, p));
+    }
+  }
+  if (!slot.issues.empty()) {
+    annotateRejected(p, slot.issues);
+    return false;
+  }
+  slot.acceptedId = p.service->id();
+  return true;
+}
+
+ClusterDocuments::Impl::Diff ClusterDocuments::Impl::checkServices(Reader& r) {
+  const std::set<std::string> affected = rereadChanged(r);
+  std::set<std::string> dirty = std::move(dirtyServices);
+  dirtyServices.clear();
+
+  Diff diff;
+  std::set<std::string> before;
+  std::set<std::string> after;
+  for (const std::string& source : affected) {
+    auto it = slots.find(source);
+    if (it == slots.end()) {
+      continue;
+    }
+    Slot& slot = it->second;
+    if (slot.acceptedId) {
+      before.insert(*slot.acceptedId);
+    }
+    auto doc = services.find(source);
+    if (doc == services.end()) {
+      slots.erase(it);
+      continue;
+    }
+    const bool wasAccepted = slot.acceptedId.has_value();
+    slot.acceptedId.reset();
+    if (!slot.parsed) {
+      slot.issues = doc->second.syntax;
+      continue;
+    }
+    if (!judge(source, slot)) {
+      continue;
+    }
+    after.insert(*slot.acceptedId);
+    if (!wasAccepted || dirty.contains(source)) {
+      diff.upserts.push_back(&it->first);
+    }
+  }
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::back_inserter(diff.removed));
+  return diff;
+}
+
+ClusterDocuments::ClusterDocuments(std::string networkSource)
+    : networkSource_(std::move(networkSource)), impl_(std::make_unique<Impl>()) {}
+ClusterDocuments::~ClusterDocuments() = default;
+ClusterDocuments::ClusterDocuments(ClusterDocuments&&) noexcept = default;
+ClusterDocuments& ClusterDocuments::operator=(ClusterDocuments&&) noexcept = default;
+
+ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
+                                                 const std::string& text) {
+  Doc doc;
+  doc.source = source;
+  Reader r(source, doc.syntax);
+  try {
+    if (auto root = r.load(text)) {
+      doc.root = *root;
+    }
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  return doc;
+}
+
+void ClusterDocuments::setNetwork(const std::string& source, const std::string& text) {
+  impl_->network = parseDoc(source, text);
+  ++impl_->networkGeneration;
+  impl_->structureDirty = true;
+}
+
+void ClusterDocuments::clearNetwork() {
+  impl_->network.reset();
+  ++impl_->networkGeneration;
+  impl_->structureDirty = true;
+}
+
+void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
+  Doc doc = parseDoc(source, text);
+  // A node's own record also says whether its agent is ready: a status, not configuration.
+  if (doc.syntax.empty() && doc.root.IsMap() && doc.root["ready"]) {
+    doc.root.remove("ready");
+  }
+  impl_->nodes[source] = std::move(doc);
+  impl_->structureDirty = true;
+}
+
+void ClusterDocuments::setService(const std::string& source, const std::string& text) {
+  impl_->services[source] = parseDoc(source, text);
+  impl_->dirtyServices.insert(source);
+}
+
+void ClusterDocuments::erase(const std::string& source) {
+  if (impl_->nodes.erase(source) > 0) {
+    impl_->structureDirty = true;
+  }
+  if (impl_->services.erase(source) > 0) {
+    impl_->dirtyServices.insert(source);
+  }
+}
+
+namespace {
+
+// The service entries of a service file's tree: `services:` with a list, a bare list, or one
+// service map. nullopt after an issue when it is none of these.
+std::optional<std::vector<YAML::Node>> serviceFileEntries(Reader& r, const YAML::Node& root) {
+  std::vector<YAML::Node> entries;
+  if (root.IsMap() && root["services"]) {
+    const YAML::Node list = root["services"];
+    if (!list.IsSequence()) {
+      r.issue(list, "services",
+              fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
+                          describe(list)));
+      return std::nullopt;
+    }
+    for (const auto& e : list) {
+      entries.push_back(e);
+    }
+  } else if (root.IsMap()) {
+    entries.push_back(root);  // one service
+  } else if (root.IsSequence()) {
+    for (const auto& e : root) {
+      entries.push_back(e);
+    }
+  } else {
+    r.issue(root, "",
+            fmt::format("expected `services:` with a list of services, or one service (a map "
+                        "with namespace, name, ...); got {}",
+                        describe(root)));
+    return std::nullopt;
+  }
+  return entries;
+}
+
+}  // namespace
+
+std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
+    const std::string& fileName, const std::string& text, std::vector<ConfigIssue>& issues) {
+  std::vector<ServiceEntry> out;
+  Reader r(fileName, issues);
+  std::optional<YAML::Node> root;
+  try {
+    root = r.load(text);
+  } catch (const YAML::Exception& e) {
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  }
+  if (!root) {
+    return out;
+  }
+  std::optional<std::vector<YAML::Node>> entries = serviceFileEntries(r, *root);
+  if (!entries) {
+    return out;
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const YAML::Node& e = (*entries)[i];
+    ServiceEntry se;
+    se.source = fmt::format("{}[{}]", fileName, i);
+    se.mark = r.markOf(e);
+    if (e.IsMap() && e["namespace"] && e["namespace"].IsScalar() && e["name"] &&
+        e["name"].IsScalar()) {
+      se.id = e["namespace"].Scalar() + "/" + e["name"].Scalar();
+    }
+    se.text = YAML::Dump(e) + "\n";
+    Doc doc;
+    doc.source = fileName;
+    doc.root = e;  // marks stay those of the file
+    impl_->services[se.source] = std::move(doc);
+    impl_->dirtyServices.insert(se.source);
+    out.push_back(std::move(se));
+  }
+  return out;
+}
+
+ClusterLoad ClusterDocuments::build() {
+  ClusterLoad out;
+  Impl& m = *impl_;
+  try {
+    Reader r(networkSource_, out.issues);
+    const NetworkFacts facts =
+        parseStructure(r, out, m.network ? &*m.network : nullptr, m.nodes, networkSource_);
+    // The same facts read the services as before: only the changed ones are read again.
+    m.facts = facts;
+    m.structureIssues = out.issues;
+    m.checkServices(r);
+    out.issues = m.issues();
+    out.cluster.services.reserve(m.slots.size());
+    for (const auto& [source, slot] : m.slots) {
+      if (slot.acceptedId) {
+        out.cluster.services.push_back(*slot.parsed->service);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    // Not expected (the reader catches what yaml-cpp throws), but a build must never leave the
+    // slots half-checked: the next one reads every service again.
+    m.checkedGeneration = 0;
+    Reader r(networkSource_, out.issues);
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+    out.fatal = true;
+  }
+  m.structureDirty = false;
+  m.lastFatal = out.fatal;
+  return out;
+}
+
+bool ClusterDocuments::changed() const {
+  return impl_->structureDirty || !impl_->dirtyServices.empty();
+}
+
+std::optional<ClusterDocuments::ServiceChanges> ClusterDocuments::serviceChanges() {
+  Impl& m = *impl_;
+  if (m.structureDirty || m.lastFatal) {
+    return std::nullopt;
+  }
+  ServiceChanges out;
+  try {
+    std::vector<ConfigIssue> scratch;  // each service takes its own issues out of it
+    Reader r(networkSource_, scratch);
+    Impl::Diff diff = m.checkServices(r);
+    out.upserts.reserve(diff.upserts.size());
+    for (const std::string* source : diff.upserts) {
+      out.upserts.push_back(*m.slots.at(*source).parsed->service);
+    }
+    out.removed = std::move(diff.removed);
+  } catch (const YAML::Exception&) {
+    m.checkedGeneration = 0;  // as in build(): read everything again, in a build
+    m.structureDirty = true;
+    return std::nullopt;
+  }
+  out.issues = m.issues();
+  return out;
+}
+
+}  // namespace ovl

@@ -1,0 +1,201 @@
+#include "model/cluster_file.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "model/network_parser.h"
+#include "model/node_parser.h"
+#include "model/service_claims.h"
+#include "model/service_parser.h"
+#include "model/service_scan.h"
+#include "model/yaml_reader.h"
+
+namespace ovl {
+
+namespace {
+
+constexpr std::string_view kClusterFields[] = {"network", "nodes", "services"};
+
+// One cluster file: the network section first, then the nodes and the services, each entry
+// checked against those before it.
+class ClusterFileParser {
+ public:
+  ClusterFileParser(const std::string& fileName, ClusterLoad& out)
+      : out_(out), r_(fileName, out.issues), nodes_(r_) {}
+
+  void parse(const std::string& text);
+
+ private:
+  std::optional<YAML::Node> loadRest(const std::string& text,
+                                     const std::vector<std::string_view>& lines,
+                                     const std::optional<ServiceLines>& split);
+  void parseNodes(const Fields& top, const NetworkFacts& facts);
+  void parseServiceLines(const std::string& text, const std::vector<std::string_view>& lines,
+                         const ServiceLines& split, const NetworkFacts& facts);
+  void parseServiceList(const Fields& top, const NetworkFacts& facts);
+  void addService(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts);
+
+  ClusterLoad& out_;
+  Reader r_;
+  NodeParser nodes_;
+  ServiceClaims services_;
+};
+
+void ClusterFileParser::parse(const std::string& text) {
+  // Services one at a time where the layout allows (see ServiceLines): the rest of the file
+  // is parsed with the list's lines blanked out (so every position stays where it was),
+  // then each entry from its own lines.
+  const std::vector<std::string_view> lines = splitLines(text);
+  const std::optional<ServiceLines> split = findServiceLines(text, lines);
+  std::optional<YAML::Node> root = loadRest(text, lines, split);
+  if (!root) {
+    out_.fatal = true;
+    return;
+  }
+  if (!root->IsMap()) {
+    r_.issue(*root, "",
+             fmt::format("expected a map with fields {}; got {}", joinNames(kClusterFields),
+                         describe(*root)));
+    out_.fatal = true;
+    return;
+  }
+  Fields top = r_.fields(*root, "", kClusterFields);
+  NetworkFacts facts;
+  if (const YAML::Node* net = r_.require(top, *root, "", "network",
+                                         "a map with podCIDR and the other network settings")) {
+    facts = parseNetwork(r_, *net, out_.cluster.network);
+  }
+  out_.fatal = r_.issueCount() > 0;
+  parseNodes(top, facts);
+
+  // Service issues are never fatal: a bad service is rejected, the others are kept.
+  if (split) {
+    parseServiceLines(text, lines, *split, facts);
+  } else {
+    parseServiceList(top, facts);
+  }
+}
+
+// The whole text, or, when the services are to be read one at a time, the text with the lines
+// of the services list blanked out.
+std::optional<YAML::Node> ClusterFileParser::loadRest(const std::string& text,
+                                                      const std::vector<std::string_view>& lines,
+                                                      const std::optional<ServiceLines>& split) {
+  if (!split) {
+    return r_.load(text);
+  }
+  std::string rest = text;
+  const size_t from = static_cast<size_t>(lines[split->itemStart.front()].data() - text.data());
+  const size_t to = split->end < lines.size()
+                        ? static_cast<size_t>(lines[split->end].data() - text.data())
+                        : text.size();
+  for (size_t i = from; i < to; ++i) {
+    if (rest[i] != '\n') {
+      rest[i] = ' ';
+    }
+  }
+  return r_.load(rest);
+}
+
+void ClusterFileParser::parseNodes(const Fields& top, const NetworkFacts& facts) {
+  // No nodes yet is valid: the agent reports its own node missing.
+  const YAML::Node* nodes = Reader::find(top, "nodes");
+  if (nodes == nullptr) {
+    return;
+  }
+  if (!nodes->IsSequence()) {
+    r_.issue(
+        *nodes, "nodes",
+        fmt::format("expected a sequence of node entries (- name: ...); got {}", describe(*nodes)));
+    out_.fatal = true;
+    return;
+  }
+  size_t index = 0;
+  for (const auto& entry : *nodes) {
+    if (auto node = nodes_.parse(entry, fmt::format("nodes[{}]", index++), facts)) {
+      out_.cluster.nodes.push_back(std::move(*node));
+    }
+  }
+}
+
+// Each entry of the services list from its own lines (see ServiceLines).
+void ClusterFileParser::parseServiceLines(const std::string& text,
+                                          const std::vector<std::string_view>& lines,
+                                          const ServiceLines& split, const NetworkFacts& facts) {
+  for (size_t i = 0; i < split.itemStart.size(); ++i) {
+    const size_t first = split.itemStart[i];
+    const size_t last = i + 1 < split.itemStart.size() ? split.itemStart[i + 1] : split.end;
+    const char* begin = lines[first].data();
+    const char* end = last < lines.size() ? lines[last].data() : text.data() + text.size();
+    r_.setLineOffset(first);
+    std::optional<YAML::Node> entry = r_.load(std::string(begin, end));
+    if (entry && entry->IsSequence() && entry->size() == 1) {
+      addService((*entry)[0], fmt::format("services[{}]", i), facts);
+    } else if (entry) {
+      r_.setLineOffset(0);
+      // Not expected: the scan checked that every entry has lines of its own.
+      YAML::Mark at;
+      at.line = static_cast<int>(first);
+      r_.issue(r_.markOf(at), fmt::format("services[{}]", i),
+               "expected one service entry (- namespace: ...) on these lines");
+    }
+    r_.setLineOffset(0);
+  }
+}
+
+// The services list from the whole file's tree (layouts the scan does not split).
+void ClusterFileParser::parseServiceList(const Fields& top, const NetworkFacts& facts) {
+  const YAML::Node* services = Reader::find(top, "services");
+  if (services == nullptr) {
+    return;
+  }
+  if (!services->IsSequence()) {
+    r_.issue(*services, "services",
+             fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
+                         describe(*services)));
+    return;
+  }
+  size_t index = 0;
+  for (const auto& entry : *services) {
+    addService(entry, fmt::format("services[{}]", index++), facts);
+  }
+}
+
+void ClusterFileParser::addService(const YAML::Node& entry, const std::string& path,
+                                   const NetworkFacts& facts) {
+  services_.add(std::make_shared<const ParsedService>(parseService(r_, entry, path, facts)),
+                out_.cluster.services, out_.issues);
+}
+
+}  // namespace
+
+ClusterLoad parseCluster(const std::string& yamlText, const std::string& fileName) {
+  ClusterLoad out;
+  try {
+    ClusterFileParser(fileName, out).parse(yamlText);
+  } catch (const YAML::Exception& e) {
+    // Not expected: every value is type-checked before use. Reported rather than thrown.
+    Reader r(fileName, out.issues);
+    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+    out.fatal = true;
+  }
+  sortByPosition(out.issues);
+  return out;
+}
+
+ClusterLoad loadClusterFile(const std::string& path) {
+  auto text = readConfigFile(path);
+  if (!text) {
+    ClusterLoad out;
+    out.fatal = true;
+    out.issues.push_back(ConfigIssue{SourceMark{path}, "", text.error().message});
+    return out;
+  }
+  return parseCluster(*text, path);
+}
+
+}  // namespace ovl

@@ -1,0 +1,73 @@
+// The etcd datastore's pure parts (datastore/etcd_keys.h): the key layout, the node record and
+// the subnet choice.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "datastore/etcd_keys.h"
+#include "model/cluster.h"
+
+namespace ovl {
+namespace {
+
+TEST(EtcdKeys, LayoutAndKinds) {
+  EtcdKeys k{"/ovl"};
+  auto subnet = *Ipv4Prefix::parse("10.244.7.0/24");
+  EXPECT_EQ(k.subnet(subnet), "/ovl/subnets/10.244.7.0-24");
+  EXPECT_EQ(k.subnetOf("/ovl/subnets/10.244.7.0-24"), subnet);
+  EXPECT_FALSE(k.subnetOf("/ovl/subnets/10.244.7.1-24"));  // not a network address
+  EXPECT_FALSE(k.subnetOf("/ovl/subnets/garbage"));
+  EXPECT_EQ(k.kindOf("/ovl/config"), EtcdKeys::Kind::kConfig);
+  EXPECT_EQ(k.kindOf("/ovl/nodes/n1"), EtcdKeys::Kind::kNode);
+  EXPECT_EQ(k.kindOf("/ovl/nodes/"), EtcdKeys::Kind::kOther);
+  EXPECT_EQ(k.kindOf("/ovl/services/default/web"), EtcdKeys::Kind::kService);
+  EXPECT_EQ(k.kindOf("/ovl/configx"), EtcdKeys::Kind::kOther);
+  EXPECT_EQ(k.kindOf("/ovlx/nodes/n1"), EtcdKeys::Kind::kOther);
+}
+
+TEST(EtcdKeys, NodeRecordCarriesReadiness) {
+  const std::string rec = encodeNodeRecord("n1", *Ipv4::parse("192.168.50.1"),
+                                           *Ipv4Prefix::parse("10.244.1.0/24"), true);
+  EXPECT_EQ(
+      rec, R"({"name":"n1","underlayIP":"192.168.50.1","podSubnet":"10.244.1.0/24","ready":true})");
+  EXPECT_TRUE(nodeRecordReady(rec));
+  EXPECT_FALSE(nodeRecordReady("{\"ready\":\"yes\"}"));
+  EXPECT_FALSE(nodeRecordReady("{{{"));
+}
+
+NetworkConfig network(const char* cidr, uint8_t len) {
+  NetworkConfig n;
+  n.podCidr = *Ipv4Prefix::parse(cidr);
+  n.subnetLength = len;
+  return n;
+}
+
+TEST(ChooseSubnet, PreferredFirstThenFreeFromTheSeed) {
+  const auto net = network("10.244.0.0/16", 24);
+  EXPECT_EQ(subnetCount(net), 256u);
+  std::set<Ipv4Prefix> taken{*Ipv4Prefix::parse("10.244.5.0/24")};
+  auto preferred = Ipv4Prefix::parse("10.244.9.0/24");
+  EXPECT_EQ(chooseSubnet(net, taken, preferred, 3), preferred);
+  // Preferred but taken, outside the pod CIDR, or of another length: the scan decides.
+  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.244.5.0/24"), 5)->toString(),
+            "10.244.6.0/24");
+  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.245.9.0/24"), 3)->toString(),
+            "10.244.3.0/24");
+  EXPECT_EQ(chooseSubnet(net, taken, Ipv4Prefix::parse("10.244.9.0/25"), 3)->toString(),
+            "10.244.3.0/24");
+  // The scan wraps around.
+  EXPECT_EQ(chooseSubnet(net, taken, std::nullopt, 255 + 256 * 7)->toString(), "10.244.255.0/24");
+}
+
+TEST(ChooseSubnet, ExhaustedPoolGivesNothing) {
+  const auto net = network("10.250.0.0/29", 30);
+  ASSERT_EQ(subnetCount(net), 2u);
+  std::set<Ipv4Prefix> taken{*Ipv4Prefix::parse("10.250.0.0/30")};
+  EXPECT_EQ(chooseSubnet(net, taken, std::nullopt, 0)->toString(), "10.250.0.4/30");
+  taken.insert(*Ipv4Prefix::parse("10.250.0.4/30"));
+  EXPECT_FALSE(chooseSubnet(net, taken, std::nullopt, 0));
+}
+
+}  // namespace
+}  // namespace ovl
