@@ -23,5 +23,5 @@ deb=$(ls -t build/ovl_*.deb | head -n 1)
 printf 'package: %s (%s bytes)\n' "$deb" "$(stat -c %s "$deb")"
 dpkg-deb --field "$deb" Package Version Depends
 if [ "$lint" -eq 1 ]; then
-  lintian --info "$deb"
+  lintian --info --display-info "$deb"
 fi
