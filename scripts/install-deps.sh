@@ -26,6 +26,9 @@ packages=(
   # etcd for the etcd datastore's tests and demo (the tests start and stop it themselves), and
   # openssl to make their CA and certificates
   etcd-server etcd-client openssl
+  # the Debian package (scripts/package.sh, tests/e2e/package_e2e.sh): dpkg-shlibdeps computes
+  # its Depends, lintian checks it, man-db and groff-base check that the man pages render
+  dpkg-dev lintian man-db groff-base
 )
 
 missing=()
