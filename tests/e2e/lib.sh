@@ -36,6 +36,8 @@ e2e_sleep() {
 _e2e_cleanup() {
   local rc=$? i
   trap - EXIT
+  # A second signal during the clean-up must not cut it short and leave namespaces behind.
+  trap '' INT TERM
   if ((rc != 0)); then
     for i in "${!OVL_AGENT_LOG[@]}"; do
       printf -- '--- last lines of %s\n' "${OVL_AGENT_LOG[$i]}" >&2
