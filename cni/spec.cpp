@@ -166,16 +166,11 @@ std::optional<CniError> parseCall(const Env& env, Call* out) {
   return std::nullopt;
 }
 
-std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out) {
-  json j = json::parse(stdinText, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return err(Code::kDecode, "network config on stdin is not valid JSON");
-  }
-  if (!j.is_object()) {
-    return err(Code::kDecode, "network config on stdin is not a JSON object");
-  }
+namespace {
+
+// cniVersion, name and type.
+std::optional<CniError> parseIdentity(const json& j, NetConf& c) {
   std::optional<CniError> e;
-  NetConf c;
   auto version = optString(j, "cniVersion", &e);
   if (e) {
     return e;
@@ -206,6 +201,12 @@ std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out)
     return e;
   }
   c.type = type.value_or("");
+  return std::nullopt;
+}
+
+// ovl-cni's own fields: nodeState, dataDir and runtimeConfig.ovlService.
+std::optional<CniError> parseOwnFields(const json& j, NetConf& c) {
+  std::optional<CniError> e;
   for (auto [key, field] : {std::pair{"nodeState", &c.nodeState}, {"dataDir", &c.dataDir}}) {
     auto v = optString(j, key, &e);
     if (e) {
@@ -231,6 +232,11 @@ std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out)
       c.service = *svc;
     }
   }
+  return std::nullopt;
+}
+
+// What the runtime adds: prevResult (chained plugins) and cni.dev/valid-attachments (GC).
+std::optional<CniError> parseRuntimeFields(const json& j, NetConf& c) {
   if (auto pr = j.find("prevResult"); pr != j.end() && !pr->is_null()) {
     if (!pr->is_object()) {
       return invalidConfig("prevResult", "an object", *pr);
@@ -251,6 +257,25 @@ std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out)
       valid.emplace(a["containerID"].get<std::string>(), a["ifname"].get<std::string>());
     }
     c.validAttachments = std::move(valid);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out) {
+  json j = json::parse(stdinText, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return err(Code::kDecode, "network config on stdin is not valid JSON");
+  }
+  if (!j.is_object()) {
+    return err(Code::kDecode, "network config on stdin is not a JSON object");
+  }
+  NetConf c;
+  for (auto step : {parseIdentity, parseOwnFields, parseRuntimeFields}) {
+    if (auto e = step(j, c)) {
+      return e;
+    }
   }
   *out = std::move(c);
   return std::nullopt;
