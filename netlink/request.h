@@ -12,14 +12,18 @@
 #include <functional>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "common/result.h"
 #include "netlink/nl_handles.h"
 
 namespace ovl::nl::detail {
 
-// How errors name an interface: "#<index>".
+// How errors name an interface: "#<index>". (Formatted, not `"#" + std::to_string(index)`: GCC
+// 12 at -O3 reports a false -Wrestrict in the operator+(const char*, std::string&&) it inlines,
+// GCC bugs 105329 and 105651.)
 inline std::string devName(int index) {
-  return "#" + std::to_string(index);
+  return fmt::format("#{}", index);
 }
 
 // --- building requests ---------------------------------------------------------------------
