@@ -33,6 +33,12 @@ inline void PrintTo(const Address& v, std::ostream* os) {
 inline void PrintTo(const Link& v, std::ostream* os) {
   *os << v.toString();
 }
+inline void PrintTo(const BridgePort& v, std::ostream* os) {
+  *os << v.toString();
+}
+inline void PrintTo(const RouteAnswer& v, std::ostream* os) {
+  *os << v.toString();
+}
 
 // (ovl_netns_tests links gtest only, so no gmock matchers here.)
 inline ::testing::AssertionResult has(const std::string& text, const std::string& part) {
