@@ -77,7 +77,6 @@ Result<MsgPtr> fdbRequest(const FdbEntry& f, int nlFlags, bool del) {
   });
 }
 
-// What `ip route replace DST via GW dev X onlink proto 77` / `ip route del DST via GW dev X`
 Result<NeighPtr> parseNeighbour(const nlmsghdr* h) {
   rtnl_neigh* raw = nullptr;
   if (int err = rtnl_neigh_parse(const_cast<nlmsghdr*>(h), &raw); err < 0) {
@@ -112,7 +111,6 @@ std::optional<FdbEntry> fdbEntryOf(rtnl_neigh* obj) {
   return FdbEntry{rtnl_neigh_get_ifindex(obj), *mac, *dst};
 }
 
-// The value of a route message when it is of the kind ovl programs: IPv4 unicast, main table,
 }  // namespace detail
 
 // --- neighbours ------------------------------------------------------------------------------
