@@ -37,6 +37,9 @@ void parsePodRange(Reader& r, const YAML::Node& net, const Fields& f, NetworkCon
   if (lengthNode != nullptr) {
     subnetLength = r.integer(*lengthNode, "network.subnetLength", 1, kMaxSubnetLength);
   }
+  // Checked with a flag, not by resetting the optional: after a reset() GCC 12 at -Os reports a
+  // false -Wmaybe-uninitialized on the optional's value below (GCC bug 80635).
+  bool subnetLengthFits = true;
   if (subnetLength && facts.podCidr && *subnetLength <= facts.podCidr->len) {
     if (facts.podCidr->len >= kMaxSubnetLength) {
       r.issue(*Reader::find(f, "podCIDR"), "network.podCIDR",
@@ -50,9 +53,9 @@ void parsePodRange(Reader& r, const YAML::Node& net, const Fields& f, NetworkCon
                           *subnetLength, lengthNode != nullptr ? "" : " (the default)",
                           facts.podCidr->toString(), facts.podCidr->len + 1, kMaxSubnetLength));
     }
-    subnetLength.reset();
+    subnetLengthFits = false;
   }
-  if (subnetLength) {
+  if (subnetLength && subnetLengthFits) {
     nc.subnetLength = static_cast<uint8_t>(*subnetLength);
     facts.subnetLength = nc.subnetLength;
   }

@@ -84,8 +84,9 @@ class Netlink {
 
   // --- route queries (what `ip route get DST [from SRC] [iif DEV]` sends). With iif, the kernel
   // runs the real input-route lookup for a packet arriving on iif from src, including the
-  // reverse-path check: a packet rp_filter would drop fails with EXDEV, one that cannot be
-  // forwarded (ip_forward off) with EHOSTUNREACH/ENETUNREACH. The error carries that errno.
+  // reverse-path check: a packet rp_filter would drop fails with EXDEV (EINVAL on recent
+  // kernels, 6.x, which report every martian source so), one that cannot be forwarded
+  // (ip_forward off) with EHOSTUNREACH/ENETUNREACH. The error carries that errno.
   // iif 0: an output lookup, as for a packet this host sends.
   Result<RouteAnswer> routeGet(Ipv4 dst, std::optional<Ipv4> src = std::nullopt, int iif = 0);
 

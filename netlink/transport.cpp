@@ -91,6 +91,92 @@ void forEachAck(const char* data, std::size_t len, F&& onAck) {
   }
 }
 
+// The state of one exchange: a reply per request, filled as acks arrive.
+struct Exchange {
+  std::vector<Reply> out;
+  std::vector<bool> answered;
+  std::unordered_map<uint32_t, std::size_t> bySeq;  // sequence number -> request
+  std::size_t pending = 0;                          // sent, not yet answered
+};
+
+// Sends the (completed) requests, many per datagram: the kernel runs rtnetlink_rcv_msg() for
+// each message of the datagram in turn, inside this sendmsg(), and queues one ack per message.
+// The requests of a datagram that cannot be sent are answered with the send's errno.
+void sendPacked(int fd, std::span<nl_msg* const> msgs, Exchange* x) {
+  const std::size_t n = msgs.size();
+  std::vector<char> datagram;
+  for (std::size_t i = 0; i < n;) {
+    datagram.clear();
+    const std::size_t first = i;
+    while (i < n) {
+      const nlmsghdr* h = nlmsg_hdr(msgs[i]);
+      const std::size_t len = NLMSG_ALIGN(h->nlmsg_len);
+      if (!datagram.empty() && datagram.size() + len > kMaxDatagram) {
+        break;
+      }
+      const auto* p = reinterpret_cast<const char*>(h);
+      datagram.insert(datagram.end(), p, p + len);
+      ++i;
+    }
+    if (sendToKernel(fd, datagram.data(), datagram.size()) < 0) {
+      const int err = errno;
+      for (std::size_t j = first; j < i; ++j) {
+        x->out[j] = Reply{err, "send failed"};
+        x->answered[j] = true;
+      }
+    } else {
+      x->pending += i - first;
+    }
+  }
+}
+
+// Reads acks until every sent request has its own. Returns 0, or the errno that ended the
+// collection early (ETIMEDOUT when the receive timeout passed, ENOBUFS when acks were lost).
+int receiveAcks(int fd, Exchange* x) {
+  thread_local std::vector<char> area;
+  const std::size_t slots = std::min(std::max<std::size_t>(x->pending, 1), kMaxWindow);
+  area.resize(slots * kAckSlot);
+  std::vector<iovec> iov(slots);
+  std::vector<mmsghdr> hdrs(slots);
+  bool overrun = false;
+  while (x->pending > 0) {
+    for (std::size_t k = 0; k < slots; ++k) {
+      iov[k] = iovec{area.data() + k * kAckSlot, kAckSlot};
+      hdrs[k] = mmsghdr{};
+      hdrs[k].msg_hdr.msg_iov = &iov[k];
+      hdrs[k].msg_hdr.msg_iovlen = 1;
+    }
+    // MSG_WAITFORONE: block for the first ack, then take whatever else is queued. After an
+    // overrun the lost acks will never come, so only what is queued is read.
+    const int flags = overrun ? MSG_DONTWAIT : MSG_WAITFORONE;
+    const int got = recvmmsg(fd, hdrs.data(), static_cast<unsigned>(std::min(x->pending, slots)),
+                             flags, nullptr);
+    if (got < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == ENOBUFS && !overrun) {
+        overrun = true;  // the kernel dropped acks that did not fit the receive buffer
+        continue;
+      }
+      return (errno == EAGAIN || errno == EWOULDBLOCK) ? (overrun ? ENOBUFS : ETIMEDOUT) : errno;
+    }
+    for (int k = 0; k < got; ++k) {
+      forEachAck(area.data() + k * kAckSlot, std::min<std::size_t>(hdrs[k].msg_len, kAckSlot),
+                 [&](uint32_t seq, Reply r) {
+                   auto it = x->bySeq.find(seq);
+                   if (it == x->bySeq.end() || x->answered[it->second]) {
+                     return;  // a stale ack of an earlier, abandoned exchange
+                   }
+                   x->out[it->second] = std::move(r);
+                   x->answered[it->second] = true;
+                   --x->pending;
+                 });
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 void setReceiveBuffer(nl_sock* sk, int bytes) {
@@ -131,94 +217,24 @@ std::size_t windowSize(nl_sock* sk) {
 std::vector<Reply> exchange(nl_sock* sk, std::span<nl_msg* const> msgs) {
   const int fd = nl_socket_get_fd(sk);
   const std::size_t n = msgs.size();
-  std::vector<Reply> out(n);
-  std::vector<bool> answered(n, false);
-  std::unordered_map<uint32_t, std::size_t> bySeq;
-  bySeq.reserve(n);
+  Exchange x;
+  x.out.resize(n);
+  x.answered.assign(n, false);
+  x.bySeq.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     nl_complete_msg(sk, msgs[i]);  // port, next sequence number, NLM_F_REQUEST | NLM_F_ACK
-    bySeq.emplace(nlmsg_hdr(msgs[i])->nlmsg_seq, i);
+    x.bySeq.emplace(nlmsg_hdr(msgs[i])->nlmsg_seq, i);
   }
-
-  // Many requests per datagram: the kernel runs rtnetlink_rcv_msg() for each message of the
-  // datagram in turn, inside this sendmsg(), and queues one ack per message.
-  std::size_t pending = 0;
-  std::vector<char> datagram;
-  for (std::size_t i = 0; i < n;) {
-    datagram.clear();
-    const std::size_t first = i;
-    while (i < n) {
-      const nlmsghdr* h = nlmsg_hdr(msgs[i]);
-      const std::size_t len = NLMSG_ALIGN(h->nlmsg_len);
-      if (!datagram.empty() && datagram.size() + len > kMaxDatagram) {
-        break;
-      }
-      const auto* p = reinterpret_cast<const char*>(h);
-      datagram.insert(datagram.end(), p, p + len);
-      ++i;
-    }
-    if (sendToKernel(fd, datagram.data(), datagram.size()) < 0) {
-      const int err = errno;
-      for (std::size_t j = first; j < i; ++j) {
-        out[j] = Reply{err, "send failed"};
-        answered[j] = true;
-      }
-    } else {
-      pending += i - first;
-    }
-  }
-
-  thread_local std::vector<char> area;
-  const std::size_t slots = std::min(std::max<std::size_t>(pending, 1), kMaxWindow);
-  area.resize(slots * kAckSlot);
-  std::vector<iovec> iov(slots);
-  std::vector<mmsghdr> hdrs(slots);
-  bool overrun = false;
-  int failure = 0;  // errno that ended the collection early
-  while (pending > 0) {
-    for (std::size_t k = 0; k < slots; ++k) {
-      iov[k] = iovec{area.data() + k * kAckSlot, kAckSlot};
-      hdrs[k] = mmsghdr{};
-      hdrs[k].msg_hdr.msg_iov = &iov[k];
-      hdrs[k].msg_hdr.msg_iovlen = 1;
-    }
-    // MSG_WAITFORONE: block for the first ack, then take whatever else is queued. After an
-    // overrun the lost acks will never come, so only what is queued is read.
-    const int flags = overrun ? MSG_DONTWAIT : MSG_WAITFORONE;
-    const int got =
-        recvmmsg(fd, hdrs.data(), static_cast<unsigned>(std::min(pending, slots)), flags, nullptr);
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      if (errno == ENOBUFS && !overrun) {
-        overrun = true;  // the kernel dropped acks that did not fit the receive buffer
-        continue;
-      }
-      failure = (errno == EAGAIN || errno == EWOULDBLOCK) ? (overrun ? ENOBUFS : ETIMEDOUT) : errno;
-      break;
-    }
-    for (int k = 0; k < got; ++k) {
-      forEachAck(area.data() + k * kAckSlot, std::min<std::size_t>(hdrs[k].msg_len, kAckSlot),
-                 [&](uint32_t seq, Reply r) {
-                   auto it = bySeq.find(seq);
-                   if (it == bySeq.end() || answered[it->second]) {
-                     return;  // a stale ack of an earlier, abandoned exchange
-                   }
-                   out[it->second] = std::move(r);
-                   answered[it->second] = true;
-                   --pending;
-                 });
-    }
-  }
-  if (pending > 0) {
+  sendPacked(fd, msgs, &x);
+  const int failure = receiveAcks(fd, &x);
+  if (x.pending > 0) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (!answered[i]) {
-        out[i] = Reply{failure != 0 ? failure : EIO, "no ack received"};
+      if (!x.answered[i]) {
+        x.out[i] = Reply{failure != 0 ? failure : EIO, "no ack received"};
       }
     }
   }
-  return out;
+  return std::move(x.out);
 }
 
 Status collect(nl_sock* sk, nl_msg* request, const std::function<Status(const nlmsghdr*)>& onMsg,
