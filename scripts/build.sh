@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds ovl into build/ (RelWithDebInfo). Options:
-#   --asan     also the unit and netns tests into build-asan/ under AddressSanitizer +
+#   --asan     also the unit and netns tests (and the three programs, which the unit test of
+#              their version runs) into build-asan/ under AddressSanitizer +
 #              UndefinedBehaviorSanitizer (the netns tests own the C handles);
 #   --release  also the whole tree into build-release/ as CMAKE_BUILD_TYPE=Release (-O3), as
 #              packagers build it: warnings that only optimisation shows fail here.
@@ -20,7 +21,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 if [ "$asan" -eq 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOVL_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target ovl_unit_tests ovl_netns_tests
+  cmake --build build-asan -j"$jobs" --target ovl_unit_tests ovl_netns_tests ovl-agent ovlctl ovl-cni
 fi
 if [ "$release" -eq 1 ]; then
   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
