@@ -68,15 +68,21 @@ constexpr std::array<svc::Protocol, 3> kProtocols = {svc::Protocol::kTcp, svc::P
 
 // ---- jump targets ------------------------------------------------------------------------
 
+// The service's key with a slot drawn at random (numgen mod slots), looked up in `endpoints`,
+// and DNAT to the address and port found.
+void dnatToRandomSlot(nftnl_rule* r, bool nodePort, uint32_t slots) {
+  serviceKey(r, nodePort, 0);
+  numgenRandom(r, slots, R(3));
+  lookup(r, "endpoints", R(0), R(4));
+  dnat(r, R(4), R(5));
+}
+
 ChainSpec lbChainSpec(bool nodePort, uint32_t slots) {
   const std::string name = lbChain(nodePort, slots);
   ChainSpec c{name, std::nullopt, {}};
   c.rules.push_back(rule("ovl: " + name + " dnat", [nodePort, slots](nftnl_rule* r) {
     ctMarkOr(r, kMarkService);
-    serviceKey(r, nodePort, 0);
-    numgenRandom(r, slots, R(3));
-    lookup(r, "endpoints", R(0), R(4));
-    dnat(r, R(4), R(5));
+    dnatToRandomSlot(r, nodePort, slots);
   }));
   return c;
 }
@@ -93,10 +99,7 @@ ChainSpec lbAffChainSpec(bool nodePort, uint32_t slots) {
     dnat(r, R(4), R(5));
   }));
   c.rules.push_back(rule("ovl: " + name + " dnat", [nodePort, slots](nftnl_rule* r) {
-    serviceKey(r, nodePort, 0);
-    numgenRandom(r, slots, R(3));
-    lookup(r, "endpoints", R(0), R(4));
-    dnat(r, R(4), R(5));
+    dnatToRandomSlot(r, nodePort, slots);
   }));
   return c;
 }

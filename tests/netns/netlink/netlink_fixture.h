@@ -13,32 +13,10 @@
 #include <vector>
 
 #include "netlink/netlink.h"
+#include "tests/fakes/netlink_printers.h"
 #include "tests/netns/netns_fixture.h"
 
 namespace ovl::nl {
-
-// Readable gtest failure output (found by ADL).
-inline void PrintTo(const Route& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const Neighbour& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const FdbEntry& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const Address& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const Link& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const BridgePort& v, std::ostream* os) {
-  *os << v.toString();
-}
-inline void PrintTo(const RouteAnswer& v, std::ostream* os) {
-  *os << v.toString();
-}
 
 // (ovl_netns_tests links gtest only, so no gmock matchers here.)
 inline ::testing::AssertionResult has(const std::string& text, const std::string& part) {

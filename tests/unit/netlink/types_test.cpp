@@ -25,31 +25,9 @@
 #include "netlink/messages.h"
 #include "netlink/netlink.h"
 #include "netlink/nl_handles.h"
+#include "tests/fakes/netlink_printers.h"
 
 namespace ovl::nl {
-
-// Readable gtest failure output (found by ADL).
-static void PrintTo(const Route& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const Neighbour& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const FdbEntry& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const Address& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const Link& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const BridgePort& v, std::ostream* os) {
-  *os << v.toString();
-}
-static void PrintTo(const RouteAnswer& v, std::ostream* os) {
-  *os << v.toString();
-}
 
 namespace {
 
