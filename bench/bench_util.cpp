@@ -50,7 +50,10 @@ ScopedNetns::~ScopedNetns() {
     (void)::setns(origFd_, CLONE_NEWNET);
     ::close(origFd_);
   }
-  (void)std::system(("ip netns del " + name_ + " 2>/dev/null").c_str());
+  // Best effort: the namespace may already be gone.
+  if (std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()) != 0) {
+    return;
+  }
 }
 
 Stats Stats::of(std::vector<double> v) {
