@@ -54,6 +54,8 @@ container_down() {
 }
 _systemd_e2e_cleanup() {
   local rc=$?
+  # errexit off: `(exit "$rc")` below must hand rc to lib.sh's clean-up, not end the shell.
+  set +e
   if ((rc != 0)) && [[ -n $LEADER ]] && kill -0 "$LEADER" 2>/dev/null; then
     echo "--- the agent's journal in the container" >&2
     nsenter -t "$LEADER" -a journalctl -u ovl-agent --no-pager -n 60 >&2 || true
