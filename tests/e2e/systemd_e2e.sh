@@ -91,6 +91,8 @@ if [[ ! -d $CACHE/root ]]; then
   printf '%s\n' "$packages" >"$CACHE.tmp/packages"
   rm -rf "$CACHE"
   mv "$CACHE.tmp" "$CACHE"
+  # Roots of other package lists are stale (300 MB each): only the current one is kept.
+  find "$BUILD/systemd-e2e-root" -mindepth 1 -maxdepth 1 ! -name "$key" -exec rm -rf {} +
   echo "built $CACHE in $((SECONDS - t0)) s"
 else
   echo "cached: $CACHE"
