@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
 
 #include <chrono>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
 #include "agent/logging.h"
+#include "agent/systemd_notifier.h"
 #include "common/fd.h"
 #include "common/version.h"
 #include "datastore/etcd_datastore.h"
@@ -36,35 +36,6 @@ namespace {
 
 constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
-
-// sd_notify(3): nothing happens when the agent does not run under systemd (no NOTIFY_SOCKET).
-class SystemdNotifier final : public ServiceNotifier {
- public:
-  SystemdNotifier() {
-    uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0) {
-      // Four times per WatchdogSec=: a late turn of the loop is not taken for a hung one.
-      watchdogEvery_ = std::chrono::microseconds(usec / 4);
-    }
-  }
-  void ready() override { sd_notify(0, "READY=1"); }
-  void stopping() override { sd_notify(0, "STOPPING=1"); }
-  void status(const std::string& text) override { sd_notify(0, ("STATUS=" + text).c_str()); }
-  void watchdog() override {
-    if (!watchdogEvery_) {
-      return;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= nextWatchdog_) {
-      sd_notify(0, "WATCHDOG=1");
-      nextWatchdog_ = now + *watchdogEvery_;
-    }
-  }
-
- private:
-  std::optional<std::chrono::microseconds> watchdogEvery_;
-  std::chrono::steady_clock::time_point nextWatchdog_{};
-};
 
 int cleanup(const AgentConfig& cfg, OverlayKernel& kernel) {
   // The VTEP's name may come from the cluster's VNI; read it if it is readable.
@@ -241,11 +212,15 @@ int stop(int exitCode, const Error& e) {
 }
 
 // From the datastore's start (for etcd: registration and subnet claim) until a stop signal.
+// Each start-up step reports progress: under systemd it extends TimeoutStartSec= (see
+// agent/systemd_notifier.h), so a large cluster's start-up is not killed while it advances.
 int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
+  SystemdNotifier notifier;
   auto store = openDatastore(cfg);
   if (!store) {
     return stop(kExitConfig, store.error());
   }
+  notifier.progress("datastore " + (*store)->describe() + " opened");
   auto handles = KernelHandles::open();
   if (!handles) {
     return stop(kExitRuntime, handles.error());
@@ -258,10 +233,10 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
   if (auto st = (*store)->start(); !st) {
     return stop(kExitConfig, st.error());
   }
+  notifier.progress("datastore started");
   HealthState health;
   health.setIdentity(cfg.nodeName, std::string(version()));
   DiagnosticsWatch hostWatch(cfg, health);
-  SystemdNotifier notifier;
   AgentLoop loop(cfg, {kernel, **store, handles->nat, handles->conntrack, health, *local, hostWatch,
                        notifier});
   if (!loop.loadPlan(true)) {

@@ -42,7 +42,9 @@ AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
       local_(parts.local),
       hostWatch_(parts.hostWatch),
       notifier_(parts.notifier),
-      nodeState_(cfg_.stateDir, parts.local.dir(), parts.kernel) {}
+      nodeState_(cfg_.stateDir, parts.local.dir(), parts.kernel) {
+  lastProgress_ = now_();
+}
 
 bool AgentLoop::loadPlan(bool startup) {
   auto change = store_.nextChange();
@@ -54,6 +56,8 @@ bool AgentLoop::loadPlan(bool startup) {
     return true;
   }
   ClusterLoad load = std::move(std::get<ClusterLoad>(*change));
+  progress(
+      fmt::format("read {} services from {}", load.cluster.services.size(), store_.describe()));
   reportIssues(load.issues);
   const auto fatalAtStart =
       load.strictStartup
@@ -76,6 +80,7 @@ bool AgentLoop::loadPlan(bool startup) {
   }
   const bool planned = plan.ok();
   applySnapshot(std::move(load), startup, std::move(plan));
+  progress(fmt::format("planned {} services", natState_.size()));
   return planned;
 }
 
@@ -316,6 +321,15 @@ void AgentLoop::setStatus(std::string text) {
   }
 }
 
+// Logged at debug level with the time since the last step: where a long pass spends it.
+void AgentLoop::progress(const std::string& step) {
+  const auto now = now_();
+  spdlog::debug("step done: {} ({:.1f} ms since the last)", step,
+                std::chrono::duration<double, std::milli>(now - lastProgress_).count());
+  lastProgress_ = now;
+  notifier_.progress(step);
+}
+
 std::chrono::milliseconds AgentLoop::sleepTime() const {
   const auto now = now_();
   auto until = now + kMaxSleep;
@@ -338,8 +352,11 @@ void AgentLoop::pass() {
   const bool full = fullRead_;
   ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
   fullRead_ = false;
+  progress(fmt::format("overlay programmed ({} peers); writing {} services to nftables",
+                       plan_->peers.size(), natState_.size()));
   // Service NAT is independent of the overlay's links: synced whatever happened above.
   syncNat(r, full);
+  progress(fmt::format("nftables sync of {} services finished", natState_.size()));
   const auto ms = std::chrono::duration<double, std::milli>(now_() - t0).count();
   hostWatch_.afterPass(*plan_);
   for (const auto& a : r.actions) {

@@ -46,6 +46,11 @@ class ServiceNotifier {
   // The loop is alive: called on every turn of the loop (at least once a second), so a loop
   // stuck for longer than the unit's WatchdogSec= is restarted.
   virtual void watchdog() = 0;
+  // A step of the work between two turns is done (a datastore read, a plan, the overlay, the
+  // NAT sync): with 100,000 services one step takes seconds and a whole pass may take longer
+  // than WatchdogSec= or TimeoutStartSec=. Before ready() it extends the start-up; after, it
+  // keeps the watchdog fed. `step` says what was done, for the start-up status line.
+  virtual void progress(const std::string& step) = 0;
 };
 
 class AgentLoop {
@@ -116,6 +121,7 @@ class AgentLoop {
   void schedulePass(bool fullRead);
   void reportDatastore();
   void setStatus(std::string text);
+  void progress(const std::string& step);
 
   AgentConfig cfg_;
   Now now_;
@@ -144,6 +150,7 @@ class AgentLoop {
   std::optional<Clock::time_point> nextResync_;  // set by the first runDue()
   bool fullRead_ = true;
   bool notifiedReady_ = false;
+  Clock::time_point lastProgress_{};   // of the last progress() step, for its debug line
   std::string status_;                 // as last sent to the service manager
   std::string passStatus_;             // what the last pass did, for status_
   std::string datastoreProblem_;       // as last seen

@@ -29,6 +29,9 @@ packages=(
   # the Debian package (scripts/package.sh, tests/e2e/package_e2e.sh): dpkg-shlibdeps computes
   # its Depends, lintian checks it, man-db and groff-base check that the man pages render
   dpkg-dev lintian man-db groff-base
+  # the systemd unit under a real systemd (tests/e2e/systemd_e2e.sh): a Debian root made with
+  # mmdebstrap, booted with systemd-nspawn
+  mmdebstrap systemd-container
 )
 
 missing=()

@@ -67,8 +67,10 @@ class FakeNotifier final : public ServiceNotifier {
   void stopping() override { ++stops; }
   void status(const std::string& text) override { statuses.push_back(text); }
   void watchdog() override { ++watchdogs; }
+  void progress(const std::string& step) override { steps.push_back(step); }
   int readies = 0, stops = 0, watchdogs = 0;
   std::vector<std::string> statuses;
+  std::vector<std::string> steps;
 };
 
 class FakeConntrack final : public conntrack::UdpFlowCleaner {
@@ -406,6 +408,40 @@ TEST_F(AgentLoopTest, StatusLinesAndWatchdogForTheServiceManager) {
   loop->runDue();
   EXPECT_EQ(notifier.statuses.back(), "converged: 2 peers, 1 services");
   EXPECT_TRUE(health.ready());
+}
+
+// Each step of a load and a pass is reported, so that a large cluster's start-up extends
+// TimeoutStartSec= and a long pass keeps the watchdog fed (agent/systemd_notifier.h).
+TEST_F(AgentLoopTest, LoadAndPassReportTheirStepsAsProgress) {
+  store.changes.push_back(snapshot(3, {service("web", {"10.244.2.10"})}));
+  ASSERT_TRUE(loop->loadPlan(true));
+  ASSERT_EQ(notifier.steps.size(), 2u);
+  EXPECT_EQ(notifier.steps[0], "read 1 services from " + store.describe());
+  EXPECT_EQ(notifier.steps[1], "planned 1 services");
+  loop->runDue();
+  ASSERT_EQ(notifier.steps.size(), 4u);
+  EXPECT_EQ(notifier.steps[2], "overlay programmed (2 peers); writing 1 services to nftables");
+  EXPECT_EQ(notifier.steps[3], "nftables sync of 1 services finished");
+  EXPECT_EQ(notifier.readies, 1);
+
+  // A turn with nothing due is no progress: only the watchdog is fed.
+  const int watchdogs = notifier.watchdogs;
+  now += 500ms;
+  loop->runDue();
+  EXPECT_EQ(notifier.steps.size(), 4u);
+  EXPECT_EQ(notifier.watchdogs, watchdogs + 1);
+
+  // A failed pass still reports its steps (the loop is working), and retries.
+  nat.failSync = Error::msg("nftables: Operation not permitted");
+  store.changes.push_back(snapshot(3, {service("web", {"10.244.2.11"})}));
+  loop->reload();
+  EXPECT_EQ(notifier.steps.size(), 6u);  // read, planned
+  loop->runDue();
+  ASSERT_EQ(notifier.steps.size(), 8u);
+  EXPECT_EQ(notifier.steps.back(), "nftables sync of 1 services finished");
+  EXPECT_EQ(nat.syncs.size(), 2u);  // it was tried
+  EXPECT_EQ(notifier.statuses.back(),
+            "not converged, retrying in 100 ms: nftables: Operation not permitted");
 }
 
 }  // namespace
