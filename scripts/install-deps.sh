@@ -29,6 +29,9 @@ packages=(
   # the Debian package (scripts/package.sh, tests/e2e/package_e2e.sh): dpkg-shlibdeps computes
   # its Depends, lintian checks it, man-db and groff-base check that the man pages render
   dpkg-dev lintian man-db groff-base
+  # the agent's /metrics (prometheus-cpp's core: registry and text format), and a real
+  # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh
+  prometheus-cpp-dev prometheus
 )
 
 missing=()

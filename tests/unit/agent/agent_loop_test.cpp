@@ -95,9 +95,10 @@ class AgentLoopTest : public ::testing::Test {
     cfg.nodeName = "node1";
     cfg.stateDir = dir_;
     cfg.resyncSeconds = 60;
-    loop.emplace(
-        cfg, AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch, notifier},
-        [this] { return now; });
+    loop.emplace(cfg,
+                 AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch,
+                                  notifier, metrics},
+                 [this] { return now; });
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -120,6 +121,7 @@ class AgentLoopTest : public ::testing::Test {
   std::optional<LocalEndpoints> local;
   FakeHostWatch hostWatch;
   FakeNotifier notifier;
+  AgentMetrics metrics{"test", "file"};
   AgentLoop::Clock::time_point now{1h};
   std::optional<AgentLoop> loop;
 };
