@@ -10,6 +10,7 @@
 #include "tests/fakes/fake_datastore.h"
 #include "tests/fakes/fake_nat_dataplane.h"
 #include "tests/fakes/fake_overlay_kernel.h"
+#include "tests/unit/agent/prometheus_text.h"
 
 namespace ovl {
 namespace {
@@ -110,6 +111,12 @@ class AgentLoopTest : public ::testing::Test {
     ASSERT_TRUE(health.ready()) << health.json();
   }
   int vtep() { return kernel.link("ovl.1")->index; }
+  // One value of the metrics' text, as a scraper reads it.
+  double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    auto p = test::PromText::parse(metrics.text());
+    EXPECT_TRUE(p.errors.empty()) << metrics.text();
+    return p.value(name, labels);
+  }
 
   std::string dir_;
   AgentConfig cfg;
@@ -408,6 +415,93 @@ TEST_F(AgentLoopTest, StatusLinesAndWatchdogForTheServiceManager) {
   loop->runDue();
   EXPECT_EQ(notifier.statuses.back(), "converged: 2 peers, 1 services");
   EXPECT_TRUE(health.ready());
+}
+
+TEST_F(AgentLoopTest, MetricsFollowPassesAndCountDriftRepairs) {
+  start(snapshot(3, {service("web", {"10.244.2.10", "10.244.3.10"})}));
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "overlay"}}), 1);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "services_full"}}), 1);
+  EXPECT_EQ(metric("ovl_peers"), 2);
+  EXPECT_EQ(metric("ovl_services"), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 2);
+  EXPECT_EQ(metric("ovl_nft_elements", {{"map", "endpoints"}}), 2);
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);  // the first snapshot
+  EXPECT_GT(metric("ovl_sync_last_success_timestamp_seconds"), 1.6e9);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 0);  // the first writes
+
+  // A route deleted under the agent: found by the full read, written back, counted once.
+  auto& routes = kernel.peers(vtep()).routes;
+  nl::Event ev;
+  ev.kind = nl::Event::Kind::kRoute;
+  ev.deleted = true;
+  ev.index = vtep();
+  ev.route = routes.front();
+  routes.erase(routes.begin());
+  loop->kernelEvents(std::vector<nl::Event>{ev});
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 2u);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 1);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "fdb"}}), 0);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "overlay"}}), 2);
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);  // no datastore change
+
+  // The NAT table changed by someone else: what the sync writes back with nothing dirty is drift.
+  nat.nextStats.operations = 2;
+  nat.nextStats.elementsAdded = 2;
+  loop->nftEvents(true);
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "nft_element"}}), 2);
+
+  // A service change's writes are the plan's, not drift.
+  nat.nextStats.operations = 1;
+  nat.nextStats.elementsAdded = 1;
+  nat.nextStats.incremental = true;
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.10", "10.244.3.10", "10.244.3.11"})};
+  store.changes.push_back(delta);
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "nft_element"}}), 2);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "services_partial"}}), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 3);
+}
+
+TEST_F(AgentLoopTest, ProgrammingLatencyRunsFromReceiptToTheConvergedPass) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  const double before = metric("ovl_network_programming_duration_seconds_sum");
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.11"})};
+  store.changes.push_back(delta);
+  loop->datastoreReadable();  // received now
+  nat.failSync = Error::msg("nftables: Operation not permitted");
+  now += 30ms;
+  loop->runDue();  // fails: not programmed yet
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);
+  EXPECT_EQ(metric("ovl_kernel_errors_total", {{"subsystem", "nftables"}}), 1);
+  nat.failSync.reset();
+  now += 100ms;  // the retry
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 2);
+  EXPECT_NEAR(metric("ovl_network_programming_duration_seconds_sum") - before, 0.130, 1e-9);
+}
+
+TEST_F(AgentLoopTest, RegistrationsThatAppearAndGoAreCountedAsCniAddAndDel) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  const std::string file = dir_ + "/endpoints/" + LocalEndpoint::fileName("abc", "eth0");
+  LocalEndpoint e{"default/web", *Ipv4::parse("10.244.1.7"), "node1", "abc", "eth0"};
+  ASSERT_TRUE(writeFileAtomic(file, e.toJson()));
+  loop->localEndpointsReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_cni_registrations_total", {{"operation", "add"}}), 1);
+  EXPECT_EQ(metric("ovl_cni_registrations"), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 2);
+  std::filesystem::remove(file);
+  loop->localEndpointsReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_cni_registrations_total", {{"operation", "del"}}), 1);
+  EXPECT_EQ(metric("ovl_cni_registrations"), 0);
 }
 
 }  // namespace
