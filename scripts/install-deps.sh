@@ -30,8 +30,8 @@ packages=(
   # its Depends, lintian checks it, man-db and groff-base check that the man pages render
   dpkg-dev lintian man-db groff-base
   # the agent's /metrics (prometheus-cpp's core: registry and text format), and a real
-  # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh
-  prometheus-cpp-dev prometheus
+  # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh, which queries it with curl
+  prometheus-cpp-dev prometheus curl
 )
 
 missing=()
