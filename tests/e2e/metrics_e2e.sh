@@ -15,6 +15,7 @@
 set -euo pipefail
 AGENT=${1:?usage: metrics_e2e.sh OVL_AGENT}
 # The agents listen on their node's underlay address, where the underlay's Prometheus reaches them.
+# shellcheck disable=SC2034 # read by lib.sh's cluster helpers
 OVL_HEALTH_ADDR=0.0.0.0:9765
 source "$(dirname "$0")/lib.sh"
 step() { printf '\n== %s\n' "$*"; }
@@ -38,8 +39,15 @@ stop_prometheus() {
     PROM_PID=""
   fi
 }
-# Prometheus first (its exit status is not the test's), then lib.sh's clean-up.
-trap 'rc=$?; stop_prometheus; (exit "$rc"); _e2e_cleanup' EXIT
+# Prometheus first, then lib.sh's clean-up, which takes the test's exit status from $?.
+_metrics_cleanup() {
+  local rc=$?
+  set +e
+  stop_prometheus
+  (exit "$rc")
+  _e2e_cleanup
+}
+trap _metrics_cleanup EXIT
 
 write_cluster() { # write_cluster N: N services, svc1..svcN, each with one endpoint on node 2
   local n=$1 s
@@ -106,6 +114,7 @@ ip netns exec "$(ul_ns)" prometheus --config.file="$E2E_DIR/prometheus.yml" \
   --storage.tsdb.path="$E2E_DIR/tsdb" --web.listen-address="$PROM_IP:9090" \
   >"$E2E_DIR/prometheus.log" 2>&1 &
 PROM_PID=$!
+# shellcheck disable=SC2034 # read by lib.sh's clean-up
 OVL_AGENT_LOG[99]="$E2E_DIR/prometheus.log" # shown with the agents' logs on a failure
 
 step "1. all three targets up; /metrics is valid Prometheus text"
