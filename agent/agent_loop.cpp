@@ -64,9 +64,6 @@ bool AgentLoop::loadPlan(bool startup) {
   if (!change) {
     return true;  // the same content as last time
   }
-  if (!changeSince_) {
-    changeSince_ = now_();
-  }
   if (auto* delta = std::get_if<ServiceDelta>(&*change)) {
     applyServiceDelta(std::move(*delta));
     return true;
@@ -100,6 +97,7 @@ bool AgentLoop::loadPlan(bool startup) {
 // A usable snapshot: its services are applied whether or not this node's own entry is valid
 // (a broken one keeps the last good overlay but does not hold back service changes).
 void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan> plan) {
+  noteChange();
   clusterServices_ = std::move(load.cluster.services);
   clusterIndex_.clear();
   clusterIndex_.reserve(clusterServices_.size());
@@ -143,6 +141,7 @@ void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan
 // Only some services changed (the etcd datastore): they alone are re-planned, and the pass
 // that follows compares only their keys with the kernel; the overlay's plan stands.
 void AgentLoop::applyServiceDelta(ServiceDelta delta) {
+  noteChange();
   reportIssues(delta.issues);
   for (const auto& id : delta.removed) {
     auto it = clusterIndex_.find(id);
@@ -197,6 +196,14 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
   spdlog::debug("revision {}: {} service(s) changed, {} removed", delta.revision,
                 delta.upserts.size(), delta.removed.size());
   due_ = now_();
+}
+
+// The oldest change not yet programmed starts the programming latency: a change applied now
+// reached the loop now (it reads the datastore as soon as its fd is readable).
+void AgentLoop::noteChange() {
+  if (!changeSince_) {
+    changeSince_ = now_();
+  }
 }
 
 // Each snapshot or delta reports every problem again; the log says them when they change.
@@ -445,10 +452,11 @@ void AgentLoop::deleteStaleUdpFlows(ReconcileReport& r) {
 void AgentLoop::recordOverlay(const ReconcileReport& r, Clock::duration took) {
   metrics_.observeSync(AgentMetrics::SyncKind::kOverlay, took);
   metrics_.kernelErrors(AgentMetrics::Subsystem::kOverlay, r.errors.size());
-  metrics_.driftRepaired("link", r.drift.links);
-  metrics_.driftRepaired("route", r.drift.routes);
-  metrics_.driftRepaired("fdb", r.drift.fdb);
-  metrics_.driftRepaired("neighbour", r.drift.neighbours);
+  using D = AgentMetrics::Drift;
+  metrics_.driftRepaired(D::kLink, r.drift.links);
+  metrics_.driftRepaired(D::kRoute, r.drift.routes);
+  metrics_.driftRepaired(D::kFdb, r.drift.fdb);
+  metrics_.driftRepaired(D::kNeighbour, r.drift.neighbours);
 }
 
 // A sync that wrote although no service changed put back what someone else changed in the
@@ -459,8 +467,9 @@ void AgentLoop::recordNat(bool nothingDirty, Clock::duration took) {
                                       : AgentMetrics::SyncKind::kServicesFull,
                        took);
   if (nothingDirty) {
-    metrics_.driftRepaired("nft_element", ns.elementsAdded + ns.elementsDeleted);
-    metrics_.driftRepaired("nft_chain", ns.chainsAdded + ns.chainsDeleted + ns.chainsRefilled);
+    metrics_.driftRepaired(AgentMetrics::Drift::kNftElement, ns.elementsAdded + ns.elementsDeleted);
+    metrics_.driftRepaired(AgentMetrics::Drift::kNftChain,
+                           ns.chainsAdded + ns.chainsDeleted + ns.chainsRefilled);
   }
   const auto& want = natState_.desired();
   for (size_t set = 0; set < nft::kSyncedSetCount; ++set) {

@@ -115,6 +115,7 @@ class AgentLoop {
   void recordOverlay(const ReconcileReport& r, Clock::duration took);
   void recordNat(bool nothingDirty, Clock::duration took);
   void noteRegistrations(const std::vector<LocalEndpoint>& regs);
+  void noteChange();
   void deleteStaleUdpFlows(ReconcileReport& r);
   void clearStaleAffinity(ReconcileReport& r, bool fullPass);
   void converged(const ReconcileReport& r, double ms);

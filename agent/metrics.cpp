@@ -6,8 +6,6 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include <algorithm>
-#include <iterator>
 #include <string>
 
 #include "rules/nft_sets.h"
@@ -172,18 +170,8 @@ void AgentMetrics::kernelErrors(Subsystem subsystem, size_t count) {
   kernelErrors_[static_cast<size_t>(subsystem)]->Increment(static_cast<double>(count));
 }
 
-prometheus::Counter& AgentMetrics::drift(std::string_view kind) {
-  auto it = std::find(std::begin(kDriftKinds), std::end(kDriftKinds), kind);
-  // An unknown kind is a programming error: counted under the last kind rather than lost.
-  const auto at = it == std::end(kDriftKinds) ? drift_.size() - 1
-                                              : static_cast<size_t>(it - std::begin(kDriftKinds));
-  return *drift_[at];
-}
-
-void AgentMetrics::driftRepaired(std::string_view kind, size_t count) {
-  if (count > 0) {
-    drift(kind).Increment(static_cast<double>(count));
-  }
+void AgentMetrics::driftRepaired(Drift kind, size_t count) {
+  drift_[static_cast<size_t>(kind)]->Increment(static_cast<double>(count));
 }
 
 void AgentMetrics::setRpFilterFindings(size_t current) {

@@ -29,6 +29,8 @@ class AgentMetrics {
   enum class SyncKind { kOverlay, kServicesFull, kServicesPartial };
   // Who refused a kernel operation.
   enum class Subsystem { kOverlay, kNftables, kConntrack };
+  // What kind of object a pass wrote back after someone changed it (kDriftKinds names them).
+  enum class Drift { kLink, kRoute, kFdb, kNeighbour, kNftElement, kNftChain };
 
   // version: ovl_build_info's label. datastore: "file" or "etcd", the label of ovl_datastore_up.
   AgentMetrics(std::string_view version, std::string_view datastore);
@@ -45,8 +47,7 @@ class AgentMetrics {
   // The elements of one of table ip ovl's maps/sets (rules/nft_sets.h names), after a sync.
   void setNftElements(std::string_view map, size_t count);
   void kernelErrors(Subsystem subsystem, size_t count);
-  // kind: one of kDriftKinds.
-  void driftRepaired(std::string_view kind, size_t count);
+  void driftRepaired(Drift kind, size_t count);
   void setRpFilterFindings(size_t current);
   void rpFilterFixed(size_t count);
   void setDatastoreUp(bool up);
@@ -58,6 +59,7 @@ class AgentMetrics {
   // The Prometheus text exposition format (version 0.0.4) of every metric.
   std::string text() const;
 
+  // The label values of ovl_drift_repairs_total, in the order of Drift.
   static constexpr std::string_view kDriftKinds[] = {"link",      "route",       "fdb",
                                                      "neighbour", "nft_element", "nft_chain"};
 
@@ -65,7 +67,6 @@ class AgentMetrics {
   void registerSyncMetrics();
   void registerStateMetrics(std::string_view datastore);
   void registerEventCounters();
-  prometheus::Counter& drift(std::string_view kind);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<prometheus::Histogram*> sync_;  // by SyncKind
@@ -76,7 +77,7 @@ class AgentMetrics {
   prometheus::Gauge* endpoints_;
   prometheus::Family<prometheus::Gauge>* elements_;
   std::vector<prometheus::Counter*> kernelErrors_;  // by Subsystem
-  std::vector<prometheus::Counter*> drift_;         // by kDriftKinds
+  std::vector<prometheus::Counter*> drift_;         // by Drift
   prometheus::Gauge* rpFindings_;
   prometheus::Counter* rpFixes_;
   prometheus::Gauge* datastoreUp_;

@@ -446,6 +446,17 @@ TEST_F(AgentLoopTest, MetricsFollowPassesAndCountDriftRepairs) {
   EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "overlay"}}), 2);
   EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);  // no datastore change
 
+  // The pod bridge deleted: re-created, its writes counted as link drift; the VTEP's peers stay.
+  ASSERT_TRUE(kernel.deleteLink(kernel.link("ovlbr0")->index));
+  nl::Event overflow;
+  overflow.kind = nl::Event::Kind::kOverflow;
+  loop->kernelEvents(std::vector<nl::Event>{overflow});
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  ASSERT_NE(kernel.link("ovlbr0"), nullptr);
+  EXPECT_GE(metric("ovl_drift_repairs_total", {{"kind", "link"}}), 1);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 1);
+
   // The NAT table changed by someone else: what the sync writes back with nothing dirty is drift.
   nat.nextStats.operations = 2;
   nat.nextStats.elementsAdded = 2;
@@ -471,6 +482,16 @@ TEST_F(AgentLoopTest, MetricsFollowPassesAndCountDriftRepairs) {
 TEST_F(AgentLoopTest, ProgrammingLatencyRunsFromReceiptToTheConvergedPass) {
   start(snapshot(2, {service("web", {"10.244.2.10"})}));
   const double before = metric("ovl_network_programming_duration_seconds_sum");
+  // A snapshot that is refused programs nothing: no latency starts with it.
+  ClusterLoad bad = snapshot(2);
+  bad.fatal = true;
+  store.changes.push_back(bad);
+  loop->datastoreReadable();
+  now += 1s;
+  loop->kernelEvents(Error::msg("overflow"));
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);
   ServiceDelta delta;
   delta.upserts = {service("web", {"10.244.2.11"})};
   store.changes.push_back(delta);

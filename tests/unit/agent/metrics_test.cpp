@@ -97,8 +97,9 @@ TEST(AgentMetricsTest, RecordsMoveTheirSeries) {
   m.setNftElements("endpoints", 30);
   m.kernelErrors(AgentMetrics::Subsystem::kOverlay, 2);
   m.kernelErrors(AgentMetrics::Subsystem::kOverlay, 0);
-  m.driftRepaired("route", 1);
-  m.driftRepaired("route", 2);
+  m.driftRepaired(AgentMetrics::Drift::kRoute, 1);
+  m.driftRepaired(AgentMetrics::Drift::kRoute, 2);
+  m.driftRepaired(AgentMetrics::Drift::kNftChain, 0);
   m.setRpFilterFindings(1);
   m.rpFilterFixed(2);
   m.setDatastoreUp(false);
