@@ -127,6 +127,7 @@ for i in 1 2 3; do
 done
 grep -E '^ovl_build_info\{version="[^"]+"\} 1$' "$E2E_DIR/metrics-node1.txt" ||
   fail "ovl_build_info missing"
+echo "/metrics of node 1: $(wc -c <"$E2E_DIR/metrics-node1.txt") bytes, $(grep -vc '^#' "$E2E_DIR/metrics-node1.txt") samples; scrape durations (s): $(per_node 'scrape_duration_seconds{job="ovl"}')"
 
 step "2. ovl_services equals the cluster file's 2 services on every node"
 wait_until 10 nodes_are ovl_services "node1=2 node2=2 node3=2" ||
