@@ -525,5 +525,22 @@ TEST_F(AgentLoopTest, RegistrationsThatAppearAndGoAreCountedAsCniAddAndDel) {
   EXPECT_EQ(metric("ovl_cni_registrations"), 0);
 }
 
+TEST_F(AgentLoopTest, DatastoreHealthAndItsCountersReachTheMetrics) {
+  start(snapshot(2));
+  EXPECT_EQ(metric("ovl_datastore_up"), 1);
+  store.currentProblem = "etcd: unreachable";
+  store.totals = {3, 1};
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_datastore_up"), 0);
+  EXPECT_EQ(metric("ovl_etcd_watch_restarts_total"), 3);
+  EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
+  store.currentProblem = "";
+  store.totals = {4, 1};
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_datastore_up"), 1);
+  EXPECT_EQ(metric("ovl_etcd_watch_restarts_total"), 4);
+  EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
+}
+
 }  // namespace
 }  // namespace ovl
