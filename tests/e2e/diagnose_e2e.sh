@@ -101,15 +101,7 @@ health=$(timeout 2 ip netns exec "$(node_ns 2)" bash -c '
 jq -e '.findings[] | select(.check == "rp_filter" and .subject == "ovl.1" and .fixed == false)' \
   <<<"$health" >/dev/null || fail "the health endpoint of node2 does not list the finding: $health"
 echo "node2's agent logged the finding once and lists it on /healthz"
-# metric I NAME: the value of one sample of agent I's /metrics (a name with its labels, as written).
-metric() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 ip netns exec "$(node_ns "$1")" bash -c '
-    exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
-    printf "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3
-    cat <&3' _ "$OVL_HEALTH_ADDR" | awk -v n="$2" '$1 == n { print $2 }'
-}
-v=$(metric 2 ovl_rp_filter_findings)
+v=$(agent_metric 2 ovl_rp_filter_findings)
 [[ $v =~ ^[1-9] ]] || fail "node2's /metrics: ovl_rp_filter_findings is '$v', expected at least 1"
 echo "node2's /metrics: ovl_rp_filter_findings $v"
 
@@ -197,9 +189,9 @@ wait_until 2 grep -q 'diagnose \[rp_filter\] ovl.1: strict .* Fixed (rpFilter: f
 grep -q 'diagnose: net.ipv4.conf.ovl/1.rp_filter = 2 (was 1)' "${OVL_AGENT_LOG[2]}" ||
   fail "the agent did not log what it changed"
 grep 'diagnose' "${OVL_AGENT_LOG[2]}" | tail -n 2
-v=$(metric 2 ovl_rp_filter_fixes_total)
+v=$(agent_metric 2 ovl_rp_filter_fixes_total)
 [[ $v =~ ^[1-9] ]] || fail "node2's /metrics: ovl_rp_filter_fixes_total is '$v', expected at least 1"
-d=$(metric 2 'ovl_drift_repairs_total{kind="link"}')
+d=$(agent_metric 2 'ovl_drift_repairs_total{kind="link"}')
 [[ $d =~ ^[1-9] ]] || fail "node2's /metrics: the re-created VTEP is not a link drift repair ('$d')"
 echo "node2's /metrics: ovl_rp_filter_fixes_total $v, link drift repairs $d"
 out=$(node_exec 1 "$PROBE" connect 10.96.0.10 80 --timeout-ms 3000 --expect-hello) ||
