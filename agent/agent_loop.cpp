@@ -48,7 +48,8 @@ std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
 AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
     : cfg_(std::move(cfg)),
       now_(std::move(now)),
-      reconciler_(parts.kernel, cfg_.underlayInterface),
+      countingKernel_(parts.kernel, parts.metrics),
+      reconciler_(countingKernel_, cfg_.underlayInterface),
       store_(parts.store),
       nat_(parts.nat),
       conntrack_(parts.conntrack),
@@ -451,7 +452,6 @@ void AgentLoop::deleteStaleUdpFlows(ReconcileReport& r) {
 
 void AgentLoop::recordOverlay(const ReconcileReport& r, Clock::duration took) {
   metrics_.observeSync(AgentMetrics::SyncKind::kOverlay, took);
-  metrics_.kernelErrors(AgentMetrics::Subsystem::kOverlay, r.errors.size());
   using D = AgentMetrics::Drift;
   metrics_.driftRepaired(D::kLink, r.drift.links);
   metrics_.driftRepaired(D::kRoute, r.drift.routes);

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/counting_kernel.h"
 #include "agent/diagnostics_watch.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
@@ -127,6 +128,7 @@ class AgentLoop {
 
   AgentConfig cfg_;
   Now now_;
+  CountingOverlayKernel countingKernel_;  // parts.kernel, its refusals counted in the metrics
   OverlayReconciler reconciler_;
   Datastore& store_;
   nat::NatDataplane& nat_;

@@ -542,5 +542,19 @@ TEST_F(AgentLoopTest, DatastoreHealthAndItsCountersReachTheMetrics) {
   EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
 }
 
+TEST_F(AgentLoopTest, RefusedOverlayWritesAreCountedAsKernelErrors) {
+  start(snapshot(3));
+  kernel.failOp = [](const nl::Netlink::Op&) -> std::optional<Error> {
+    return Error::sys(EPERM, "Operation not permitted");
+  };
+  kernel.peers(vtep()).routes.clear();  // both routes gone: two writes, both refused
+  loop->kernelEvents(Error::msg("overflow"));
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_FALSE(health.ready());
+  EXPECT_EQ(metric("ovl_kernel_errors_total", {{"subsystem", "overlay"}}), 2);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 0);  // nothing written back
+}
+
 }  // namespace
 }  // namespace ovl
