@@ -1,8 +1,8 @@
 // agent/: ovl-agent, the node daemon, and nothing else: main, start-up (this header), the run
 // loop (agent_loop.h), the health endpoint, the Prometheus metrics (metrics.h; counting_kernel.h
-// counts the overlay kernel's refusals), the diagnostics
-// watch and ovl-cni's registrations on this node. It may include every library of ovl (common,
-// model, netlink, overlay, rules, etcd, datastore, diagnostics); none includes it.
+// counts the overlay kernel's refusals), the diagnostics watch and ovl-cni's registrations on
+// this node. It may include every library of ovl (common, model, netlink, overlay, rules, etcd,
+// datastore, diagnostics); none includes it.
 //
 // runAgent() reads agent.yaml, takes the node's lock, opens the kernel handles and the datastore,
 // and runs the loop until a stop signal.
