@@ -236,15 +236,16 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
   notifier.progress("datastore started");
   HealthState health;
   health.setIdentity(cfg.nodeName, std::string(version()));
-  DiagnosticsWatch hostWatch(cfg, health);
+  AgentMetrics metrics(version(), cfg.datastore);
+  DiagnosticsWatch hostWatch(cfg, health, &metrics);
   AgentLoop loop(cfg, {kernel, **store, handles->nat, handles->conntrack, health, *local, hostWatch,
-                       notifier});
+                       notifier, metrics});
   if (!loop.loadPlan(true)) {
     return kExitConfig;
   }
   std::unique_ptr<HealthServer> server;
   if (!cfg.healthAddress.empty()) {
-    auto s = HealthServer::start(cfg.healthAddress, health);
+    auto s = HealthServer::start(cfg.healthAddress, health, &metrics);
     if (!s) {
       return stop(kExitConfig, s.error());
     }

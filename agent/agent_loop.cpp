@@ -20,6 +20,20 @@ namespace ovl {
 
 namespace {
 
+// Whether the desired table has changes the next sync must write (else whatever it writes
+// repairs drift).
+bool anythingDirty(const nft::DesiredIndex& d) {
+  if (d.allDirty()) {
+    return true;
+  }
+  for (size_t set = 0; set < nft::kSyncedSetCount; ++set) {
+    if (!d.dirty(set).empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
   std::vector<std::string> out;
   out.reserve(issues.size());
@@ -34,7 +48,8 @@ std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
 AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
     : cfg_(std::move(cfg)),
       now_(std::move(now)),
-      reconciler_(parts.kernel, cfg_.underlayInterface),
+      countingKernel_(parts.kernel, parts.metrics),
+      reconciler_(countingKernel_, cfg_.underlayInterface),
       store_(parts.store),
       nat_(parts.nat),
       conntrack_(parts.conntrack),
@@ -42,6 +57,7 @@ AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
       local_(parts.local),
       hostWatch_(parts.hostWatch),
       notifier_(parts.notifier),
+      metrics_(parts.metrics),
       nodeState_(cfg_.stateDir, parts.local.dir(), parts.kernel) {
   lastProgress_ = now_();
 }
@@ -87,6 +103,7 @@ bool AgentLoop::loadPlan(bool startup) {
 // A usable snapshot: its services are applied whether or not this node's own entry is valid
 // (a broken one keeps the last good overlay but does not hold back service changes).
 void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan> plan) {
+  noteChange();
   clusterServices_ = std::move(load.cluster.services);
   clusterIndex_.clear();
   clusterIndex_.reserve(clusterServices_.size());
@@ -130,6 +147,7 @@ void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan
 // Only some services changed (the etcd datastore): they alone are re-planned, and the pass
 // that follows compares only their keys with the kernel; the overlay's plan stands.
 void AgentLoop::applyServiceDelta(ServiceDelta delta) {
+  noteChange();
   reportIssues(delta.issues);
   for (const auto& id : delta.removed) {
     auto it = clusterIndex_.find(id);
@@ -162,6 +180,7 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
   std::vector<std::string> problems;
   auto regs = local_.read(&problems);
   registrations_ = regs.size();
+  noteRegistrations(regs);
   for (const auto& id : delta.removed) {
     natState_.remove(id);
   }
@@ -185,6 +204,14 @@ void AgentLoop::applyServiceDelta(ServiceDelta delta) {
   due_ = now_();
 }
 
+// The oldest change not yet programmed starts the programming latency: a change applied now
+// reached the loop now (it reads the datastore as soon as its fd is readable).
+void AgentLoop::noteChange() {
+  if (!changeSince_) {
+    changeSince_ = now_();
+  }
+}
+
 // Each snapshot or delta reports every problem again; the log says them when they change.
 void AgentLoop::reportIssues(const std::vector<ConfigIssue>& all) {
   auto issues = issueStrings(all);
@@ -203,6 +230,7 @@ void AgentLoop::planNatWithLocalEndpoints() {
   std::vector<std::string> problems;
   auto regs = local_.read(&problems);
   registrations_ = regs.size();
+  noteRegistrations(regs);
   natState_.setInputs(*natInputs_);
   // Without registrations the cluster's list is used as it is (no copy of every service).
   const size_t changed =
@@ -213,6 +241,27 @@ void AgentLoop::planNatWithLocalEndpoints() {
   for (const auto& p : problems) {
     spdlog::warn("{}", p);
   }
+}
+
+// ovl-cni's ADDs and DELs as the registrations they leave appear and go. Those present at the
+// first read (before this agent started) are not counted.
+void AgentLoop::noteRegistrations(const std::vector<LocalEndpoint>& regs) {
+  std::set<std::string> files;
+  for (const auto& r : regs) {
+    files.insert(LocalEndpoint::fileName(r.containerId, r.ifname));
+  }
+  size_t added = 0;
+  size_t removed = 0;
+  if (registrationFiles_) {
+    for (const auto& f : files) {
+      added += registrationFiles_->contains(f) ? 0 : 1;
+    }
+    for (const auto& f : *registrationFiles_) {
+      removed += files.contains(f) ? 0 : 1;
+    }
+  }
+  metrics_.cniRegistrations(added, removed, files.size());
+  registrationFiles_ = std::move(files);
 }
 
 void AgentLoop::datastoreReadable() {
@@ -296,7 +345,10 @@ void AgentLoop::runDue() {
 
 // The datastore's health goes to /readyz and to the status line, with when a problem began.
 void AgentLoop::reportDatastore() {
+  const DatastoreCounters counters = store_.counters();
+  metrics_.datastoreTotals(counters.watchRestarts, counters.leaseLosses);
   std::string problem = store_.problem();
+  metrics_.setDatastoreUp(problem.empty());
   if (problem != datastoreProblem_) {
     if (datastoreProblem_.empty()) {
       datastoreProblemSince_ =
@@ -351,6 +403,7 @@ void AgentLoop::pass() {
   const auto t0 = now_();
   const bool full = fullRead_;
   ReconcileReport r = reconciler_.reconcile(*plan_, fullRead_);
+  recordOverlay(r, now_() - t0);
   fullRead_ = false;
   progress(fmt::format("overlay programmed ({} peers); writing {} services to nftables",
                        plan_->peers.size(), natState_.size()));
@@ -373,10 +426,14 @@ void AgentLoop::pass() {
 // reads itself back whenever anyone changed anything, so a forced read-back (about a second at
 // 10,000 services) would find nothing new.
 void AgentLoop::syncNat(ReconcileReport& r, bool fullPass) {
+  const bool nothingDirty = !anythingDirty(natState_.desired());
+  const auto t0 = now_();
   if (auto st = nat_.sync(natState_.desired()); !st) {
+    metrics_.kernelErrors(AgentMetrics::Subsystem::kNftables, 1);
     r.errors.push_back(st.error());
     return;
   }
+  recordNat(nothingDirty, now_() - t0);
   const auto& ns = nat_.lastSync();
   if (ns.operations > 0) {
     r.actions.push_back(fmt::format(
@@ -400,12 +457,40 @@ void AgentLoop::deleteStaleUdpFlows(ReconcileReport& r) {
   }
   auto n = conntrack_.deleteUdpFlows(stale);
   if (!n) {
+    metrics_.kernelErrors(AgentMetrics::Subsystem::kConntrack, 1);
     spdlog::warn("conntrack cleanup of {} removed UDP endpoint(s): {}", stale.size(),
                  n.error().message);
   } else if (*n > 0) {
     r.actions.push_back(fmt::format("deleted {} UDP conntrack entries of removed endpoints", *n));
   } else {
     spdlog::debug("deleted 0 UDP conntrack entries of removed endpoints ({} flows)", stale.size());
+  }
+}
+
+void AgentLoop::recordOverlay(const ReconcileReport& r, Clock::duration took) {
+  metrics_.observeSync(AgentMetrics::SyncKind::kOverlay, took);
+  using D = AgentMetrics::Drift;
+  metrics_.driftRepaired(D::kLink, r.drift.links);
+  metrics_.driftRepaired(D::kRoute, r.drift.routes);
+  metrics_.driftRepaired(D::kFdb, r.drift.fdb);
+  metrics_.driftRepaired(D::kNeighbour, r.drift.neighbours);
+}
+
+// A sync that wrote although no service changed put back what someone else changed in the
+// table (the table reads itself back when the ruleset's generation moved).
+void AgentLoop::recordNat(bool nothingDirty, Clock::duration took) {
+  const auto& ns = nat_.lastSync();
+  metrics_.observeSync(ns.incremental ? AgentMetrics::SyncKind::kServicesPartial
+                                      : AgentMetrics::SyncKind::kServicesFull,
+                       took);
+  if (nothingDirty) {
+    metrics_.driftRepaired(AgentMetrics::Drift::kNftElement, ns.elementsAdded + ns.elementsDeleted);
+    metrics_.driftRepaired(AgentMetrics::Drift::kNftChain,
+                           ns.chainsAdded + ns.chainsDeleted + ns.chainsRefilled);
+  }
+  const auto& want = natState_.desired();
+  for (size_t set = 0; set < nft::kSyncedSetCount; ++set) {
+    metrics_.setNftElements(nft::setLayouts()[set].name, want.elems(set).size());
   }
 }
 
@@ -439,6 +524,12 @@ void AgentLoop::converged(const ReconcileReport& r, double ms) {
               plan_->peers.size(), natState_.size(), r.opsApplied, ms,
               r.fullRead ? " (full read)" : "");
   health_.setPass(passSummary("", ms));
+  metrics_.setProgrammed(plan_->peers.size(), natState_.size(), endpointCount_ + registrations_);
+  metrics_.passSucceeded(std::chrono::system_clock::now());
+  if (changeSince_) {
+    metrics_.observeProgramming(now_() - *changeSince_);
+    changeSince_.reset();
+  }
   setStatus(fmt::format("converged: {} peers, {} services", plan_->peers.size(), natState_.size()));
   if (auto st = nodeState_.publish(*plan_, r.fullRead); !st) {
     spdlog::warn("{}", st.error().message);

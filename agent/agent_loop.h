@@ -8,19 +8,23 @@
 // (overlay/overlay_kernel.h), the NAT data plane (rules/nat_dataplane.h), conntrack
 // (rules/conntrack.h), the datastore (datastore/datastore.h), the host checks
 // (agent/diagnostics_watch.h) and the service manager (ServiceNotifier below). run() is the only
-// part that polls file descriptors.
+// part that polls file descriptors. What each pass did is recorded in the metrics
+// (agent/metrics.h).
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "agent/counting_kernel.h"
 #include "agent/diagnostics_watch.h"
 #include "agent/health.h"
 #include "agent/local_endpoints.h"
+#include "agent/metrics.h"
 #include "datastore/datastore.h"
 #include "model/config.h"
 #include "netlink/netlink.h"
@@ -73,6 +77,7 @@ class AgentLoop {
     LocalEndpoints& local;
     HostWatch& hostWatch;
     ServiceNotifier& notifier;
+    AgentMetrics& metrics;
   };
 
   AgentLoop(AgentConfig cfg, Parts parts, Now now = Clock::now);
@@ -113,6 +118,10 @@ class AgentLoop {
   void reportIssues(const std::vector<ConfigIssue>& all);
   void planNatWithLocalEndpoints();
   void syncNat(ReconcileReport& r, bool fullPass);
+  void recordOverlay(const ReconcileReport& r, Clock::duration took);
+  void recordNat(bool nothingDirty, Clock::duration took);
+  void noteRegistrations(const std::vector<LocalEndpoint>& regs);
+  void noteChange();
   void deleteStaleUdpFlows(ReconcileReport& r);
   void clearStaleAffinity(ReconcileReport& r, bool fullPass);
   void converged(const ReconcileReport& r, double ms);
@@ -125,6 +134,7 @@ class AgentLoop {
 
   AgentConfig cfg_;
   Now now_;
+  CountingOverlayKernel countingKernel_;  // parts.kernel, its refusals counted in the metrics
   OverlayReconciler reconciler_;
   Datastore& store_;
   nat::NatDataplane& nat_;
@@ -133,12 +143,16 @@ class AgentLoop {
   LocalEndpoints& local_;
   HostWatch& hostWatch_;
   ServiceNotifier& notifier_;
+  AgentMetrics& metrics_;
   NodeStatePublisher nodeState_;
 
   std::vector<svc::Service> clusterServices_;  // as the datastore has them, in no set order
-  std::unordered_map<std::string, size_t> clusterIndex_;  // id -> position in clusterServices_
-  size_t endpointCount_ = 0;                              // of clusterServices_
-  size_t registrations_ = 0;                              // ovl-cni's, as last read
+  std::unordered_map<std::string, size_t> clusterIndex_;    // id -> position in clusterServices_
+  size_t endpointCount_ = 0;                                // of clusterServices_
+  size_t registrations_ = 0;                                // ovl-cni's, as last read
+  std::optional<std::set<std::string>> registrationFiles_;  // their files, as last read
+  // When the oldest datastore change not yet programmed reached the loop (programming latency).
+  std::optional<Clock::time_point> changeSince_;
   Ipv4Prefix podCidr_;
   std::optional<nat::PlanInputs> natInputs_;
   std::optional<OverlayPlan> plan_;

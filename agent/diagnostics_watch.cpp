@@ -63,6 +63,23 @@ void DiagnosticsWatch::afterPass(const OverlayPlan& plan) {
     checker.fix(r, model, diag::FixScope::kRpFilterOnly);
   }
   report(r, full);
+  count(r);
+}
+
+// Both kinds of run check rp_filter (unless it is off), so each sets the current count.
+void DiagnosticsWatch::count(const diag::Report& r) {
+  if (metrics_ == nullptr) {
+    return;
+  }
+  size_t findings = 0;
+  size_t fixed = 0;
+  for (const auto& f : r.findings) {
+    if (f.check == "rp_filter") {
+      (f.fixed ? fixed : findings) += 1;
+    }
+  }
+  metrics_->setRpFilterFindings(findings);
+  metrics_->rpFilterFixed(fixed);
 }
 
 void DiagnosticsWatch::report(diag::Report& r, bool full) {

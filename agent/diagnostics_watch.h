@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agent/health.h"
+#include "agent/metrics.h"
 #include "diagnostics/checker.h"
 #include "diagnostics/paths.h"
 #include "model/cluster.h"
@@ -40,7 +41,9 @@ class HostWatch {
 
 class DiagnosticsWatch final : public HostWatch {
  public:
-  DiagnosticsWatch(const AgentConfig& cfg, HealthState& health) : cfg_(cfg), health_(health) {}
+  // metrics: where rp_filter findings and fixes are counted (none: not counted).
+  DiagnosticsWatch(const AgentConfig& cfg, HealthState& health, AgentMetrics* metrics = nullptr)
+      : cfg_(cfg), health_(health), metrics_(metrics) {}
 
   void setCluster(const NetworkConfig& network, const std::vector<svc::Service>& services) override;
   void servicesChanged() override { servicesStale_ = true; }
@@ -49,9 +52,11 @@ class DiagnosticsWatch final : public HostWatch {
 
  private:
   void report(diag::Report& r, bool full);
+  void count(const diag::Report& r);
 
   const AgentConfig& cfg_;
   HealthState& health_;
+  AgentMetrics* metrics_;
   NetworkConfig network_;
   const std::vector<svc::Service>* servicesSource_ = nullptr;
   bool servicesStale_ = true;

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/metrics.h"
+
 namespace ovl {
 
 int64_t HealthState::nowMs() {
@@ -81,7 +83,8 @@ std::string HealthState::json() const {
 }
 
 Result<std::unique_ptr<HealthServer>> HealthServer::start(const std::string& address,
-                                                          const HealthState& state) {
+                                                          const HealthState& state,
+                                                          const AgentMetrics* metrics) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) {
     return Error::msg(fmt::format("healthAddress '{}': expected IP:port", address));
@@ -99,6 +102,11 @@ Result<std::unique_ptr<HealthServer>> HealthServer::start(const std::string& add
     res.status = st->alive() && st->ready() ? 200 : 503;
     res.set_content(st->json(), "application/json");
   });
+  if (metrics != nullptr) {
+    hs->server_->Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics->text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
   // cpp-httplib's default adds SO_REUSEPORT, which would let a second agent share the port
   // and answer for the first. Only SO_REUSEADDR (restart while old connections linger).
   hs->server_->set_socket_options([](socket_t sock) {

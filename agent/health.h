@@ -1,5 +1,6 @@
 // The agent's health endpoint: GET /healthz (the loop is alive) and GET /readyz (the kernel
-// holds the current plan), each with a small JSON body saying why.
+// holds the current plan), each with a small JSON body saying why; and GET /metrics, the
+// Prometheus text format of agent/metrics.h, on the same listener.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,8 @@ class Server;
 }
 
 namespace ovl {
+
+class AgentMetrics;
 
 // What the last pass of the loop did, for /readyz and `ovlctl status`.
 struct PassSummary {
@@ -70,9 +73,10 @@ class HealthState {
 
 class HealthServer {
  public:
-  // address: "IP:port". Fails at once when it cannot listen.
+  // address: "IP:port". Fails at once when it cannot listen. Without metrics, no /metrics.
   static Result<std::unique_ptr<HealthServer>> start(const std::string& address,
-                                                     const HealthState& state);
+                                                     const HealthState& state,
+                                                     const AgentMetrics* metrics = nullptr);
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
   HealthServer& operator=(const HealthServer&) = delete;

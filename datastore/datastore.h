@@ -30,6 +30,13 @@ struct ServiceDelta {
 };
 using ClusterChange = std::variant<ClusterLoad, ServiceDelta>;
 
+// How often the datastore lost its footing since it started, for the agent's metrics: totals
+// that only grow (0 for a datastore without a watch stream or a lease).
+struct DatastoreCounters {
+  uint64_t watchRestarts = 0;  // a watch stream that broke or was compacted, then opened again
+  uint64_t leaseLosses = 0;    // the node's lease found expired or revoked, so it re-registered
+};
+
 class Datastore {
  public:
   virtual ~Datastore() = default;
@@ -60,6 +67,8 @@ class Datastore {
   virtual std::string problem() const { return ""; }
   // This node's readiness (the kernel holds the current plan), for datastores that publish it.
   virtual void reportReady(bool ready) { (void)ready; }
+  // Safe to call from the agent's thread while the datastore's own threads run.
+  virtual DatastoreCounters counters() const { return {}; }
 };
 
 }  // namespace ovl

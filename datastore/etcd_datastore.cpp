@@ -295,6 +295,7 @@ bool EtcdDatastore::renewLease(Clock::time_point& lastRenewal) {
     sessionFailed(Error{ENOENT,
                         "etcd: this node's lease expired or was revoked (its record "
                         "and subnet claim are gone); registering again"});
+    ++leaseLosses_;
     return false;
   }
   const auto silent = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - lastRenewal);
@@ -381,6 +382,7 @@ void EtcdDatastore::watchLoop() {
       return;
     }
     listed = end != WatchEnd::kCompacted;
+    ++watchRestarts_;
     w->reset();
     if (!pause(listed ? kWatchRetry : milliseconds{0})) {
       return;

@@ -18,6 +18,7 @@
 // problem() says what is wrong, which makes the agent report itself not ready.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -54,6 +55,9 @@ class EtcdDatastore final : public Datastore {
   std::string describe() const override;
   std::string problem() const override;
   void reportReady(bool ready) override;
+  DatastoreCounters counters() const override {
+    return {watchRestarts_.load(), leaseLosses_.load()};
+  }
 
   // For `ovl-agent --cleanup`: revokes the lease of the last run (kept in stateDir), so peers
   // drop this node at once; and reads the network settings.
@@ -101,7 +105,9 @@ class EtcdDatastore final : public Datastore {
   std::string watchProblem_;
   bool wantReady_ = false;
   bool writtenReady_ = false;
-  etcd::Watch* watch_ = nullptr;  // the open watch stream, to cancel it when stopping
+  etcd::Watch* watch_ = nullptr;            // the open watch stream, to cancel it when stopping
+  std::atomic<uint64_t> watchRestarts_{0};  // counters(): written by the threads, read by the agent
+  std::atomic<uint64_t> leaseLosses_{0};
 
   std::thread sessionThread_;
   std::thread watchThread_;

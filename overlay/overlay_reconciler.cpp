@@ -48,6 +48,25 @@ std::string vtepMismatch(const nl::Link& link, const nl::VxlanSpec& want) {
   return "";
 }
 
+// A peer entry written back after it was deleted or changed under the agent.
+void countDrift(const nl::Netlink::Op& op, ReconcileReport& report) {
+  using K = nl::Netlink::Op::Kind;
+  switch (op.kind) {
+    case K::kReplaceRoute:
+    case K::kDeleteRoute:
+      ++report.drift.routes;
+      break;
+    case K::kReplaceFdb:
+    case K::kDeleteFdb:
+      ++report.drift.fdb;
+      break;
+    case K::kReplaceNeighbour:
+    case K::kDeleteNeighbour:
+      ++report.drift.neighbours;
+      break;
+  }
+}
+
 }  // namespace
 
 std::string OverlayReconciler::linkFields(const OverlayPlan& p) {
@@ -91,6 +110,12 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
     cacheValid_ = false;
   }
   report.fullRead = fullRead || !cacheValid_;
+  // Only a full read after a converged pass of the same plan can find drift.
+  const bool afterConverged = cacheValid_ && report.fullRead;
+  PeerState before;
+  if (afterConverged) {
+    before = desired_;
+  }
   if (report.fullRead) {
     cacheValid_ = false;
     auto links = kernel_.links();
@@ -105,9 +130,14 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
     }
     links_ = std::move(*links);
     addresses_ = std::move(*addrs);
+    const size_t actionsBefore = report.actions.size();
     removeRenamedDevices(plan, report);
-    if (auto st = ensureLinks(plan, report); !st) {
-      report.errors.push_back(st.error());
+    const Status linksOk = ensureLinks(plan, report);
+    if (afterConverged) {
+      report.drift.links = report.actions.size() - actionsBefore;
+    }
+    if (!linksOk) {
+      report.errors.push_back(linksOk.error());
       return report;
     }
     vtepName_ = plan.vtepName;
@@ -122,6 +152,7 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
   }
 
   desired_ = desiredPeerState(plan, *vtepIndex_);
+  const bool peerDrift = afterConverged && desired_ == before;
   auto ops = diffPeerState(desired_, actual_);
   if (!ops.empty()) {
     auto results = kernel_.apply(ops);
@@ -136,6 +167,9 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
       if (ok || gone) {
         applyToState(actual_, ops[i]);
         ++report.opsApplied;
+        if (peerDrift) {
+          countDrift(ops[i], report);
+        }
         continue;
       }
       report.errors.push_back(i < results.size()

@@ -12,11 +12,23 @@
 
 namespace ovl {
 
+// Writes that put back what a converged pass had left in place and someone changed since
+// (deleted a route, re-created a device, added an entry on the VTEP): found by a full read
+// against an unchanged plan. A pass that also applies a change of the plan counts no drift in
+// the peer entries (their writes are the plan's).
+struct DriftRepairs {
+  size_t links = 0;  // the VTEP or the bridge: re-created, or its address, MTU, MAC or state
+  size_t routes = 0;
+  size_t fdb = 0;
+  size_t neighbours = 0;
+};
+
 struct ReconcileReport {
   bool fullRead = false;
   std::vector<std::string> actions;  // what was changed, human-readable, for the log
   std::vector<Error> errors;         // what failed (the rest was still applied)
   size_t opsApplied = 0;
+  DriftRepairs drift;
   bool ok() const { return errors.empty(); }
 };
 

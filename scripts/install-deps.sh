@@ -32,6 +32,9 @@ packages=(
   # the systemd unit under a real systemd (tests/e2e/systemd_e2e.sh): a Debian root made with
   # mmdebstrap, booted with systemd-nspawn
   mmdebstrap systemd-container
+  # the agent's /metrics (prometheus-cpp's core: registry and text format), and a real
+  # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh, which queries it with curl
+  prometheus-cpp-dev prometheus curl
 )
 
 missing=()

@@ -228,6 +228,10 @@ printf 'client (node 2) -> %s:80 (ClusterIP of default/web) : %s\n' "$CLUSTER_IP
 out=$(http_get web "$CLUSTER_IP" 80) || fail "web cannot reach itself through the ClusterIP"
 printf 'web (node 1) -> %s:80, itself (hairpin) : %s\n' "$CLUSTER_IP" "$out"
 [[ $out == web ]] || fail "hairpin through the ClusterIP answered '$out'"
+for i in 1 2; do # the agents saw the ADD's registration appear (the directory is shared)
+  v=$(agent_metric "$i" 'ovl_cni_registrations_total{operation="add"}')
+  [[ $v == 1 ]] || fail "node $i's /metrics: ovl_cni_registrations_total{operation=\"add\"} is '$v', expected 1"
+done
 
 step "stop web: CNI DEL removes the endpoint and frees the address"
 grep -q "\"$WEB_IP\": {" "$E2E_DIR/ctd1/ipam/ovl/allocations.json" || fail "$WEB_IP not in the IPAM store"
@@ -243,6 +247,9 @@ for i in 1 2; do
     fail "node $i's NAT still lists $WEB_IP"
 done
 ! grep -q "\"$WEB_IP\": {" "$E2E_DIR/ctd1/ipam/ovl/allocations.json" || fail "$WEB_IP is still allocated"
+v=$(agent_metric 1 'ovl_cni_registrations_total{operation="del"}')
+[[ $v == 1 ]] || fail "node 1's /metrics: ovl_cni_registrations_total{operation=\"del\"} is '$v', expected 1"
+echo "node 1's /metrics: ovl-cni ADD 1, DEL 1"
 if out=$(http_get client "$CLUSTER_IP" 80 2>&1); then
   fail "the ClusterIP still answered after its only endpoint stopped: $out"
 fi

@@ -101,6 +101,9 @@ health=$(timeout 2 ip netns exec "$(node_ns 2)" bash -c '
 jq -e '.findings[] | select(.check == "rp_filter" and .subject == "ovl.1" and .fixed == false)' \
   <<<"$health" >/dev/null || fail "the health endpoint of node2 does not list the finding: $health"
 echo "node2's agent logged the finding once and lists it on /healthz"
+v=$(agent_metric 2 ovl_rp_filter_findings)
+[[ $v =~ ^[1-9] ]] || fail "node2's /metrics: ovl_rp_filter_findings is '$v', expected at least 1"
+echo "node2's /metrics: ovl_rp_filter_findings $v"
 
 rc=0
 diagnose 2 -o json >"$E2E_DIR/diag2.json" || rc=$?
@@ -186,6 +189,11 @@ wait_until 2 grep -q 'diagnose \[rp_filter\] ovl.1: strict .* Fixed (rpFilter: f
 grep -q 'diagnose: net.ipv4.conf.ovl/1.rp_filter = 2 (was 1)' "${OVL_AGENT_LOG[2]}" ||
   fail "the agent did not log what it changed"
 grep 'diagnose' "${OVL_AGENT_LOG[2]}" | tail -n 2
+v=$(agent_metric 2 ovl_rp_filter_fixes_total)
+[[ $v =~ ^[1-9] ]] || fail "node2's /metrics: ovl_rp_filter_fixes_total is '$v', expected at least 1"
+d=$(agent_metric 2 'ovl_drift_repairs_total{kind="link"}')
+[[ $d =~ ^[1-9] ]] || fail "node2's /metrics: the re-created VTEP is not a link drift repair ('$d')"
+echo "node2's /metrics: ovl_rp_filter_fixes_total $v, link drift repairs $d"
 out=$(node_exec 1 "$PROBE" connect 10.96.0.10 80 --timeout-ms 3000 --expect-hello) ||
   fail "node1 -> 10.96.0.10:80 fails after the VTEP was re-created"
 echo "node1 host -> 10.96.0.10:80 answered by $out after node2's VTEP was re-created"

@@ -208,6 +208,11 @@ grep -q 'was compacted' "$E2E_DIR/agent-node1.log" || fail "node1's log does not
 grep 'was compacted' "$E2E_DIR/agent-node1.log" | tail -n1 | sed 's/^/  agent log: /'
 for i in 2 3; do wait_until 5 has_route "$i" 10.244.1.0/24 >/dev/null || fail "node$i: no route to node1 after it came back"; done
 echo "node1 converged: $(wc -l <<<"$expected") service map elements, the same as node2's"
+restarts=$(agent_metric 1 ovl_etcd_watch_restarts_total)
+losses=$(agent_metric 1 ovl_etcd_lease_losses_total)
+[[ $restarts =~ ^[1-9] && $losses =~ ^[1-9] ]] ||
+  fail "node1's /metrics: watch restarts '$restarts', lease losses '$losses'; expected both >= 1"
+echo "node1's /metrics: etcd watch restarts $restarts, lease losses $losses"
 
 step "6. every etcd member stopped for 30 s: traffic flows, agents unready, then converge"
 declare -a web_servers=()
@@ -223,6 +228,8 @@ for i in 1 2 3; do etcd_member_stop "$i"; done
 for i in 1 2 3; do wait_until 10 ready_is "$i" 503 >/dev/null || fail "node$i still ready with etcd gone"; done
 node_exec 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9765; printf "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3; cat <&3' |
   tail -n1 | sed 's/^/  node1 readyz: /'
+up=$(agent_metric 1 'ovl_datastore_up{datastore="etcd"}')
+[[ $up == 0 ]] || fail "node1's /metrics: ovl_datastore_up is '$up' with etcd gone, expected 0"
 e2e_sleep 25
 # n3p1 (10.244.3.11) is an endpoint of web: about a third of its connections land on itself,
 # which works only if node3 masquerades them (web lists its endpoints without their node).

@@ -7,6 +7,8 @@
 #   e2e_sleep S                           sleep that a signal interrupts (bash runs traps only
 #                                         after a foreground command ends: prefer this, or
 #                                         `cmd & wait $!`, to a long foreground `sleep`)
+#   agent_metric I SAMPLE                 the value of SAMPLE (a name with its labels, as
+#                                         /metrics writes it) in agent I's GET /metrics
 #   E2E_DIR                               a scratch directory for this run, removed on exit
 #                                         (kept, with the agent logs, if OVL_KEEP=1)
 
@@ -51,6 +53,14 @@ _e2e_cleanup() {
     rm -rf "$E2E_DIR"
   fi
   exit "$rc"
+}
+
+agent_metric() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 ip netns exec "$(node_ns "$1")" bash -c '
+    exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
+    printf "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3
+    cat <&3' _ "$OVL_HEALTH_ADDR" | awk -v n="$2" '$1 == n { print $2 }'
 }
 
 trap _e2e_cleanup EXIT

@@ -13,7 +13,8 @@ class FakeDatastore final : public Datastore {
  public:
   std::deque<ClusterChange> changes;  // handed over in order
   std::string currentProblem;
-  int reads = 0;  // nextChange() calls
+  DatastoreCounters totals;  // what counters() says
+  int reads = 0;             // nextChange() calls
   std::vector<bool> readiness;
 
   int fd() const override { return -1; }
@@ -31,6 +32,7 @@ class FakeDatastore final : public Datastore {
   std::string describe() const override { return "fake datastore"; }
   std::string problem() const override { return currentProblem; }
   void reportReady(bool ready) override { readiness.push_back(ready); }
+  DatastoreCounters counters() const override { return totals; }
 };
 
 }  // namespace ovl::test

@@ -10,6 +10,7 @@
 #include "tests/fakes/fake_datastore.h"
 #include "tests/fakes/fake_nat_dataplane.h"
 #include "tests/fakes/fake_overlay_kernel.h"
+#include "tests/unit/agent/prometheus_text.h"
 
 namespace ovl {
 namespace {
@@ -97,9 +98,10 @@ class AgentLoopTest : public ::testing::Test {
     cfg.nodeName = "node1";
     cfg.stateDir = dir_;
     cfg.resyncSeconds = 60;
-    loop.emplace(
-        cfg, AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch, notifier},
-        [this] { return now; });
+    loop.emplace(cfg,
+                 AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch,
+                                  notifier, metrics},
+                 [this] { return now; });
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -111,6 +113,12 @@ class AgentLoopTest : public ::testing::Test {
     ASSERT_TRUE(health.ready()) << health.json();
   }
   int vtep() { return kernel.link("ovl.1")->index; }
+  // One value of the metrics' text, as a scraper reads it.
+  double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    auto p = test::PromText::parse(metrics.text());
+    EXPECT_TRUE(p.errors.empty()) << metrics.text();
+    return p.value(name, labels);
+  }
 
   std::string dir_;
   AgentConfig cfg;
@@ -122,6 +130,7 @@ class AgentLoopTest : public ::testing::Test {
   std::optional<LocalEndpoints> local;
   FakeHostWatch hostWatch;
   FakeNotifier notifier;
+  AgentMetrics metrics{"test", "file"};
   AgentLoop::Clock::time_point now{1h};
   std::optional<AgentLoop> loop;
 };
@@ -442,6 +451,145 @@ TEST_F(AgentLoopTest, LoadAndPassReportTheirStepsAsProgress) {
   EXPECT_EQ(nat.syncs.size(), 2u);  // it was tried
   EXPECT_EQ(notifier.statuses.back(),
             "not converged, retrying in 100 ms: nftables: Operation not permitted");
+}
+
+TEST_F(AgentLoopTest, MetricsFollowPassesAndCountDriftRepairs) {
+  start(snapshot(3, {service("web", {"10.244.2.10", "10.244.3.10"})}));
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "overlay"}}), 1);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "services_full"}}), 1);
+  EXPECT_EQ(metric("ovl_peers"), 2);
+  EXPECT_EQ(metric("ovl_services"), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 2);
+  EXPECT_EQ(metric("ovl_nft_elements", {{"map", "endpoints"}}), 2);
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);  // the first snapshot
+  EXPECT_GT(metric("ovl_sync_last_success_timestamp_seconds"), 1.6e9);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 0);  // the first writes
+
+  // A route deleted under the agent: found by the full read, written back, counted once.
+  auto& routes = kernel.peers(vtep()).routes;
+  nl::Event ev;
+  ev.kind = nl::Event::Kind::kRoute;
+  ev.deleted = true;
+  ev.index = vtep();
+  ev.route = routes.front();
+  routes.erase(routes.begin());
+  loop->kernelEvents(std::vector<nl::Event>{ev});
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(kernel.peers(vtep()).routes.size(), 2u);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 1);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "fdb"}}), 0);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "overlay"}}), 2);
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);  // no datastore change
+
+  // The pod bridge deleted: re-created, its writes counted as link drift; the VTEP's peers stay.
+  ASSERT_TRUE(kernel.deleteLink(kernel.link("ovlbr0")->index));
+  nl::Event overflow;
+  overflow.kind = nl::Event::Kind::kOverflow;
+  loop->kernelEvents(std::vector<nl::Event>{overflow});
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  ASSERT_NE(kernel.link("ovlbr0"), nullptr);
+  EXPECT_GE(metric("ovl_drift_repairs_total", {{"kind", "link"}}), 1);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 1);
+
+  // The NAT table changed by someone else: what the sync writes back with nothing dirty is drift.
+  nat.nextStats.operations = 2;
+  nat.nextStats.elementsAdded = 2;
+  loop->nftEvents(true);
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "nft_element"}}), 2);
+
+  // A service change's writes are the plan's, not drift.
+  nat.nextStats.operations = 1;
+  nat.nextStats.elementsAdded = 1;
+  nat.nextStats.incremental = true;
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.10", "10.244.3.10", "10.244.3.11"})};
+  store.changes.push_back(delta);
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "nft_element"}}), 2);
+  EXPECT_EQ(metric("ovl_sync_duration_seconds_count", {{"kind", "services_partial"}}), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 3);
+}
+
+TEST_F(AgentLoopTest, ProgrammingLatencyRunsFromReceiptToTheConvergedPass) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  const double before = metric("ovl_network_programming_duration_seconds_sum");
+  // A snapshot that is refused programs nothing: no latency starts with it.
+  ClusterLoad bad = snapshot(2);
+  bad.fatal = true;
+  store.changes.push_back(bad);
+  loop->datastoreReadable();
+  now += 1s;
+  loop->kernelEvents(Error::msg("overflow"));
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);
+  ServiceDelta delta;
+  delta.upserts = {service("web", {"10.244.2.11"})};
+  store.changes.push_back(delta);
+  loop->datastoreReadable();  // received now
+  nat.failSync = Error::msg("nftables: Operation not permitted");
+  now += 30ms;
+  loop->runDue();  // fails: not programmed yet
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 1);
+  EXPECT_EQ(metric("ovl_kernel_errors_total", {{"subsystem", "nftables"}}), 1);
+  nat.failSync.reset();
+  now += 100ms;  // the retry
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_network_programming_duration_seconds_count"), 2);
+  EXPECT_NEAR(metric("ovl_network_programming_duration_seconds_sum") - before, 0.130, 1e-9);
+}
+
+TEST_F(AgentLoopTest, RegistrationsThatAppearAndGoAreCountedAsCniAddAndDel) {
+  start(snapshot(2, {service("web", {"10.244.2.10"})}));
+  const std::string file = dir_ + "/endpoints/" + LocalEndpoint::fileName("abc", "eth0");
+  LocalEndpoint e{"default/web", *Ipv4::parse("10.244.1.7"), "node1", "abc", "eth0"};
+  ASSERT_TRUE(writeFileAtomic(file, e.toJson()));
+  loop->localEndpointsReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_cni_registrations_total", {{"operation", "add"}}), 1);
+  EXPECT_EQ(metric("ovl_cni_registrations"), 1);
+  EXPECT_EQ(metric("ovl_endpoints"), 2);
+  std::filesystem::remove(file);
+  loop->localEndpointsReadable();
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_cni_registrations_total", {{"operation", "del"}}), 1);
+  EXPECT_EQ(metric("ovl_cni_registrations"), 0);
+}
+
+TEST_F(AgentLoopTest, DatastoreHealthAndItsCountersReachTheMetrics) {
+  start(snapshot(2));
+  EXPECT_EQ(metric("ovl_datastore_up"), 1);
+  store.currentProblem = "etcd: unreachable";
+  store.totals = {3, 1};
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_datastore_up"), 0);
+  EXPECT_EQ(metric("ovl_etcd_watch_restarts_total"), 3);
+  EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
+  store.currentProblem = "";
+  store.totals = {4, 1};
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_datastore_up"), 1);
+  EXPECT_EQ(metric("ovl_etcd_watch_restarts_total"), 4);
+  EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
+}
+
+TEST_F(AgentLoopTest, RefusedOverlayWritesAreCountedAsKernelErrors) {
+  start(snapshot(3));
+  kernel.failOp = [](const nl::Netlink::Op&) -> std::optional<Error> {
+    return Error::sys(EPERM, "Operation not permitted");
+  };
+  kernel.peers(vtep()).routes.clear();  // both routes gone: two writes, both refused
+  loop->kernelEvents(Error::msg("overflow"));
+  now += AgentLoop::kEventDebounce;
+  loop->runDue();
+  EXPECT_FALSE(health.ready());
+  EXPECT_EQ(metric("ovl_kernel_errors_total", {{"subsystem", "overlay"}}), 2);
+  EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 0);  // nothing written back
 }
 
 }  // namespace
