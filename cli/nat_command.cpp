@@ -15,11 +15,16 @@ namespace {
 // The table's name: the agent always programs `ip ovl` (NatTable::create's default).
 constexpr const char* kTable = "ovl";
 
+// always: _masq chains; never: _keep (externalTrafficPolicy Local keeps the client's address);
+// default: nat_postrouting's rule, as the cluster's network.masquerade says.
 std::string masqueradeOf(const KernelFrontend& f) {
+  if (f.action != "balance") {
+    return "-";
+  }
   if (f.masquerade) {
     return "always";
   }
-  return f.keepSource ? "never" : "off-cluster";  // nat_postrouting's rule decides by source
+  return f.keepSource ? "never" : "default";
 }
 
 std::string text(const nlohmann::ordered_json& v) {
