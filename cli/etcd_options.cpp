@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/global_options.h"
+#include "cli/local_node.h"
 #include "datastore/etcd_datastore.h"
 #include "model/config.h"
 
@@ -60,7 +61,7 @@ int reportError(const Error& e) {
 Result<EtcdConnection> connectEtcd(const EtcdOptions& o) {
   EtcdConfig etcd;
   if (!o.config.empty()) {
-    AgentConfigResult acr = loadAgentConfig(o.config);
+    AgentConfigResult acr = readAgentConfig(o.config);
     if (!acr.issues.empty()) {
       std::string text;
       for (const auto& i : acr.issues) {

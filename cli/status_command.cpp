@@ -226,7 +226,7 @@ void printTable(const ordered_json& s) {
 }
 
 int runStatus(const StatusOptions& o) {
-  AgentConfigResult acr = loadAgentConfig(o.config);
+  AgentConfigResult acr = readAgentConfig(o.config);
   if (!acr.issues.empty()) {
     for (const auto& i : acr.issues) {
       std::fprintf(stderr, "ovlctl status: %s\n", i.toString().c_str());
