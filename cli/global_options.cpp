@@ -97,6 +97,15 @@ void requireCommand(CLI::App& group) {
 }
 
 void selectable(CLI::App& cmd, GlobalOptions& g, Uses uses, std::function<int()> run) {
+  // CLI11 lists only a command's own options in its help: name the global ones it takes.
+  std::string footer = "Global flags (before or after the command): -c,--config FILE";
+  if (!uses.formats.empty()) {
+    footer += fmt::format(", -o,--output {}", fmt::join(uses.formats, "|"));
+  }
+  if (uses.etcd) {
+    footer += ", --endpoints, --cacert, --cert, --key, --prefix";
+  }
+  cmd.footer(footer + " (see ovlctl --help)");
   cmd.callback([&cmd, &g, uses = std::move(uses), run = std::move(run)] {
     checkFlags(cmd, g, uses);
     g.command = pathOf(cmd);
