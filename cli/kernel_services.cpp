@@ -110,8 +110,10 @@ KernelFrontend frontendOf(const KernelElement& e) {
     f.action = "drop";
   } else if (parseTargetChain(e.chain, f)) {
     f.action = "balance";
-  } else {
+  } else if (e.chain == "svc_reject" || e.chain.empty()) {
     f.action = "reject";
+  } else {
+    f.action = "goto " + e.chain;  // not a chain this ovl writes: shown as it is
   }
   return f;
 }

@@ -49,7 +49,9 @@ struct KernelFrontend {
   std::string port;     // the service port's name (or number), from the comment
   bool nodePort = false;
   std::string frontend;  // "10.96.0.10:80/tcp"; NodePorts "*:30080/tcp"
-  std::string action;    // "balance", "reject" (no endpoint) or "drop" (policy Local, none here)
+  // "balance", "reject" (no endpoint), "drop" (policy Local, none here); "goto <chain>" for a
+  // chain this ovl does not write (another version's table)
+  std::string action;
   uint32_t slots = 0;
   std::optional<uint32_t> affinitySeconds;  // ClientIP affinity and its timeout
   bool masquerade = false;                  // always masqueraded (_masq chains)
