@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -261,7 +262,11 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
 
 int runAgent(const AgentOptions& options) {
   setupLogging(options.logFormat);
-  AgentConfigResult acr = loadAgentConfig(options.configPath);
+  // OVL_* variables (a unit's Environment=, /etc/default/ovl) override agent.yaml's fields.
+  AgentConfigResult acr = loadAgentConfig(options.configPath, ovlEnvironment(environ));
+  for (const auto& w : acr.warnings) {
+    spdlog::warn("{}", w);
+  }
   for (const auto& i : acr.issues) {
     spdlog::error("{}", i.toString());
   }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/exit_code.h"
+#include "cli/global_options.h"
 #include "cli/local_node.h"
 #include "diagnostics/checker.h"
 #include "diagnostics/finding.h"
@@ -60,17 +61,12 @@ int runDiagnose(const DiagnoseOptions& o) {
 
 }  // namespace
 
-void addDiagnoseCommand(CLI::App& app) {
+void addDiagnoseCommand(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<DiagnoseOptions>();
   CLI::App* cmd = app.add_subcommand(
       "diagnose",
       "check this node for what drops overlay traffic (rp_filter first); exit 0 healthy, 1 "
       "problems, 2 could not check");
-  cmd->add_option("-c,--config", opts->config, "agent configuration (agent.yaml)")
-      ->capture_default_str();
-  cmd->add_option("-o,--output", opts->output, "text or json (schema: docs/diagnose-json.md)")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
   cmd->add_flag("--fix", opts->fix,
                 "apply the narrow fixes (rp_filter loose on exactly the interfaces that need it, "
                 "hairpin on bridge ports, tx checksum off on affected kernels)");
@@ -79,7 +75,12 @@ void addDiagnoseCommand(CLI::App& app) {
   cmd->add_option("--sysctl-dir", opts->sysctlDir, "where --persist writes its drop-in")
       ->capture_default_str();
   persist->needs(cmd->get_option("--fix"));
-  cmd->callback([opts] { throw ExitCode{runDiagnose(*opts)}; });
+  // Its text is its table: -o table is taken as text. JSON schema: docs/diagnose-json.md.
+  selectable(*cmd, g, Uses{{"text", "json", "table"}, false}, [opts, &g] {
+    opts->config = g.config;
+    opts->output = g.output == "json" ? "json" : "text";
+    return runDiagnose(*opts);
+  });
 }
 
 }  // namespace ovl::cli

@@ -9,6 +9,7 @@ class App;
 
 namespace ovl::cli {
 
-void addDiagnoseCommand(CLI::App& app);
+struct GlobalOptions;
+void addDiagnoseCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

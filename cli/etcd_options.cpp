@@ -8,33 +8,31 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/global_options.h"
+#include "cli/local_node.h"
 #include "datastore/etcd_datastore.h"
 #include "model/config.h"
 
 namespace ovl::cli {
 
-void addEtcdOptions(CLI::App& cmd, EtcdOptions& o) {
-  cmd.add_option("--config", o.config,
-                 "agent.yaml whose etcd section says how to reach etcd (flags below win)");
-  cmd.add_option("--endpoints", o.endpoints, "etcd endpoints, host:port[,host:port...]")
-      ->delimiter(',');
-  cmd.add_option("--cacert", o.caFile, "CA of the etcd servers' certificates (TLS)");
-  cmd.add_option("--cert", o.certFile, "client certificate (mTLS)");
-  cmd.add_option("--key", o.keyFile, "client certificate's key");
-  cmd.add_option("--prefix", o.prefix, "key prefix (default /ovl)");
-}
-
 CLI::App* addEtcdGroup(CLI::App& app, const std::string& name, const std::string& description) {
   auto* group = app.add_subcommand(name, description);
-  group->require_subcommand(1);
+  requireCommand(*group);
   return group;
 }
 
 CLI::App* addEtcdCommand(CLI::App& group, const std::string& name, const std::string& description,
-                         EtcdOptions& etcd, std::function<int()> run) {
+                         GlobalOptions& g, EtcdOptions& etcd, std::string* format,
+                         std::function<int()> run) {
   auto* cmd = group.add_subcommand(name, description);
-  addEtcdOptions(*cmd, etcd);
-  cmd->callback([run = std::move(run)] { setExitCode(run()); });
+  Uses uses{format != nullptr ? kDataFormats : std::vector<std::string>{}, true};
+  selectable(*cmd, g, std::move(uses), [&g, &etcd, format, run = std::move(run)] {
+    etcd = etcdOptionsOf(g);
+    if (format != nullptr) {
+      *format = g.output;
+    }
+    return run();
+  });
   return cmd;
 }
 
@@ -63,7 +61,7 @@ int reportError(const Error& e) {
 Result<EtcdConnection> connectEtcd(const EtcdOptions& o) {
   EtcdConfig etcd;
   if (!o.config.empty()) {
-    AgentConfigResult acr = loadAgentConfig(o.config);
+    AgentConfigResult acr = readAgentConfig(o.config);
     if (!acr.issues.empty()) {
       std::string text;
       for (const auto& i : acr.issues) {
@@ -89,7 +87,7 @@ Result<EtcdConnection> connectEtcd(const EtcdOptions& o) {
     }
   }
   if (etcd.endpoints.empty()) {
-    return Error{EINVAL, "no etcd endpoints: give --endpoints host:port or --config agent.yaml"};
+    return Error{EINVAL, "no etcd endpoints: give --endpoints host:port or -c agent.yaml"};
   }
   for (auto [flag, target] :
        {std::pair{&o.caFile, &etcd.caFile}, std::pair{&o.certFile, &etcd.certFile},

@@ -18,21 +18,23 @@
 namespace ovl::cli {
 
 struct EtcdOptions {
-  std::string config;  // --config agent.yaml: its etcd section
+  std::string config;  // agent.yaml, whose etcd section the flags override; "" = flags only
   std::vector<std::string> endpoints;
   std::string caFile;
   std::string certFile;
   std::string keyFile;
   std::string prefix;
 };
-void addEtcdOptions(CLI::App& cmd, EtcdOptions& o);
+struct GlobalOptions;
 
 // A command group of ovlctl whose commands talk to etcd ("service", "node", "network"): one of
 // its subcommands is required.
 CLI::App* addEtcdGroup(CLI::App& app, const std::string& name, const std::string& description);
-// One of its subcommands: the etcd flags, and `run`'s return as ovlctl's exit code.
+// One of its subcommands: it takes the etcd flags (into `etcd`, before `run`) and, when `format`
+// is given, -o table|json|yaml (into *format); `run`'s return is ovlctl's exit code.
 CLI::App* addEtcdCommand(CLI::App& group, const std::string& name, const std::string& description,
-                         EtcdOptions& etcd, std::function<int()> run);
+                         GlobalOptions& g, EtcdOptions& etcd, std::string* format,
+                         std::function<int()> run);
 
 struct EtcdConnection {
   std::unique_ptr<etcd::Client> client;

@@ -1,12 +1,23 @@
 #include "cli/local_node.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace ovl::cli {
 
+AgentConfigResult readAgentConfig(const std::string& path) {
+  AgentConfigResult acr = loadAgentConfig(path, ovlEnvironment(environ));
+  for (const auto& w : acr.warnings) {
+    std::fprintf(stderr, "ovlctl: warning: %s\n", w.c_str());
+  }
+  return acr;
+}
+
 Result<LocalNode> loadLocalNode(const std::string& agentConfigPath) {
   LocalNode n;
-  AgentConfigResult acr = loadAgentConfig(agentConfigPath);
+  AgentConfigResult acr = readAgentConfig(agentConfigPath);
   std::string problems;
   for (const auto& i : acr.issues) {
     problems += "\n  " + i.toString();

@@ -21,6 +21,10 @@ struct LocalNode {
   std::vector<std::string> issues;  // the cluster file's non-fatal issues (rejected entries)
 };
 
+// agent.yaml as the agent reads it: the file, with this process's OVL_* environment variables
+// over it (model/agent_config.h). Unknown OVL_* variables are warned about on stderr.
+AgentConfigResult readAgentConfig(const std::string& path);
+
 // Errors list every configuration issue (file:line:column: field: ...).
 Result<LocalNode> loadLocalNode(const std::string& agentConfigPath);
 

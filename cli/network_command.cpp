@@ -212,20 +212,19 @@ int show(const NetworkOptions& o) {
 
 }  // namespace
 
-void addNetworkCommand(CLI::App& app) {
+void addNetworkCommand(CLI::App& app, GlobalOptions& g) {
   auto* cmd = addEtcdGroup(app, "network", "the cluster's network settings stored in etcd");
   auto o = std::make_shared<NetworkOptions>();
   auto* a = addEtcdCommand(
       *cmd, "apply",
       "store the network settings of a file (the cluster file's network section on its own); "
       "the file, and the stored nodes and services against it, are checked first",
-      o->etcd, [o] { return apply(*o); });
+      g, o->etcd, nullptr, [o] { return apply(*o); });
   a->add_option("-f,--filename", o->file, "the file")->required();
   a->add_flag("--force", o->force,
               "write even when stored nodes or services would be rejected by the new settings");
-  auto* s = addEtcdCommand(*cmd, "show", "the stored network settings, with their defaults",
-                           o->etcd, [o] { return show(*o); });
-  addOutputOption(*s, o->format);
+  addEtcdCommand(*cmd, "show", "the stored network settings, with their defaults", g, o->etcd,
+                 &o->format, [o] { return show(*o); });
 }
 
 }  // namespace ovl::cli

@@ -5,8 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/global_options.h"
+
 namespace ovl::cli {
 
-void addNetworkCommand(CLI::App& app);
+void addNetworkCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

@@ -89,13 +89,12 @@ int list(const NodeOptions& o) {
 
 }  // namespace
 
-void addNodeCommand(CLI::App& app) {
+void addNodeCommand(CLI::App& app, GlobalOptions& g) {
   auto* cmd = addEtcdGroup(app, "node", "the nodes registered in etcd");
   auto o = std::make_shared<NodeOptions>();
-  auto* l = addEtcdCommand(
-      *cmd, "list", "list the nodes: pod subnet, underlay IP, seconds left on the lease, readiness",
-      o->etcd, [o] { return list(*o); });
-  addOutputOption(*l, o->format);
+  addEtcdCommand(*cmd, "list",
+                 "list the nodes: pod subnet, underlay IP, seconds left on the lease, readiness", g,
+                 o->etcd, &o->format, [o] { return list(*o); });
 }
 
 }  // namespace ovl::cli

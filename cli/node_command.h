@@ -4,8 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/global_options.h"
+
 namespace ovl::cli {
 
-void addNodeCommand(CLI::App& app);
+void addNodeCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/etcd_options.h"
+#include "cli/nat_command.h"
 #include "cli/output.h"
 #include "model/config.h"
 
@@ -25,6 +26,7 @@ struct ServiceOptions {
   std::vector<std::string> names;
   std::string ns = "default";
   std::string format;
+  bool kernel = false;  // --kernel: the nftables table instead of etcd
 };
 
 // The network settings and the services stored in etcd, as documents; `skip` holds keys to
@@ -263,22 +265,27 @@ int list(const ServiceOptions& o) {
 
 }  // namespace
 
-void addServiceCommand(CLI::App& app) {
+void addServiceCommand(CLI::App& app, GlobalOptions& g) {
   auto* cmd = addEtcdGroup(app, "service", "the services stored in etcd");
   auto o = std::make_shared<ServiceOptions>();
   auto* a = addEtcdCommand(
       *cmd, "apply",
       "create or update the services of a file: `services:` with a list as in the cluster "
       "file, or one service; checked first, nothing is written if any is invalid",
-      o->etcd, [o] { return apply(*o); });
+      g, o->etcd, nullptr, [o] { return apply(*o); });
   a->add_option("-f,--filename", o->file, "the file")->required();
-  auto* d = addEtcdCommand(*cmd, "delete", "delete services", o->etcd, [o] { return remove(*o); });
+  auto* d = addEtcdCommand(*cmd, "delete", "delete services", g, o->etcd, nullptr,
+                           [o] { return remove(*o); });
   d->add_option("names", o->names, "NAME or NAMESPACE/NAME")->required();
   d->add_option("-n,--namespace", o->ns, "namespace of names given without one")
       ->default_val("default");
-  auto* l = addEtcdCommand(*cmd, "list", "list the services with their endpoints", o->etcd,
-                           [o] { return list(*o); });
-  addOutputOption(*l, o->format);
+  auto* l = addEtcdCommand(
+      *cmd, "list",
+      "list the services with their endpoints (stored in etcd; with --kernel: as this node's "
+      "nftables table holds them, as `ovlctl nat list`)",
+      g, o->etcd, &o->format, [o, &g] { return o->kernel ? listKernelServices(g) : list(*o); });
+  l->add_flag("--kernel", o->kernel,
+              "read this node's nftables table `ip ovl` instead of etcd (any datastore)");
 }
 
 }  // namespace ovl::cli

@@ -3,8 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/global_options.h"
+
 namespace ovl::cli {
 
-void addServiceCommand(CLI::App& app);
+void addServiceCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

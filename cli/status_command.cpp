@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/exit_code.h"
+#include "cli/global_options.h"
 #include "cli/local_node.h"
 #include "cli/output.h"
 #include "common/fd.h"
@@ -225,7 +226,7 @@ void printTable(const ordered_json& s) {
 }
 
 int runStatus(const StatusOptions& o) {
-  AgentConfigResult acr = loadAgentConfig(o.config);
+  AgentConfigResult acr = readAgentConfig(o.config);
   if (!acr.issues.empty()) {
     for (const auto& i : acr.issues) {
       std::fprintf(stderr, "ovlctl status: %s\n", i.toString().c_str());
@@ -259,16 +260,17 @@ int runStatus(const StatusOptions& o) {
 
 }  // namespace
 
-void addStatusCommand(CLI::App& app) {
+void addStatusCommand(CLI::App& app, GlobalOptions& g) {
   auto o = std::make_shared<StatusOptions>();
   auto* cmd = app.add_subcommand(
       "status",
       "this node at a glance, from the agent's health endpoint and the kernel (also when the "
       "agent is down); exit 0 ready and healthy, 1 problems, 2 could not check");
-  cmd->add_option("-c,--config", o->config, "agent configuration (agent.yaml)")
-      ->capture_default_str();
-  addOutputOption(*cmd, o->format);
-  cmd->callback([o] { throw ExitCode{runStatus(*o)}; });
+  selectable(*cmd, g, Uses{kDataFormats, false}, [o, &g] {
+    o->config = g.config;
+    o->format = g.output;
+    return runStatus(*o);
+  });
 }
 
 }  // namespace ovl::cli

@@ -8,6 +8,7 @@
 
 namespace ovl::cli {
 
-void addStatusCommand(CLI::App& app);
+struct GlobalOptions;
+void addStatusCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

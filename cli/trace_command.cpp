@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/exit_code.h"
+#include "cli/global_options.h"
 #include "cli/local_node.h"
 #include "diagnostics/checker.h"
 #include "diagnostics/trace.h"
@@ -46,14 +47,15 @@ int runTrace(const TraceOptions& o) {
 
 }  // namespace
 
-void addTraceCommand(CLI::App& app) {
+void addTraceCommand(CLI::App& app, GlobalOptions& g) {
   auto opts = std::make_shared<TraceOptions>();
   CLI::App* cmd = app.add_subcommand("trace", "explain one flow from this node");
-  cmd->add_option("-c,--config", opts->config, "agent configuration (agent.yaml)")
-      ->capture_default_str();
   cmd->add_option("SRC", opts->src, "source address")->required();
   cmd->add_option("DST", opts->dst, "destination as IP:PORT[/tcp|udp|sctp]")->required();
-  cmd->callback([opts] { throw ExitCode{runTrace(*opts)}; });
+  selectable(*cmd, g, Uses{}, [opts, &g] {
+    opts->config = g.config;
+    return runTrace(*opts);
+  });
 }
 
 }  // namespace ovl::cli

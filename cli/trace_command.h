@@ -8,6 +8,7 @@ class App;
 
 namespace ovl::cli {
 
-void addTraceCommand(CLI::App& app);
+struct GlobalOptions;
+void addTraceCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace ovl::cli

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <string_view>
@@ -309,12 +310,17 @@ void parseDirectory(Reader& r, const Fields& f, const char* key, std::string& ta
   }
 }
 
-// logLevel or rpFilter: one of `options`, each a `what` ("log level", "mode").
+// logLevel or rpFilter: one of `options`, each a `what` ("log level", "mode"); `anyCase`: taken
+// in any case (log levels, as --log-level takes them: DEBUG is debug).
 void parseOneOf(Reader& r, const Fields& f, const char* key, FieldNames options,
-                std::string_view what, std::string& target) {
+                std::string_view what, std::string& target, bool anyCase = false) {
   if (const YAML::Node* v = Reader::find(f, key)) {
     std::string expected = fmt::format("one of {}", joinNames(options));
     if (auto value = r.text(*v, key, expected)) {
+      if (anyCase) {
+        std::transform(value->begin(), value->end(), value->begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      }
       if (contains(options, *value)) {
         target = *value;
       } else {
@@ -350,29 +356,156 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
       c.resyncSeconds = static_cast<int>(*s);
     }
   }
-  parseOneOf(r, f, "logLevel", kLogLevels, "log level", c.logLevel);
+  parseOneOf(r, f, "logLevel", kLogLevels, "log level", c.logLevel, true);
   parseOneOf(r, f, "rpFilter", kRpFilterModes, "mode", c.rpFilter);
+}
+
+// ---- OVL_* environment variables ----
+
+constexpr std::string_view kEnvPrefix = "OVL_";
+
+const EnvironmentVariable* findVariable(std::string_view name) {
+  for (const auto& v : agentEnvironmentVariables()) {
+    if (name == v.name) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+// "a, b" -> a YAML sequence of "a" and "b" (empty items kept, so that the parser names them).
+YAML::Node listNode(const std::string& text) {
+  YAML::Node seq(YAML::NodeType::Sequence);
+  if (text.empty()) {
+    return seq;
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    seq.push_back(first == std::string::npos ? std::string()
+                                             : item.substr(first, last - first + 1));
+    if (comma == std::string::npos) {
+      return seq;
+    }
+    start = comma + 1;
+  }
+}
+
+// Puts one variable's value into the document at its field. The value is always a string (or,
+// for etcd.endpoints, a list of strings): the parser checks it as it checks the file's. Where the
+// document has something other than a map at the field's parent, it is left alone and the
+// parser reports the file's problem.
+void setField(YAML::Node& root, const EnvironmentVariable& v, const std::string& value) {
+  std::string_view field = v.field;
+  if (!field.starts_with("etcd.")) {
+    root[std::string(field)] = YAML::Node(value);
+    return;
+  }
+  field.remove_prefix(5);
+  if (!root["etcd"] || root["etcd"].IsNull()) {
+    root["etcd"] = YAML::Node(YAML::NodeType::Map);
+  }
+  // A node, not an assignment target: yaml-cpp's operator= would overwrite what it refers to.
+  YAML::Node etcd = root["etcd"];
+  if (!etcd.IsMap()) {
+    return;
+  }
+  etcd[std::string(field)] = field == "endpoints" ? listNode(value) : YAML::Node(value);
+}
+
+// The document with the environment's overrides; `given` collects field -> variable name.
+// Unknown OVL_* variables are warned about.
+void applyEnvironment(YAML::Node& root, const Environment& env, AgentConfigResult& out,
+                      std::map<std::string, std::string>& given) {
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with(kEnvPrefix)) {
+      continue;
+    }
+    const EnvironmentVariable* v = findVariable(name);
+    if (v == nullptr) {
+      out.warnings.push_back(
+          fmt::format("{} is not an agent.yaml setting; ignored (see ovl-agent.yaml(5) for the "
+                      "OVL_* variables)",
+                      name));
+      continue;
+    }
+    if (root.IsNull()) {
+      root = YAML::Node(YAML::NodeType::Map);
+    }
+    if (!root.IsMap()) {
+      return;  // the parser reports the file's problem
+    }
+    setField(root, *v, value);
+    given[v->field] = name;
+  }
+}
+
+// An issue about a field the environment set is the variable's, not the file's.
+void blameEnvironment(std::vector<ConfigIssue>& issues,
+                      const std::map<std::string, std::string>& given) {
+  for (auto& i : issues) {
+    for (const auto& [field, name] : given) {
+      if (i.field == field || i.field.starts_with(field + "[")) {
+        i.mark = SourceMark{name + " (environment)"};
+      }
+    }
+  }
 }
 
 }  // namespace
 
-AgentConfigResult parseAgentConfig(const std::string& yamlText, const std::string& fileName) {
+const std::vector<EnvironmentVariable>& agentEnvironmentVariables() {
+  static const std::vector<EnvironmentVariable> kVariables = {
+      {"OVL_NODE_NAME", "nodeName"},           {"OVL_DATASTORE", "datastore"},
+      {"OVL_CLUSTER_FILE", "clusterFile"},     {"OVL_UNDERLAY_INTERFACE", "underlayInterface"},
+      {"OVL_UNDERLAY_IP", "underlayIP"},       {"OVL_VTEP_NAME", "vtepName"},
+      {"OVL_BRIDGE_NAME", "bridgeName"},       {"OVL_HEALTH_ADDRESS", "healthAddress"},
+      {"OVL_STATE_DIR", "stateDir"},           {"OVL_ENDPOINTS_DIR", "endpointsDir"},
+      {"OVL_RESYNC_SECONDS", "resyncSeconds"}, {"OVL_LOG_LEVEL", "logLevel"},
+      {"OVL_RP_FILTER", "rpFilter"},           {"OVL_ETCD_ENDPOINTS", "etcd.endpoints"},
+      {"OVL_ETCD_PREFIX", "etcd.prefix"},      {"OVL_ETCD_CA_FILE", "etcd.caFile"},
+      {"OVL_ETCD_CERT_FILE", "etcd.certFile"}, {"OVL_ETCD_KEY_FILE", "etcd.keyFile"},
+      {"OVL_ETCD_LEASE_TTL", "etcd.leaseTTL"},
+  };
+  return kVariables;
+}
+
+Environment ovlEnvironment(const char* const* envp) {
+  Environment env;
+  for (; envp != nullptr && *envp != nullptr; ++envp) {
+    const std::string_view entry(*envp);
+    const auto eq = entry.find('=');
+    if (entry.starts_with(kEnvPrefix) && eq != std::string_view::npos) {
+      env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+    }
+  }
+  return env;
+}
+
+AgentConfigResult parseAgentConfig(const std::string& yamlText, const std::string& fileName,
+                                   const Environment& env) {
   AgentConfigResult out;
   out.config.path = fileName;
   Reader r(fileName, out.issues);
+  std::map<std::string, std::string> given;  // field -> the variable that set it
   try {
     if (auto root = r.load(yamlText)) {
+      applyEnvironment(*root, env, out, given);
       parseAgent(r, *root, out.config);
     }
   } catch (const YAML::Exception& e) {
     // Not expected: every value is type-checked before use. Reported rather than thrown.
     r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
   }
+  blameEnvironment(out.issues, given);
   sortByPosition(out.issues);
   return out;
 }
 
-AgentConfigResult loadAgentConfig(const std::string& path) {
+AgentConfigResult loadAgentConfig(const std::string& path, const Environment& env) {
   auto text = readConfigFile(path);
   if (!text) {
     AgentConfigResult out;
@@ -380,7 +513,7 @@ AgentConfigResult loadAgentConfig(const std::string& path) {
     out.issues.push_back(ConfigIssue{SourceMark{path}, "", text.error().message});
     return out;
   }
-  return parseAgentConfig(*text, path);
+  return parseAgentConfig(*text, path, env);
 }
 
 }  // namespace ovl

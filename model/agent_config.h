@@ -67,8 +67,29 @@ struct AgentConfig {
 struct AgentConfigResult {
   AgentConfig config;
   std::vector<ConfigIssue> issues;  // empty = valid
+  // Not fatal: OVL_* variables that name no field ("OVL_NODENAME is not ...; ignored").
+  std::vector<std::string> warnings;
 };
-AgentConfigResult loadAgentConfig(const std::string& path);
-AgentConfigResult parseAgentConfig(const std::string& yamlText, const std::string& fileName);
+
+// The environment as the agent and ovlctl see it: name -> value. Passed in (not read here) so
+// that parsing stays a pure function of its inputs.
+using Environment = std::map<std::string, std::string>;
+
+// OVL_* environment variables override agent.yaml's fields, one variable per field (for a
+// systemd unit's Environment= or /etc/default/ovl): OVL_NODE_NAME -> nodeName,
+// OVL_ETCD_ENDPOINTS -> etcd.endpoints (a comma-separated list), ... A value is checked exactly
+// as the same value in the file (it is put into the document before the document is parsed), and
+// a problem with it is reported as "OVL_X (environment): field: ...".
+struct EnvironmentVariable {
+  const char* name;   // "OVL_HEALTH_ADDRESS"
+  const char* field;  // "healthAddress", "etcd.endpoints"
+};
+const std::vector<EnvironmentVariable>& agentEnvironmentVariables();
+// The OVL_* entries of a NULL-terminated "NAME=value" array such as environ.
+Environment ovlEnvironment(const char* const* envp);
+
+AgentConfigResult loadAgentConfig(const std::string& path, const Environment& env = {});
+AgentConfigResult parseAgentConfig(const std::string& yamlText, const std::string& fileName,
+                                   const Environment& env = {});
 
 }  // namespace ovl
