@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/connectivity_command.h"
 #include "cli/diagnose_command.h"
 #include "cli/exit_code.h"
 #include "cli/network_command.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   ovl::cli::addServiceCommand(app);
   ovl::cli::addNodeCommand(app);
   ovl::cli::addNetworkCommand(app);
+  ovl::cli::addConnectivityCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const ovl::cli::ExitCode& e) {

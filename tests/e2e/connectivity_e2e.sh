@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# e2e, `ovlctl connectivity` on a 3-node cluster with services (web: NodePort with endpoints on
+# node2 and node3; dns: UDP on node3; api: TCP on node3; empty: no endpoints, left out of the
+# healthy cluster until step 2). Run on node1. Checks:
+#   1. healthy: exit 0, every leg ok (the UDP leg too: the endpoint answers), -o json agrees
+#      and validates against docs/connectivity-json.schema.json, and a run takes a few seconds;
+#   2. faults: node1's agent killed (so nothing repairs), node1's route to node2's pod subnet
+#      deleted, api's server on node3 killed: exit 1; the legs to node2 fail, explained by
+#      diagnose's peer_entries finding for node2; api's legs are refused, explained as nothing
+#      listening at its endpoint; node3's legs still pass;
+#   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143;
+#   after every run: no veth of the throwaway pod, no IPAM entry, no new network namespace.
+# Usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
+set -euo pipefail
+AGENT=${1:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+PROBE=${2:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+OVLCTL=${3:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+source "$(dirname "$0")/lib.sh"
+SCHEMA="$OVL_ROOT/docs/connectivity-json.schema.json"
+step() { printf '\n== %s\n' "$*"; }
+
+step "3 nodes x 1 pod; web (NodePort, node2+node3), dns (UDP, node3), api (TCP, node3)"
+cluster_up 3 1
+write_cluster_files "$E2E_DIR" 3
+sed -i 's/^  port: 4789$/&\n  serviceCIDR: 10.96.0.0\/12/' "$E2E_DIR/cluster.yaml"
+cat >>"$E2E_DIR/cluster.yaml" <<'YAML'
+services:
+  - namespace: default
+    name: web
+    type: NodePort
+    clusterIP: 10.96.0.10
+    ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]
+    endpoints: [{ip: 10.244.2.11, node: node2}, {ip: 10.244.3.11, node: node3}]
+  - namespace: default
+    name: dns
+    clusterIP: 10.96.0.53
+    ports: [{protocol: UDP, port: 53, targetPort: 5353}]
+    endpoints: [{ip: 10.244.3.11, node: node3}]
+  - namespace: default
+    name: api
+    clusterIP: 10.96.0.20
+    ports: [{port: 80, targetPort: 8090}]
+    endpoints: [{ip: 10.244.3.11, node: node3}]
+YAML
+grep -q 'serviceCIDR' "$E2E_DIR/cluster.yaml" || fail "cluster file without serviceCIDR"
+for i in 1 2 3; do
+  # ovl-cni's configuration as examples/cni ships it, with this node's IPAM directory.
+  sed -e "s|/var/lib/cni/ovl|$E2E_DIR/ipam-node$i|" -e "s|/run/ovl|$E2E_DIR/state-node$i|" \
+    "$OVL_ROOT/examples/cni/10-ovl.conflist" >"$E2E_DIR/cni-node$i.conflist"
+  # Nothing answers at .254: enough for a host process's first route lookup to a cluster IP.
+  node_exec "$i" ip route add default via 192.168.50.254 dev eth0
+  agent_start "$i" "$E2E_DIR" "$AGENT"
+done
+for i in 1 2 3; do agent_wait_ready "$i" 20; done
+pods_up 3 1
+servers=()
+for i in 2 3; do
+  ip netns exec "$(pod_ns "$i" 1)" "$PROBE" serve --port 8080 --hello "n${i}p1" >/dev/null 2>&1 &
+  servers+=($!)
+done
+ip netns exec "$(pod_ns 3 1)" "$PROBE" udp-serve --port 5353 --hello n3p1 >/dev/null 2>&1 &
+servers+=($!)
+ip netns exec "$(pod_ns 3 1)" "$PROBE" serve --port 8090 --hello api >/dev/null 2>&1 &
+api=$!
+servers+=("$api")
+wait_until 5 pod_exec 3 1 "$PROBE" connect 10.244.3.11 8090 >/dev/null
+wait_until 5 pod_exec 2 1 "$PROBE" connect 10.244.2.11 8080 >/dev/null
+netns_before=$(ip netns list | sort)
+
+connectivity() { # connectivity ARGS...: ovlctl connectivity on node1; prints its exit status
+  local rc=0
+  node_exec 1 "$OVLCTL" connectivity --config "$E2E_DIR/node1.yaml" \
+    --cni-conf "$E2E_DIR/cni-node1.conflist" "$@" || rc=$?
+  return "$rc"
+}
+# Nothing of the throwaway pod is left: its veth (ovl + 11 hex digits), its IPAM entry, a
+# network namespace.
+check_clean() {
+  local what=$1 left
+  left=$(ip -n "$(node_ns 1)" -o link show | grep -oE ': ovl[0-9a-f]{11}[@:]' || true)
+  [[ -z $left ]] || fail "$what: the throwaway pod's veth is left: $left"
+  if [[ -f $E2E_DIR/ipam-node1/ovl/allocations.json ]]; then
+    left=$(jq -c '.allocations' "$E2E_DIR/ipam-node1/ovl/allocations.json")
+    [[ $left == '{}' ]] || fail "$what: IPAM entries left: $left"
+  fi
+  [[ $(ip netns list | sort) == "$netns_before" ]] || fail "$what: the named namespaces changed"
+  ! pgrep -f "$OVLCTL connectivity" >/dev/null || fail "$what: ovlctl connectivity still runs"
+  echo "$what: nothing left behind (veth, IPAM entry, namespace, process)"
+}
+
+step "1. healthy: exit 0, every leg ok"
+t0=${EPOCHREALTIME/./}
+rc=0
+connectivity >"$E2E_DIR/healthy.txt" 2>"$E2E_DIR/healthy.err" || rc=$?
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+cat "$E2E_DIR/healthy.err" "$E2E_DIR/healthy.txt"
+((rc == 0)) || fail "healthy run exited $rc, expected 0"
+echo "healthy run: ${ms} ms"
+((ms < 5000)) || fail "a healthy run took ${ms} ms (expected a few seconds at most)"
+grep -q 'FAIL' "$E2E_DIR/healthy.txt" && fail "healthy run shows a FAIL"
+for row in "node2 pod gateway" "node3 pod gateway" "default/web cluster IP" "default/web NodePort" \
+  "default/dns cluster IP" "default/api cluster IP" "node3 pod (default/dns endpoint)"; do
+  grep -q "^$row .* ok [0-9.]*ms  *ok [0-9.]*ms\$" "$E2E_DIR/healthy.txt" ||
+    fail "healthy run: row '$row' is not ok from pod and host"
+done
+grep -q '^\[ *[0-9]*/[0-9]*\] ok ' "$E2E_DIR/healthy.err" || fail "no progress lines on stderr"
+check_clean "after the healthy run"
+rc=0
+connectivity -o json >"$E2E_DIR/healthy.json" 2>"$E2E_DIR/healthy-json.err" || rc=$?
+((rc == 0)) || fail "healthy run with -o json exited $rc"
+[[ ! -s $E2E_DIR/healthy-json.err ]] || fail "-o json is not quiet on stderr: $(cat "$E2E_DIR/healthy-json.err")"
+jq -e '.exitCode == 0 and .failed == 0 and .passed >= 17 and (.podAddress | startswith("10.244.1."))' \
+  "$E2E_DIR/healthy.json" >/dev/null || fail "healthy -o json: $(jq -c '{exitCode,failed,passed,podAddress}' "$E2E_DIR/healthy.json")"
+/usr/bin/python3 - "$SCHEMA" "$E2E_DIR/healthy.json" <<'PY' || fail "-o json does not match the schema"
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+print("connectivity -o json: valid against", sys.argv[1])
+PY
+check_clean "after the healthy run with -o json"
+
+step "2. faults: node1's route to node2 deleted (agent killed), api's server killed"
+agent_kill 1 KILL
+node_exec 1 ip route del 10.244.2.0/24
+kill "$api"
+wait "$api" 2>/dev/null || true
+rc=0
+connectivity >"$E2E_DIR/fault.txt" 2>"$E2E_DIR/fault.err" || rc=$?
+cat "$E2E_DIR/fault.txt"
+((rc == 1)) || fail "run with faults exited $rc, expected 1"
+grep -q '^node2 pod gateway .* FAIL [0-9]*ms  *FAIL [0-9]*ms$' "$E2E_DIR/fault.txt" ||
+  fail "the legs to node2's pod gateway are not both FAIL"
+grep -q '^node3 pod gateway .* ok [0-9.]*ms  *ok [0-9.]*ms$' "$E2E_DIR/fault.txt" ||
+  fail "the legs to node3's pod gateway do not pass any more"
+sed -n '/^FAIL node2 pod gateway/,/^$/p' "$E2E_DIR/fault.txt" >"$E2E_DIR/fault-node2.txt"
+grep -q '\[peer_entries\] peer node2: route entry on ovl.1 is missing' "$E2E_DIR/fault-node2.txt" ||
+  fail "the node2 legs are not explained by diagnose's peer_entries finding"
+grep -q 'fix: ip route replace 10.244.2.0/24 via 10.244.2.0 dev ovl.1 onlink' "$E2E_DIR/fault-node2.txt" ||
+  fail "the node2 legs do not show the fix"
+grep -q '^default/api cluster IP .* FAIL [0-9]*ms  *FAIL [0-9]*ms$' "$E2E_DIR/fault.txt" ||
+  fail "the api legs are not both FAIL"
+sed -n '/^FAIL default\/api cluster IP/,/^$/p' "$E2E_DIR/fault.txt" >"$E2E_DIR/fault-api.txt"
+grep -q 'from pod: connection refused; from host: connection refused' "$E2E_DIR/fault-api.txt" &&
+  grep -q 'nothing listens on the target port' "$E2E_DIR/fault-api.txt" ||
+  fail "the api legs are not explained as refused by its endpoint"
+grep -q 'peer_entries' "$E2E_DIR/fault-api.txt" &&
+  fail "the api legs (endpoint on node3) are explained by node2's finding"
+check_clean "after the run with faults"
+rc=0
+connectivity -o json >"$E2E_DIR/fault.json" 2>/dev/null || rc=$?
+((rc == 1)) || fail "run with faults and -o json exited $rc, expected 1"
+jq -e '.exitCode == 1 and ([.targets[] | select(.label == "node2 pod gateway") |
+    .fromPod.result == "fail" and .fromHost.result == "fail" and
+    ([.explanations[] | select(.source == "diagnose") | .check] | index("peer_entries") != null)]
+    == [true])' "$E2E_DIR/fault.json" >/dev/null ||
+  fail "-o json does not name and explain the node2 legs: $(jq -c '.targets[1]' "$E2E_DIR/fault.json")"
+check_clean "after the run with faults and -o json"
+
+step "3. SIGINT and SIGTERM during a run (the legs to node2 wait 5 s)"
+for sig in INT TERM; do
+  # A background job of a script ignores SIGINT unless told otherwise; an ignored signal
+  # never reaches the program: restore the default, as an interactive shell would.
+  ip netns exec "$(node_ns 1)" env --default-signal=INT,TERM "$OVLCTL" connectivity \
+    --config "$E2E_DIR/node1.yaml" --cni-conf "$E2E_DIR/cni-node1.conflist" --timeout-ms 5000 \
+    >"$E2E_DIR/sig$sig.txt" 2>"$E2E_DIR/sig$sig.err" &
+  pid=$!
+  wait_until 3 jq -e '.allocations | length == 1' "$E2E_DIR/ipam-node1/ovl/allocations.json" \
+    >/dev/null || fail "SIG$sig: no IPAM entry while the run is under way"
+  wait_until 3 bash -c "ip -n $(node_ns 1) -o link show | grep -qE ': ovl[0-9a-f]{11}@'" \
+    >/dev/null || fail "SIG$sig: no veth while the run is under way"
+  e2e_sleep 0.5
+  kill -s "$sig" "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  cat "$E2E_DIR/sig$sig.err"
+  [[ $sig == INT ]] && want=130 || want=143
+  ((rc == want)) || fail "SIG$sig: exited $rc, expected $want"
+  grep -q 'the throwaway pod was removed' "$E2E_DIR/sig$sig.err" || fail "SIG$sig: no clean-up message"
+  check_clean "after SIG$sig"
+done
+kill "${servers[@]}" 2>/dev/null || true
+echo PASS
