@@ -104,7 +104,9 @@ void addServices(const PlanInputs& in, ConnectivityPlan& plan) {
       if (!e.ready) {
         continue;
       }
-      if (!e.node.empty() && std::find(nodes.begin(), nodes.end(), e.node) == nodes.end()) {
+      // This node's name is in every path diagnose reports: only peers tell findings apart.
+      const bool peer = !e.node.empty() && e.node != in.overlay->nodeName;
+      if (peer && std::find(nodes.begin(), nodes.end(), e.node) == nodes.end()) {
         nodes.push_back(e.node);
       }
       endpoints.push_back(e.node.empty() ? e.ip.toString() : e.ip.toString() + " on " + e.node);

@@ -33,7 +33,7 @@ struct Target {
   std::string label;    // "node2 pod gateway", "default/web cluster IP"
   std::string peer;     // the node the traffic crosses to ("" for services and this node)
   std::string service;  // "namespace/name" of service targets
-  std::vector<std::string> endpointNodes;  // nodes of the service's ready endpoints
+  std::vector<std::string> endpointNodes;  // peers holding the service's ready endpoints
   std::vector<std::string> endpoints;      // "ip:port on node" of those endpoints
   bool fromHost = true;                    // false: the host leg does not apply
   std::string address() const;             // "10.96.0.10:80/tcp", "10.244.2.1 (icmp)"

@@ -8,7 +8,9 @@
 #      deleted, api's server on node3 killed: exit 1; the legs to node2 fail, explained by
 #      diagnose's peer_entries finding for node2; api's legs are refused, explained as nothing
 #      listening at its endpoint; node3's legs still pass;
-#   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143;
+#   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143; SIGKILL: the kernel
+#      removes the namespace and veth, and the next run frees the IPAM entry left behind;
+#   4. usage errors exit 2 and name what is wrong: a conflist without ovl-cni, no node.json;
 #   after every run: no veth of the throwaway pod, no IPAM entry, no new network namespace.
 # Usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
 set -euo pipefail
@@ -177,5 +179,44 @@ for sig in INT TERM; do
   grep -q 'the throwaway pod was removed' "$E2E_DIR/sig$sig.err" || fail "SIG$sig: no clean-up message"
   check_clean "after SIG$sig"
 done
+# SIGKILL cannot be caught: the namespace is held only by the process's descriptor, so the kernel
+# removes it and the veth; the IPAM entry stays until the next run sees its process is gone.
+ip netns exec "$(node_ns 1)" "$OVLCTL" connectivity --config "$E2E_DIR/node1.yaml" \
+  --cni-conf "$E2E_DIR/cni-node1.conflist" --timeout-ms 5000 >/dev/null 2>&1 &
+pid=$!
+wait_until 3 jq -e '.allocations | length == 1' "$E2E_DIR/ipam-node1/ovl/allocations.json" \
+  >/dev/null || fail "SIGKILL: no IPAM entry while the run is under way"
+kill -s KILL "$pid"
+wait "$pid" 2>/dev/null || true
+wait_until 3 bash -c "! ip -n $(node_ns 1) -o link show | grep -qE ': ovl[0-9a-f]{11}@'" ||
+  fail "SIGKILL: the throwaway pod's veth outlived the process"
+left=$(jq -r '.allocations[].containerID' "$E2E_DIR/ipam-node1/ovl/allocations.json")
+[[ $left == "ovlctl-connectivity-$pid-"* ]] || fail "SIGKILL: IPAM holder '$left', expected one of pid $pid"
+rc=0
+connectivity -o json >"$E2E_DIR/after-kill.json" 2>/dev/null || rc=$?
+((rc == 1)) || fail "the run after SIGKILL exited $rc, expected 1 (the faults are still there)"
+jq -e --arg h "ovlctl-connectivity-$pid-" '.notes | any(startswith("freed the address of an earlier run that was killed") and contains($h))' \
+  "$E2E_DIR/after-kill.json" >/dev/null || fail "the run after SIGKILL does not say it freed the stale entry: $(jq -c .notes "$E2E_DIR/after-kill.json")"
+check_clean "after SIGKILL and the next run"
+
+step "4. usage errors: exit 2, naming what is wrong"
+echo '{"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "bridge"}]}' >"$E2E_DIR/other.conflist"
+rc=0
+out=$(node_exec 1 "$OVLCTL" connectivity --config "$E2E_DIR/node1.yaml" \
+  --cni-conf "$E2E_DIR/other.conflist" 2>&1) || rc=$?
+((rc == 2)) || fail "a conflist without ovl-cni: exit $rc, expected 2"
+[[ $out == *"$E2E_DIR/other.conflist: plugins: expected an entry of type ovl-cni"* ]] ||
+  fail "a conflist without ovl-cni: '$out'"
+sed "s|^stateDir: .*|stateDir: $E2E_DIR/nowhere|" "$E2E_DIR/node1.yaml" >"$E2E_DIR/nostate.yaml"
+rc=0
+out=$(node_exec 1 "$OVLCTL" connectivity --config "$E2E_DIR/nostate.yaml" 2>&1) || rc=$?
+((rc == 2)) || fail "no node.json: exit $rc, expected 2"
+[[ $out == *"$E2E_DIR/nowhere/node.json is not readable"*"is ovl-agent running and converged on this node?"* ]] ||
+  fail "no node.json: '$out'"
+rc=0
+out=$(connectivity -o yaml 2>&1) || rc=$?
+((rc == 2)) || fail "-o yaml: exit $rc, expected 2"
+echo "usage errors: exit 2 with the file and field named"
+check_clean "after the usage errors"
 kill "${servers[@]}" 2>/dev/null || true
 echo PASS

@@ -41,7 +41,8 @@ std::vector<svc::Service> services() {
   web.type = svc::ServiceType::kNodePort;
   web.clusterIps = {ip("10.96.0.10")};
   web.ports = {svc::ServicePort{"http", svc::Protocol::kTcp, 80, 8080, 30080}};
-  web.endpoints = {endpoint("10.244.2.11", "node2"), endpoint("10.244.3.11", "node3", false)};
+  web.endpoints = {endpoint("10.244.2.11", "node2"), endpoint("10.244.3.11", "node3", false),
+                   endpoint("10.244.1.11", "node1")};
   web.endpoints[0].ports["http"] = 9090;  // overrides targetPort
   svc::Service dns;
   dns.ns = "kube";
@@ -83,7 +84,9 @@ TEST(ConnectivityPlan, TargetsFromPeersAndServices) {
   EXPECT_TRUE(plan.targets[1].fromHost);
   EXPECT_EQ(plan.targets[1].peer, "node2");
   EXPECT_EQ(plan.targets[4].endpointNodes, std::vector<std::string>{"node2"});  // node3 not ready
-  EXPECT_EQ(plan.targets[4].endpoints, std::vector<std::string>{"10.244.2.11 on node2"});
+  // This node's endpoint is listed, but is no peer whose findings could explain a failure.
+  EXPECT_EQ(plan.targets[4].endpoints,
+            (std::vector<std::string>{"10.244.2.11 on node2", "10.244.1.11 on node1"}));
   EXPECT_TRUE(plan.targets[7].endpoints.empty());
   ASSERT_EQ(plan.notes.size(), 2u);
   EXPECT_EQ(plan.notes[0].rfind("node3: nothing is known to listen there", 0), 0u) << plan.notes[0];
@@ -176,8 +179,8 @@ TEST(ConnectivityExplain, FindingsThatConcernTheTarget) {
   EXPECT_EQ(checksOf(web), (std::vector<std::string>{"peer_entries peer node2", "rp_filter eth0",
                                                      "nft_table table ip ovl",
                                                      "ip_forward net.ipv4.ip_forward", "probe"}));
-  EXPECT_NE(web.back().explanation.find("reached an endpoint (10.244.2.11 on node2) where nothing "
-                                        "listens"),
+  EXPECT_NE(web.back().explanation.find("reached an endpoint (10.244.2.11 on node2, 10.244.1.11 "
+                                        "on node1) where nothing listens"),
             std::string::npos);
   auto local = explain(failing(plan.targets[0], "no answer within 1000 ms", ""), findings, "ovl.1");
   EXPECT_EQ(checksOf(local), (std::vector<std::string>{"hairpin vp1", "probe"}));
