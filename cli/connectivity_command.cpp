@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/connectivity_cluster.h"
 #include "cli/connectivity_plan.h"
 #include "cli/connectivity_pod.h"
 #include "cli/connectivity_probe.h"
@@ -202,10 +203,15 @@ int probeAll(const ConnectivityOptions& o, const NodeState& state, const CniSett
 
 int runConnectivity(const ConnectivityOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  auto node = loadLocalNode(o.config);
+  auto node = loadClusterNode(o.config);
   if (!node) {
     std::fprintf(stderr, "ovlctl connectivity: %s\n", node.error().message.c_str());
     return kExitInvalid;
+  }
+  for (const auto& i : node->issues) {
+    std::fprintf(stderr,
+                 "ovlctl connectivity: warning: %s (left out, as the agent leaves it out)\n",
+                 i.c_str());
   }
   auto state = readNodeState(node->agent.stateDir);
   auto cni = readCniSettings(o.cniConf);

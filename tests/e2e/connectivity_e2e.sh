@@ -11,6 +11,8 @@
 #   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143; SIGKILL: the kernel
 #      removes the namespace and veth, and the next run frees the IPAM entry left behind;
 #   4. usage errors exit 2 and name what is wrong: a conflist without ovl-cni, no node.json;
+#   5. datastore etcd (a new 2-node cluster, etcd in the underlay namespace): the cluster is read
+#      from etcd without writing to it (same revision), and the legs pass;
 #   after every run: no veth of the throwaway pod, no IPAM entry, no new network namespace.
 # Usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
 set -euo pipefail
@@ -18,6 +20,7 @@ AGENT=${1:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
 PROBE=${2:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
 OVLCTL=${3:?usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
 source "$(dirname "$0")/lib.sh"
+source "$OVL_ROOT/examples/demo/etcd-cluster.sh"
 SCHEMA="$OVL_ROOT/docs/connectivity-json.schema.json"
 step() { printf '\n== %s\n' "$*"; }
 
@@ -218,5 +221,40 @@ out=$(connectivity -o yaml 2>&1) || rc=$?
 ((rc == 2)) || fail "-o yaml: exit $rc, expected 2"
 echo "usage errors: exit 2 with the file and field named"
 check_clean "after the usage errors"
+
+step "5. datastore etcd: a new cluster of 2 nodes, web's endpoint on node2"
+kill "${servers[@]}" 2>/dev/null || true
+cluster_down
+cluster_up 2 1
+etcd_up 1 "$E2E_DIR/etcd"
+etcd_ctl put /ovl/config '{podCIDR: 10.244.0.0/16, subnetLength: 24, serviceCIDR: 10.96.0.0/12}' >/dev/null
+etcd_ctl put /ovl/services/default/web '{namespace: default, name: web, clusterIP: 10.96.0.10,
+  ports: [{port: 80, targetPort: 8080}], endpoints: [{ip: 10.244.2.11, node: node2}]}' >/dev/null
+write_etcd_agent_files "$E2E_DIR/etcd-agents" 2
+for i in 1 2; do
+  node_exec "$i" ip route add default via 192.168.50.254 dev eth0
+  agent_start "$i" "$E2E_DIR/etcd-agents" "$AGENT"
+done
+for i in 1 2; do agent_wait_ready "$i" 20; done
+pods_up 2 1
+ip netns exec "$(pod_ns 2 1)" "$PROBE" serve --port 8080 --hello n2p1 >/dev/null 2>&1 &
+servers=($!)
+wait_until 5 pod_exec 2 1 "$PROBE" connect 10.244.2.11 8080 >/dev/null
+netns_before=$(ip netns list | sort)
+revision() { etcd_ctl get /ovl/config -w json | jq -r .header.revision; }
+before=$(revision)
+rc=0
+node_exec 1 "$OVLCTL" connectivity --config "$E2E_DIR/etcd-agents/node1.yaml" \
+  --cni-conf "$E2E_DIR/cni-node1.conflist" >"$E2E_DIR/etcd.txt" 2>"$E2E_DIR/etcd.err" || rc=$?
+cat "$E2E_DIR/etcd.err" "$E2E_DIR/etcd.txt"
+((rc == 0)) || fail "the run on the etcd cluster exited $rc, expected 0"
+for row in "node2 pod gateway" "node2 pod (default/web endpoint)" "default/web cluster IP"; do
+  grep -q "^$row .* ok [0-9.]*ms  *ok [0-9.]*ms\$" "$E2E_DIR/etcd.txt" ||
+    fail "etcd cluster: row '$row' is not ok from pod and host"
+done
+after=$(revision)
+((before == after)) || fail "etcd's revision moved from $before to $after during the run"
+echo "etcd: revision $before before and after the run: nothing was written"
+check_clean "after the run on the etcd cluster"
 kill "${servers[@]}" 2>/dev/null || true
 echo PASS
