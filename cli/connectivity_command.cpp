@@ -137,8 +137,8 @@ void progress(const ConnectivityOptions& o, size_t done, size_t total, const Tar
     return;
   }
   const char* word = r.outcome == Outcome::kOk ? "ok" : r.outcome == Outcome::kFail ? "FAIL" : "?";
-  std::fprintf(stderr, "[%2zu/%zu] %-4s from %-4s %s %s%s\n", done, total, word,
-               fromPod ? "pod" : "host", t.label.c_str(), t.address().c_str(),
+  std::fprintf(stderr, "[%2zu/%zu] %-4s from %-4s %s %s, %.1f ms%s\n", done, total, word,
+               fromPod ? "pod" : "host", t.label.c_str(), t.address().c_str(), r.ms,
                r.error.empty() ? "" : (": " + r.error).c_str());
 }
 
@@ -148,7 +148,7 @@ int probeAll(const ConnectivityOptions& o, const NodeState& state, const CniSett
   auto pod = TestPod::create(state, cni);
   std::string podError;
   if (!pod) {
-    podError = "no throwaway pod: " + pod.error().message;
+    podError = kNoPodError + pod.error().message;
     report.notes.push_back(podError);
     std::fprintf(stderr, "ovlctl connectivity: %s\n", podError.c_str());
   } else {

@@ -198,6 +198,10 @@ std::string probeStatement(const TargetResult& r) {
   const bool refused = r.pod.error.starts_with("connection refused") ||
                        r.host.error.starts_with("connection refused");
   const bool service = t.kind == TargetKind::kClusterIp || t.kind == TargetKind::kNodePort;
+  if (r.pod.error.starts_with(kNoPodError) && !failed(r.host)) {
+    return "the legs from the pod did not run: the throwaway pod could not be made (see its "
+           "error); the legs from the host show that the path itself works";
+  }
   if (service && t.endpoints.empty()) {
     return fmt::format(
         "{} has no ready endpoint: ovl rejects its traffic on purpose (TCP reset, "

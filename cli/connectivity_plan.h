@@ -61,6 +61,9 @@ ConnectivityPlan planConnectivity(const PlanInputs& in);
 enum class Outcome { kOk, kFail, kInconclusive, kSkipped };
 std::string toString(Outcome o);  // "ok" | "fail" | "inconclusive" | "skipped"
 
+// The error of every pod leg when the throwaway pod could not be made (then they do not run).
+inline constexpr const char* kNoPodError = "no throwaway pod: ";
+
 struct LegResult {
   Outcome outcome = Outcome::kSkipped;
   double ms = 0;      // until the answer (or the timeout)

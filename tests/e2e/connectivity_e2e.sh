@@ -11,6 +11,7 @@
 #   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143; SIGKILL: the kernel
 #      removes the namespace and veth, and the next run frees the IPAM entry left behind;
 #   4. usage errors exit 2 and name what is wrong: a conflist without ovl-cni, no node.json;
+#      the pod bridge deleted: exit 1, the pod legs fail saying why, the host legs still run;
 #   5. datastore etcd (a new 2-node cluster, etcd in the underlay namespace): the cluster is read
 #      from etcd without writing to it (same revision), and the legs pass;
 #   after every run: no veth of the throwaway pod, no IPAM entry, no new network namespace.
@@ -70,7 +71,9 @@ api=$!
 servers+=("$api")
 wait_until 5 pod_exec 3 1 "$PROBE" connect 10.244.3.11 8090 >/dev/null
 wait_until 5 pod_exec 2 1 "$PROBE" connect 10.244.2.11 8080 >/dev/null
-netns_before=$(ip netns list | sort)
+# Other tests on the machine may add and remove namespaces meanwhile: only this run's count.
+ours() { ip netns list | awk -v run="$RUN-" 'index($1, run) == 1 || index($1, "ovlctl") == 1 { print $1 }' | sort; }
+netns_before=$(ours)
 
 connectivity() { # connectivity ARGS...: ovlctl connectivity on node1; prints its exit status
   local rc=0
@@ -88,7 +91,7 @@ check_clean() {
     left=$(jq -c '.allocations' "$E2E_DIR/ipam-node1/ovl/allocations.json")
     [[ $left == '{}' ]] || fail "$what: IPAM entries left: $left"
   fi
-  [[ $(ip netns list | sort) == "$netns_before" ]] || fail "$what: the named namespaces changed"
+  [[ $(ours) == "$netns_before" ]] || fail "$what: the named namespaces changed: $(ours)"
   ! pgrep -f "$OVLCTL connectivity" >/dev/null || fail "$what: ovlctl connectivity still runs"
   echo "$what: nothing left behind (veth, IPAM entry, namespace, process)"
 }
@@ -221,6 +224,16 @@ out=$(connectivity -o yaml 2>&1) || rc=$?
 ((rc == 2)) || fail "-o yaml: exit $rc, expected 2"
 echo "usage errors: exit 2 with the file and field named"
 check_clean "after the usage errors"
+node_exec 1 ip link del ovlbr0
+rc=0
+connectivity >"$E2E_DIR/nobridge.txt" 2>"$E2E_DIR/nobridge.err" || rc=$?
+cat "$E2E_DIR/nobridge.err"
+((rc == 1)) || fail "without the pod bridge: exit $rc, expected 1"
+grep -q 'no throwaway pod: attach the throwaway pod to ovlbr0: pod bridge ovlbr0 does not exist' \
+  "$E2E_DIR/nobridge.err" || fail "without the pod bridge: the error does not say why"
+grep -q '^node3 pod gateway .* FAIL 0ms  *ok [0-9.]*ms$' "$E2E_DIR/nobridge.txt" ||
+  fail "without the pod bridge: node3's gateway is not FAIL from the pod and ok from the host"
+check_clean "after a run without the pod bridge"
 
 step "5. datastore etcd: a new cluster of 2 nodes, web's endpoint on node2"
 kill "${servers[@]}" 2>/dev/null || true
@@ -240,7 +253,7 @@ pods_up 2 1
 ip netns exec "$(pod_ns 2 1)" "$PROBE" serve --port 8080 --hello n2p1 >/dev/null 2>&1 &
 servers=($!)
 wait_until 5 pod_exec 2 1 "$PROBE" connect 10.244.2.11 8080 >/dev/null
-netns_before=$(ip netns list | sort)
+netns_before=$(ours)
 revision() { etcd_ctl get /ovl/config -w json | jq -r .header.revision; }
 before=$(revision)
 rc=0

@@ -216,6 +216,20 @@ TEST(ConnectivityExplain, ServiceWithoutEndpointsIsRejectedOnPurpose) {
   EXPECT_NE(ex[0].explanation.find("default/empty has no ready endpoint"), std::string::npos);
 }
 
+TEST(ConnectivityExplain, NoPodIsNotAPathProblem) {
+  const OverlayPlan o = overlay();
+  const auto s = services();
+  const auto plan = planConnectivity(PlanInputs{&o, &s, ip("10.244.1.1"), std::nullopt});
+  TargetResult r{plan.targets[1],
+                 LegResult{Outcome::kFail, 0, "no throwaway pod: no bridge"},
+                 LegResult{Outcome::kOk, 1, ""},
+                 {}};
+  auto ex = explain(r, {finding("peer_entries", "peer node2", diag::Severity::kError)}, "ovl.1");
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[1].title, "from pod: no throwaway pod: no bridge");
+  EXPECT_NE(ex[1].explanation.find("the legs from the pod did not run"), std::string::npos);
+}
+
 RunReport report() {
   const OverlayPlan o = overlay();
   const auto s = services();
