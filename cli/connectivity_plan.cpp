@@ -327,7 +327,7 @@ size_t RunReport::count(Outcome o) const {
 }
 
 int RunReport::exitCode() const {
-  return count(Outcome::kFail) == 0 ? 0 : 1;
+  return count(Outcome::kFail) == 0 && !leftovers ? 0 : 1;
 }
 
 std::vector<Explanation> explain(const TargetResult& r, const std::vector<diag::Finding>& findings,

@@ -93,8 +93,10 @@ struct RunReport {
   double durationMs = 0;
   std::vector<TargetResult> results;
   std::vector<std::string> notes;
+  bool leftovers = false;         // the throwaway pod could not be removed (notes say what is left)
   size_t count(Outcome o) const;  // legs with outcome o
-  // 0 every leg passed (inconclusive UDP legs and skipped legs do not fail), 1 some failed.
+  // 0 every leg passed (inconclusive UDP legs and skipped legs do not fail) and the pod was
+  // removed, else 1.
   int exitCode() const;
 };
 

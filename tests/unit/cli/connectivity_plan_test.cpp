@@ -260,6 +260,8 @@ TEST(ConnectivityReport, ExitCodeCountsOnlyFailures) {
   EXPECT_EQ(r.exitCode(), 1);
   r.results.erase(r.results.begin() + 1);
   EXPECT_EQ(r.exitCode(), 0);  // inconclusive and skipped legs do not fail a run
+  r.leftovers = true;
+  EXPECT_EQ(r.exitCode(), 1);  // a pod that could not be removed does
 }
 
 TEST(ConnectivityReport, Matrix) {
