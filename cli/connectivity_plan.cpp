@@ -221,8 +221,10 @@ std::string probeStatement(const TargetResult& r) {
         t.service, fmt::join(t.endpoints, ", "));
   }
   if (refused) {
-    return fmt::format("{} answered with a reset: the path works, but nothing listens on port {}",
-                       t.ip.toString(), t.port);
+    return fmt::format("{} answered with {}: the path works, but nothing listens on port {}/{}",
+                       t.ip.toString(),
+                       t.probe == ProbeKind::kUdp ? "an ICMP port unreachable" : "a TCP reset",
+                       t.port, toString(t.probe));
   }
   if (t.kind == TargetKind::kLocalGateway) {
     return "the throwaway pod cannot reach this node's bridge: its veth or the bridge is broken";
@@ -254,6 +256,32 @@ ordered_json legJson(const LegResult& l) {
   }
   j["error"] = l.error;
   return j;
+}
+
+// A failing target with its explanations; a target with an inconclusive leg with what can and
+// cannot be concluded.
+std::string explainedText(const TargetResult& t) {
+  std::string out;
+  if (!t.explanations.empty()) {
+    out += fmt::format("\nFAIL {} {}\n", t.target.label, t.target.address());
+  }
+  for (const auto& e : t.explanations) {
+    if (e.source == "diagnose") {
+      out += fmt::format("  * [{}] {}: {}\n    {}\n", e.check, e.subject, e.title, e.explanation);
+      if (!e.fixCommand.empty()) {
+        out += "    fix: " + e.fixCommand + "\n";
+      }
+    } else {
+      out += fmt::format("  * {}\n    {}\n", e.title, e.explanation);
+    }
+  }
+  for (const auto* leg : {&t.pod, &t.host}) {
+    if (leg->outcome == Outcome::kInconclusive) {
+      out += fmt::format("\n? {} {} from {}: {}\n", t.target.label, t.target.address(),
+                         leg == &t.pod ? "pod" : "host", leg->error);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -379,20 +407,7 @@ std::string renderMatrix(const RunReport& r) {
     out += "note: " + n + "\n";
   }
   for (const auto& t : r.results) {
-    if (t.explanations.empty()) {
-      continue;
-    }
-    out += fmt::format("\nFAIL {} {}\n", t.target.label, t.target.address());
-    for (const auto& e : t.explanations) {
-      if (e.source == "diagnose") {
-        out += fmt::format("  * [{}] {}: {}\n    {}\n", e.check, e.subject, e.title, e.explanation);
-        if (!e.fixCommand.empty()) {
-          out += "    fix: " + e.fixCommand + "\n";
-        }
-      } else {
-        out += fmt::format("  * {}\n    {}\n", e.title, e.explanation);
-      }
-    }
+    out += explainedText(t);
   }
   return out;
 }

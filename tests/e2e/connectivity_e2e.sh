@@ -2,8 +2,9 @@
 # e2e, `ovlctl connectivity` on a 3-node cluster with services (web: NodePort with endpoints on
 # node2 and node3; dns: UDP on node3; api: TCP on node3; empty: no endpoints, left out of the
 # healthy cluster until step 2). Run on node1. Checks:
-#   1. healthy: exit 0, every leg ok (the UDP leg too: the endpoint answers), -o json agrees
-#      and validates against docs/connectivity-json.schema.json, and a run takes a few seconds;
+#   1. healthy: exit 0, every leg ok (the UDP legs too where the endpoint answers; quiet's legs
+#      inconclusive, which does not fail the run), -o json agrees and validates against
+#      docs/connectivity-json.schema.json, and a run takes a few seconds;
 #   2. faults: node1's agent killed (so nothing repairs), node1's route to node2's pod subnet
 #      deleted, api's server on node3 killed: exit 1; the legs to node2 fail, explained by
 #      diagnose's peer_entries finding for node2; api's legs are refused, explained as nothing
@@ -27,7 +28,7 @@ source "$OVL_ROOT/examples/demo/etcd-cluster.sh"
 SCHEMA="$OVL_ROOT/docs/connectivity-json.schema.json"
 step() { printf '\n== %s\n' "$*"; }
 
-step "3 nodes x 1 pod; web (NodePort, node2+node3), dns (UDP, node3), api (TCP, node3)"
+step "3 nodes x 1 pod; web (NodePort, node2+node3), dns (UDP, node3), api (TCP, node3), quiet (UDP, node2, never answers)"
 cluster_up 3 1
 write_cluster_files "$E2E_DIR" 3
 sed -i 's/^  port: 4789$/&\n  serviceCIDR: 10.96.0.0\/12/' "$E2E_DIR/cluster.yaml"
@@ -49,6 +50,11 @@ services:
     clusterIP: 10.96.0.20
     ports: [{port: 80, targetPort: 8090}]
     endpoints: [{ip: 10.244.3.11, node: node3}]
+  - namespace: default
+    name: quiet
+    clusterIP: 10.96.0.54
+    ports: [{protocol: UDP, port: 54, targetPort: 5400}]
+    endpoints: [{ip: 10.244.2.11, node: node2}]
 YAML
 grep -q 'serviceCIDR' "$E2E_DIR/cluster.yaml" || fail "cluster file without serviceCIDR"
 for i in 1 2 3; do
@@ -68,10 +74,17 @@ for i in 2 3; do
 done
 ip netns exec "$(pod_ns 3 1)" "$PROBE" udp-serve --port 5353 --hello n3p1 >/dev/null 2>&1 &
 servers+=($!)
+# quiet's endpoint reads datagrams and never answers: all a UDP probe can say is "inconclusive".
+ip netns exec "$(pod_ns 2 1)" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5400))
+time.sleep(3600)' &
+servers+=($!)
 ip netns exec "$(pod_ns 3 1)" "$PROBE" serve --port 8090 --hello api >/dev/null 2>&1 &
 api=$!
 servers+=("$api")
 wait_until 5 pod_exec 3 1 "$PROBE" connect 10.244.3.11 8090 >/dev/null
+wait_until 5 bash -c "ip netns exec $(pod_ns 2 1) ss -Hlun 'sport = :5400' | grep -q ." >/dev/null
 wait_until 5 pod_exec 2 1 "$PROBE" connect 10.244.2.11 8080 >/dev/null
 # Other tests on the machine may add and remove namespaces meanwhile: only this run's count.
 ours() { ip netns list | awk -v run="$RUN-" 'index($1, run) == 1 || index($1, "ovlctl") == 1 { print $1 }' | sort; }
@@ -114,13 +127,21 @@ for row in "node2 pod gateway" "node3 pod gateway" "default/web cluster IP" "def
     fail "healthy run: row '$row' is not ok from pod and host"
 done
 grep -q '^\[ *[0-9]*/[0-9]*\] ok ' "$E2E_DIR/healthy.err" || fail "no progress lines on stderr"
+# quiet: from the pod and the host, to the cluster IP and (node2's only UDP endpoint) to the pod.
+for row in "default/quiet cluster IP" "node2 pod (default/quiet endpoint)"; do
+  grep -q "^$row .* ? (no reply)  *? (no reply)\$" "$E2E_DIR/healthy.txt" ||
+    fail "healthy run: row '$row' is not inconclusive from pod and host"
+done
+grep -q '^? default/quiet cluster IP 10.96.0.54:54/udp from pod: no reply within 1000 ms and no ICMP port unreachable' \
+  "$E2E_DIR/healthy.txt" || fail "healthy run: quiet's inconclusive legs are not explained"
 check_clean "after the healthy run"
 rc=0
 connectivity -o json >"$E2E_DIR/healthy.json" 2>"$E2E_DIR/healthy-json.err" || rc=$?
 ((rc == 0)) || fail "healthy run with -o json exited $rc"
 [[ ! -s $E2E_DIR/healthy-json.err ]] || fail "-o json is not quiet on stderr: $(cat "$E2E_DIR/healthy-json.err")"
-jq -e '.exitCode == 0 and .failed == 0 and .passed >= 17 and (.podAddress | startswith("10.244.1."))' \
-  "$E2E_DIR/healthy.json" >/dev/null || fail "healthy -o json: $(jq -c '{exitCode,failed,passed,podAddress}' "$E2E_DIR/healthy.json")"
+jq -e '.exitCode == 0 and .failed == 0 and .passed == 19 and .inconclusive == 4 and
+    (.podAddress | startswith("10.244.1."))' "$E2E_DIR/healthy.json" >/dev/null ||
+  fail "healthy -o json: $(jq -c '{exitCode,failed,passed,inconclusive,podAddress}' "$E2E_DIR/healthy.json")"
 /usr/bin/python3 - "$SCHEMA" "$E2E_DIR/healthy.json" <<'PY' || fail "-o json does not match the schema"
 import json, sys, jsonschema
 jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))

@@ -216,6 +216,26 @@ TEST(ConnectivityExplain, ServiceWithoutEndpointsIsRejectedOnPurpose) {
   EXPECT_NE(ex[0].explanation.find("default/empty has no ready endpoint"), std::string::npos);
 }
 
+TEST(ConnectivityExplain, RefusedEndpointSaysHowItWasRefused) {
+  OverlayPlan o = overlay();
+  auto s = services();
+  s[1].endpoints = {endpoint("10.244.3.20", "node3")};
+  const auto plan = planConnectivity(PlanInputs{&o, &s, ip("10.244.1.1"), std::nullopt});
+  std::vector<std::string> said;
+  for (const auto& t : plan.targets) {
+    if (t.kind == TargetKind::kPeerEndpoint) {
+      said.push_back(explain(failing(t, "connection refused", "connection refused"), {}, "ovl.1")
+                         .back()
+                         .explanation);
+    }
+  }
+  EXPECT_EQ(said, (std::vector<std::string>{
+                      "10.244.2.11 answered with a TCP reset: the path works, but nothing listens "
+                      "on port 9090/tcp",
+                      "10.244.3.20 answered with an ICMP port unreachable: the path works, but "
+                      "nothing listens on port 5353/udp"}));
+}
+
 TEST(ConnectivityExplain, NoPodIsNotAPathProblem) {
   const OverlayPlan o = overlay();
   const auto s = services();
@@ -281,6 +301,9 @@ TEST(ConnectivityReport, Matrix) {
             std::string::npos)
       << m;
   EXPECT_EQ(m.find("FAIL kube/dns"), std::string::npos);
+  EXPECT_NE(m.find("\n? kube/dns cluster IP 10.96.0.53:53/udp from host: no reply\n"),
+            std::string::npos)
+      << m;
 }
 
 TEST(ConnectivityReport, Json) {
