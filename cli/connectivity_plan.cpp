@@ -214,6 +214,13 @@ std::string probeStatement(const TargetResult& r) {
         "listens on the target port",
         fmt::join(t.endpoints, ", "));
   }
+  if (service && r.pod.outcome == Outcome::kOk) {
+    return fmt::format(
+        "{} answers the pod but not the host: the host's connection carries this node's own "
+        "address as its source, so the difference is in how packets from and to that address "
+        "travel (reverse-path filtering, masquerading); see the findings above",
+        t.service);
+  }
   if (service) {
     return fmt::format(
         "no connection to {}: its endpoints ({}) were not reached; see the legs "
@@ -258,6 +265,18 @@ ordered_json legJson(const LegResult& l) {
   return j;
 }
 
+// Continuation lines under a bullet's first line.
+std::string indented(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\n') {
+      out += "    ";
+    }
+  }
+  return out;
+}
+
 // A failing target with its explanations; a target with an inconclusive leg with what can and
 // cannot be concluded.
 std::string explainedText(const TargetResult& t) {
@@ -267,19 +286,21 @@ std::string explainedText(const TargetResult& t) {
   }
   for (const auto& e : t.explanations) {
     if (e.source == "diagnose") {
-      out += fmt::format("  * [{}] {}: {}\n    {}\n", e.check, e.subject, e.title, e.explanation);
+      out += fmt::format("  * [{}] {}: {}\n    {}\n", e.check, e.subject, e.title,
+                         indented(e.explanation));
       if (!e.fixCommand.empty()) {
         out += "    fix: " + e.fixCommand + "\n";
       }
     } else {
-      out += fmt::format("  * {}\n    {}\n", e.title, e.explanation);
+      out += fmt::format("  * {}\n    {}\n", e.title, indented(e.explanation));
     }
   }
-  for (const auto* leg : {&t.pod, &t.host}) {
-    if (leg->outcome == Outcome::kInconclusive) {
-      out += fmt::format("\n? {} {} from {}: {}\n", t.target.label, t.target.address(),
-                         leg == &t.pod ? "pod" : "host", leg->error);
-    }
+  const bool podUnsure = t.pod.outcome == Outcome::kInconclusive;
+  const bool hostUnsure = t.host.outcome == Outcome::kInconclusive;
+  if (podUnsure || hostUnsure) {
+    const char* from = podUnsure && hostUnsure ? "pod and host" : podUnsure ? "pod" : "host";
+    out += fmt::format("\n? {} {} from {}: {}\n", t.target.label, t.target.address(), from,
+                       (podUnsure ? t.pod : t.host).error);
   }
   return out;
 }

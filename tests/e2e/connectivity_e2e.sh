@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # e2e, `ovlctl connectivity` on a 3-node cluster with services (web: NodePort with endpoints on
-# node2 and node3; dns: UDP on node3; api: TCP on node3; empty: no endpoints, left out of the
-# healthy cluster until step 2). Run on node1. Checks:
+# node2 and node3; dns: UDP on node3; api: TCP on node3; backend: TCP on node2; quiet: UDP on
+# node2, whose endpoint never answers). Run on node1. Checks:
 #   1. healthy: exit 0, every leg ok (the UDP legs too where the endpoint answers; quiet's legs
 #      inconclusive, which does not fail the run), -o json agrees and validates against
 #      docs/connectivity-json.schema.json, and a run takes a few seconds;
-#   2. faults: node1's agent killed (so nothing repairs), node1's route to node2's pod subnet
+#   2. strict rp_filter on node1 and node2 (masquerade none): the host's legs to backend (on
+#      node2) fail, explained by node1's rp_filter finding on eth0; the pod's legs pass;
+#   3. faults: node1's agent killed (so nothing repairs), node1's route to node2's pod subnet
 #      deleted, api's server on node3 killed: exit 1; the legs to node2 fail, explained by
 #      diagnose's peer_entries finding for node2; api's legs are refused, explained as nothing
 #      listening at its endpoint; node3's legs still pass;
-#   3. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143; SIGKILL: the kernel
+#   4. SIGINT and SIGTERM while a run waits on its probes: exit 130 / 143; SIGKILL: the kernel
 #      removes the namespace and veth, and the next run frees the IPAM entry left behind;
-#   4. usage errors exit 2 and name what is wrong: a conflist without ovl-cni, no node.json;
+#   5. usage errors exit 2 and name what is wrong: a conflist without ovl-cni, no node.json;
 #      the pod bridge deleted: exit 1, the pod legs fail saying why, the host legs still run;
-#   5. datastore etcd (a new 2-node cluster, etcd in the underlay namespace): the cluster is read
+#   6. datastore etcd (a new 2-node cluster, etcd in the underlay namespace): the cluster is read
 #      from etcd without writing to it (same revision), and the legs pass;
 #   after every run: no veth of the throwaway pod, no IPAM entry, no new network namespace.
 # Usage: connectivity_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
@@ -28,10 +30,13 @@ source "$OVL_ROOT/examples/demo/etcd-cluster.sh"
 SCHEMA="$OVL_ROOT/docs/connectivity-json.schema.json"
 step() { printf '\n== %s\n' "$*"; }
 
-step "3 nodes x 1 pod; web (NodePort, node2+node3), dns (UDP, node3), api (TCP, node3), quiet (UDP, node2, never answers)"
+step "3 nodes x 1 pod; web (NodePort, node2+node3), dns (UDP, node3), api (TCP, node3), backend (TCP, node2), quiet (UDP, node2, never answers)"
 cluster_up 3 1
 write_cluster_files "$E2E_DIR" 3
-sed -i 's/^  port: 4789$/&\n  serviceCIDR: 10.96.0.0\/12/' "$E2E_DIR/cluster.yaml"
+# masquerade none: a host's connection to a service keeps its underlay source (step 2's
+# rp_filter fault); the agents only warn about rp_filter, so the fault stays until undone.
+sed -i 's/^  port: 4789$/&\n  serviceCIDR: 10.96.0.0\/12\n  masquerade: none/' "$E2E_DIR/cluster.yaml"
+for i in 1 2 3; do echo 'rpFilter: warn' >>"$E2E_DIR/node$i.yaml"; done
 cat >>"$E2E_DIR/cluster.yaml" <<'YAML'
 services:
   - namespace: default
@@ -51,12 +56,17 @@ services:
     ports: [{port: 80, targetPort: 8090}]
     endpoints: [{ip: 10.244.3.11, node: node3}]
   - namespace: default
+    name: backend
+    clusterIP: 10.96.0.30
+    ports: [{port: 80, targetPort: 8080}]
+    endpoints: [{ip: 10.244.2.11, node: node2}]
+  - namespace: default
     name: quiet
     clusterIP: 10.96.0.54
     ports: [{protocol: UDP, port: 54, targetPort: 5400}]
     endpoints: [{ip: 10.244.2.11, node: node2}]
 YAML
-grep -q 'serviceCIDR' "$E2E_DIR/cluster.yaml" || fail "cluster file without serviceCIDR"
+grep -q 'masquerade: none' "$E2E_DIR/cluster.yaml" || fail "cluster file without masquerade: none"
 for i in 1 2 3; do
   # ovl-cni's configuration as examples/cni ships it, with this node's IPAM directory.
   sed -e "s|/var/lib/cni/ovl|$E2E_DIR/ipam-node$i|" -e "s|/run/ovl|$E2E_DIR/state-node$i|" \
@@ -122,7 +132,8 @@ echo "healthy run: ${ms} ms"
 ((ms < 5000)) || fail "a healthy run took ${ms} ms (expected a few seconds at most)"
 grep -q 'FAIL' "$E2E_DIR/healthy.txt" && fail "healthy run shows a FAIL"
 for row in "node2 pod gateway" "node3 pod gateway" "default/web cluster IP" "default/web NodePort" \
-  "default/dns cluster IP" "default/api cluster IP" "node3 pod (default/dns endpoint)"; do
+  "default/dns cluster IP" "default/api cluster IP" "default/backend cluster IP" \
+  "node3 pod (default/dns endpoint)"; do
   grep -q "^$row .* ok [0-9.]*ms  *ok [0-9.]*ms\$" "$E2E_DIR/healthy.txt" ||
     fail "healthy run: row '$row' is not ok from pod and host"
 done
@@ -132,14 +143,14 @@ for row in "default/quiet cluster IP" "node2 pod (default/quiet endpoint)"; do
   grep -q "^$row .* ? (no reply)  *? (no reply)\$" "$E2E_DIR/healthy.txt" ||
     fail "healthy run: row '$row' is not inconclusive from pod and host"
 done
-grep -q '^? default/quiet cluster IP 10.96.0.54:54/udp from pod: no reply within 1000 ms and no ICMP port unreachable' \
+grep -q '^? default/quiet cluster IP 10.96.0.54:54/udp from pod and host: no reply within 1000 ms and no ICMP port unreachable' \
   "$E2E_DIR/healthy.txt" || fail "healthy run: quiet's inconclusive legs are not explained"
 check_clean "after the healthy run"
 rc=0
 connectivity -o json >"$E2E_DIR/healthy.json" 2>"$E2E_DIR/healthy-json.err" || rc=$?
 ((rc == 0)) || fail "healthy run with -o json exited $rc"
 [[ ! -s $E2E_DIR/healthy-json.err ]] || fail "-o json is not quiet on stderr: $(cat "$E2E_DIR/healthy-json.err")"
-jq -e '.exitCode == 0 and .failed == 0 and .passed == 19 and .inconclusive == 4 and
+jq -e '.exitCode == 0 and .failed == 0 and .passed == 21 and .inconclusive == 4 and
     (.podAddress | startswith("10.244.1."))' "$E2E_DIR/healthy.json" >/dev/null ||
   fail "healthy -o json: $(jq -c '{exitCode,failed,passed,inconclusive,podAddress}' "$E2E_DIR/healthy.json")"
 /usr/bin/python3 - "$SCHEMA" "$E2E_DIR/healthy.json" <<'PY' || fail "-o json does not match the schema"
@@ -149,7 +160,34 @@ print("connectivity -o json: valid against", sys.argv[1])
 PY
 check_clean "after the healthy run with -o json"
 
-step "2. faults: node1's route to node2 deleted (agent killed), api's server killed"
+step "2. strict rp_filter on node1 and node2: the host's connections to backend hang"
+# As in diagnose_e2e.sh: with masquerade none, node2 drops the request (its source, node1's
+# underlay address, routes back via eth0) and node1's eth0 drops the reply. The pod's
+# connections keep pod addresses and pass.
+for i in 1 2; do
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  node_exec "$i" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 1 >"$f"; done'
+done
+rc=0
+connectivity >"$E2E_DIR/rp.txt" 2>"$E2E_DIR/rp.err" || rc=$?
+cat "$E2E_DIR/rp.txt"
+((rc == 1)) || fail "run with strict rp_filter exited $rc, expected 1"
+grep -q '^default/backend cluster IP .* ok [0-9.]*ms  *FAIL [0-9]*ms$' "$E2E_DIR/rp.txt" ||
+  fail "strict rp_filter: backend is not ok from the pod and FAIL from the host"
+sed -n '/^FAIL default\/backend cluster IP/,/^$/p' "$E2E_DIR/rp.txt" >"$E2E_DIR/rp-backend.txt"
+grep -q '^  \* \[rp_filter\] eth0: strict reverse-path filtering drops overlay traffic arriving on eth0' \
+  "$E2E_DIR/rp-backend.txt" || fail "backend's host leg is not explained by node1's rp_filter finding"
+grep -q 'fix: sysctl -w net.ipv4.conf.eth0.rp_filter=2' "$E2E_DIR/rp-backend.txt" ||
+  fail "backend's host leg does not show the rp_filter fix"
+grep -q 'default/backend answers the pod but not the host' "$E2E_DIR/rp-backend.txt" ||
+  fail "backend's host leg is not said to fail from the host only"
+check_clean "after the run with strict rp_filter"
+for i in 1 2; do
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  node_exec "$i" sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 >"$f"; done'
+done
+
+step "3. faults: node1's route to node2 deleted (agent killed), api's server killed"
 agent_kill 1 KILL
 node_exec 1 ip route del 10.244.2.0/24
 kill "$api"
@@ -188,7 +226,7 @@ jq -e '.exitCode == 1 and ([.targets[] | select(.label == "node2 pod gateway") |
   fail "-o json does not name and explain the node2 legs: $(jq -c '.targets[1]' "$E2E_DIR/fault.json")"
 check_clean "after the run with faults and -o json"
 
-step "3. SIGINT and SIGTERM during a run (the legs to node2 wait 5 s)"
+step "4. SIGINT and SIGTERM during a run (the legs to node2 wait 5 s)"
 for sig in INT TERM; do
   # A background job of a script ignores SIGINT unless told otherwise; an ignored signal
   # never reaches the program: restore the default, as an interactive shell would.
@@ -230,7 +268,7 @@ jq -e --arg h "ovlctl-connectivity-$pid-" '.notes | any(startswith("freed the ad
   "$E2E_DIR/after-kill.json" >/dev/null || fail "the run after SIGKILL does not say it freed the stale entry: $(jq -c .notes "$E2E_DIR/after-kill.json")"
 check_clean "after SIGKILL and the next run"
 
-step "4. usage errors: exit 2, naming what is wrong"
+step "5. usage errors: exit 2, naming what is wrong"
 echo '{"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "bridge"}]}' >"$E2E_DIR/other.conflist"
 rc=0
 out=$(node_exec 1 "$OVLCTL" connectivity --config "$E2E_DIR/node1.yaml" \
@@ -260,7 +298,7 @@ grep -q '^node3 pod gateway .* FAIL 0ms  *ok [0-9.]*ms$' "$E2E_DIR/nobridge.txt"
   fail "without the pod bridge: node3's gateway is not FAIL from the pod and ok from the host"
 check_clean "after a run without the pod bridge"
 
-step "5. datastore etcd: a new cluster of 2 nodes, web's endpoint on node2"
+step "6. datastore etcd: a new cluster of 2 nodes, web's endpoint on node2"
 kill "${servers[@]}" 2>/dev/null || true
 cluster_down
 cluster_up 2 1

@@ -236,6 +236,44 @@ TEST(ConnectivityExplain, RefusedEndpointSaysHowItWasRefused) {
                       "nothing listens on port 5353/udp"}));
 }
 
+TEST(ConnectivityExplain, ServiceFailingOnlyFromTheHost) {
+  const OverlayPlan o = overlay();
+  const auto s = services();
+  const auto plan = planConnectivity(PlanInputs{&o, &s, ip("10.244.1.1"), std::nullopt});
+  TargetResult r{plan.targets[4],
+                 LegResult{Outcome::kOk, 1, ""},
+                 LegResult{Outcome::kFail, 1000, "no answer within 1000 ms"},
+                 {}};
+  auto ex = explain(r, {}, "ovl.1");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].title, "from host: no answer within 1000 ms");
+  EXPECT_EQ(ex[0].explanation.rfind("default/web answers the pod but not the host", 0), 0u)
+      << ex[0].explanation;
+}
+
+TEST(ConnectivityReport, MultiLineExplanationsStayIndentedAndBothUnsureLegsShareALine) {
+  const OverlayPlan o = overlay();
+  const auto s = services();
+  const auto plan = planConnectivity(PlanInputs{&o, &s, ip("10.244.1.1"), std::nullopt});
+  RunReport r;
+  r.results.push_back(
+      failing(plan.targets[1], "no answer within 1000 ms", "no answer within 1000 ms"));
+  diag::Finding f = finding("rp_filter", "eth0", diag::Severity::kError, "endpoint on node2");
+  f.explanation = "first line\nsecond line";
+  r.results.back().explanations = explain(r.results.back(), {f}, "ovl.1");
+  r.results.push_back({plan.targets[6],
+                       LegResult{Outcome::kInconclusive, 1000, "silence"},
+                       LegResult{Outcome::kInconclusive, 1000, "silence"},
+                       {}});
+  const std::string m = renderMatrix(r);
+  EXPECT_NE(m.find("  * [rp_filter] eth0: rp_filter title\n    first line\n    second line\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("\n? kube/dns cluster IP 10.96.0.53:53/udp from pod and host: silence\n"),
+            std::string::npos)
+      << m;
+}
+
 TEST(ConnectivityExplain, NoPodIsNotAPathProblem) {
   const OverlayPlan o = overlay();
   const auto s = services();
