@@ -170,23 +170,23 @@ Result<std::unique_ptr<TestPod>> TestPod::create(const NodeState& node, const Cn
                                pod->address_,
                                node.gateway,
                                node.mtu};
+  pod->vethMayExist_ = true;
   auto attached = cni::attachPod(att);
   if (!attached) {
     (void)pod->remove();
     return attached.error().withContext("attach the throwaway pod to " + node.bridge);
   }
-  pod->attached_ = true;
   return pod;
 }
 
 Status TestPod::remove() {
   Status result = okStatus();
-  if (attached_ || !hostIfname_.empty()) {
+  if (vethMayExist_) {
     // The host end takes the pod's end with it; attachPod removes its own half-made pair.
     if (Status st = cni::detachPod("", kTestPodIfname, hostIfname_); !st) {
       result = st.error().withContext("remove the veth " + hostIfname_);
     } else {
-      attached_ = false;
+      vethMayExist_ = false;
     }
   }
   if (Status st = releaseAddress(); !st && result) {

@@ -68,7 +68,7 @@ class TestPod {
   UniqueFd netns_;
   Ipv4Prefix address_;
   bool allocated_ = false;
-  bool attached_ = false;
+  bool vethMayExist_ = false;  // from the attempt to attach until the veth is removed
   std::vector<std::string> freedStale_;
 };
 
