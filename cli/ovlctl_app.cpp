@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/connectivity_command.h"
 #include "cli/diagnose_command.h"
 #include "cli/nat_command.h"
 #include "cli/network_command.h"
@@ -23,6 +24,7 @@ void buildApp(CLI::App& app, GlobalOptions& g) {
   addStatusCommand(app, g);
   addDiagnoseCommand(app, g);
   addTraceCommand(app, g);
+  addConnectivityCommand(app, g);
   addServiceCommand(app, g);
   addNatCommand(app, g);
   addNodeCommand(app, g);

@@ -17,7 +17,7 @@ declare -A allowed=(
   [diagnostics]="common model netlink overlay rules"
   [agent]="common model netlink overlay rules etcd datastore diagnostics"
   [cni]="common netlink"
-  [cli]="common model netlink overlay rules etcd datastore diagnostics"
+  [cli]="common model netlink overlay rules etcd datastore diagnostics cni"
   [bench]="common model netlink overlay rules etcd datastore"
   [tests/tools]="common model netlink overlay rules etcd datastore"
 )

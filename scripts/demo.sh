@@ -31,7 +31,7 @@ done
 case $datastore in file | etcd) ;; *) usage ;; esac
 [[ $(id -u) -eq 0 ]] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 
-export OVL_RUN=ovldemo
+export DEMO_RUN=ovldemo
 source examples/demo/netns-cluster.sh
 source examples/demo/etcd-cluster.sh
 run_dir=/run/ovl-demo

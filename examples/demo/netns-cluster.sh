@@ -7,7 +7,7 @@
 #   ${RUN}-n${i}p${j}  pod j of node i: eth0 = 10.244.$i.$((10+j))/24, default via 10.244.$i.1,
 #                      peer vp$j in the node namespace, enslaved to the agent's bridge
 #
-# RUN comes from $OVL_RUN (default "ovl$$"), so several runs can coexist. Nothing is created in
+# RUN comes from $DEMO_RUN (default "ovl$$"), so several runs can coexist. Nothing is created in
 # the caller's own network namespace: veth pairs are created directly inside the namespaces.
 # Everything created is recorded; cluster_down removes it (and anything else named "${RUN}-*"),
 # is idempotent and is meant to be called from `trap ... EXIT`.
@@ -23,7 +23,7 @@
 #   check_all_pairs N PODS TCPPROBE_BIN   TCP between every ordered pair of pods (a matrix)
 #   cluster_down
 
-RUN="${OVL_RUN:-ovl$$}"
+RUN="${DEMO_RUN:-ovl$$}"
 OVL_HEALTH_ADDR="${OVL_HEALTH_ADDR:-127.0.0.1:9765}"
 OVL_UNDERLAY_NET="${OVL_UNDERLAY_NET:-192.168.50}"
 OVL_PROBE_PORT="${OVL_PROBE_PORT:-7777}"

@@ -155,10 +155,11 @@ expect_completion() { # expect_completion WANT WORDS...
   printf 'complete %-32s -> %s\n' "'$*'" "$got"
   [[ $got == "$want" ]] || fail "completion of '$*': '$got', expected '$want'"
 }
-expect_completion 'status diagnose trace service nat node network' ovlctl ''
+expect_completion 'status diagnose trace connectivity service nat node network' ovlctl ''
 expect_completion 'table json yaml' ovlctl status -o ''
 expect_completion 'apply delete list' ovlctl service ''
 expect_completion 'text json' ovlctl diagnose -o ''
+expect_completion 'table json' ovlctl connectivity -o ''
 expect_completion 'table json yaml' ovlctl node list --output ''
 expect_completion '--fix' ovlctl diagnose --fi
 expect_completion 'list' ovlctl nat ''

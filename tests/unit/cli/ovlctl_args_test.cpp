@@ -66,6 +66,10 @@ const std::vector<Case> kCases = {
     {{"network", "show", "-c", "e.yaml", "-o", "yaml"}, "network show", "e.yaml", true, "yaml", {}, ""},
     {{"network", "apply", "-f", "n.yaml", "-o", "json"}, "", "", false, "", {}, "takes no -o"},
     {{"service", "apply", "-f", "s.yaml", "--prefix", "/x"}, "service apply", "/etc/ovl/agent.yaml", false, "", {}, ""},
+    // connectivity: table|json, and the etcd flags (with `datastore: etcd`).
+    {{"connectivity", "-c", "a.yaml", "-o", "json"}, "connectivity", "a.yaml", true, "json", {}, ""},
+    {{"--endpoints", "h1:2379", "connectivity", "--timeout-ms", "500"}, "connectivity", "/etc/ovl/agent.yaml", false, "table", {"h1:2379"}, ""},
+    {{"-o", "yaml", "connectivity"}, "", "", false, "", {}, "takes -o table|json; got 'yaml'"},
     // The kernel's table.
     {{"nat", "list", "-o", "json"}, "nat list", "/etc/ovl/agent.yaml", false, "json", {}, ""},
     {{"service", "list", "--kernel"}, "service list", "/etc/ovl/agent.yaml", false, "table", {}, ""},
@@ -76,7 +80,7 @@ const std::vector<Case> kCases = {
     {{"status", "--bogus"}, "", "", false, "", {}, "--bogus"},
     {{"bogus"}, "", "", false, "", {}, "not expected: bogus"},
     {{"service", "bogus"}, "", "", false, "", {}, "not expected: bogus"},
-    {{}, "", "", false, "", {}, "a command (status, diagnose, trace, service, nat, node, network)"},
+    {{}, "", "", false, "", {}, "a command (status, diagnose, trace, connectivity, service, nat, node, network)"},
     {{"service"}, "", "", false, "", {}, "a command (apply, delete, list) is required"},
     {{"-c"}, "", "", false, "", {}, "--config"},
 };

@@ -1,0 +1,82 @@
+#include "cli/connectivity_cluster.h"
+
+#include <fmt/format.h>
+
+#include "cli/etcd_options.h"
+#include "model/cluster_documents.h"
+
+namespace ovl::cli {
+
+namespace {
+
+std::string issuesText(const std::vector<ConfigIssue>& issues) {
+  std::string text;
+  for (const auto& i : issues) {
+    text += "\n  " + i.toString();
+  }
+  return text;
+}
+
+}  // namespace
+
+ClusterLoad clusterFromEtcd(const EtcdKeys& keys, const std::vector<etcd::KeyValue>& kvs) {
+  ClusterDocuments docs(keys.config());
+  for (const auto& kv : kvs) {
+    switch (keys.kindOf(kv.key)) {
+      case EtcdKeys::Kind::kConfig:
+        docs.setNetwork(kv.key, kv.value);
+        break;
+      case EtcdKeys::Kind::kNode:
+        docs.setNode(kv.key, kv.value);
+        break;
+      case EtcdKeys::Kind::kService:
+        docs.setService(kv.key, kv.value);
+        break;
+      case EtcdKeys::Kind::kSubnet:
+      case EtcdKeys::Kind::kOther:
+        break;
+    }
+  }
+  return docs.build();
+}
+
+Result<LocalNode> loadClusterNode(const std::string& agentConfigPath,
+                                  const EtcdOptions& etcdFlags) {
+  AgentConfigResult acr = loadAgentConfig(agentConfigPath);
+  if (acr.issues.empty() && acr.config.datastore != "etcd") {
+    return loadLocalNode(agentConfigPath);
+  }
+  if (!acr.issues.empty()) {
+    return Error::msg(fmt::format("{}: not usable:{}", agentConfigPath, issuesText(acr.issues)));
+  }
+  EtcdOptions etcd = etcdFlags;
+  etcd.config = agentConfigPath;
+  auto conn = connectEtcd(etcd);
+  if (!conn) {
+    return conn.error();
+  }
+  auto snapshot = conn->client->rangePrefix(conn->keys.all());
+  if (!snapshot) {
+    return snapshot.error().withContext("read the cluster from etcd");
+  }
+  LocalNode n;
+  n.agent = std::move(acr.config);
+  ClusterLoad load = clusterFromEtcd(conn->keys, snapshot->kvs);
+  const std::string where = fmt::format("etcd {}", conn->keys.all());
+  if (load.fatal) {
+    return Error::msg(fmt::format("{}: not usable:{}", where, issuesText(load.issues)));
+  }
+  n.cluster = std::move(load.cluster);
+  auto plan =
+      planOverlay(n.cluster, n.agent.nodeName, PlanNames{n.agent.vtepName, n.agent.bridgeName});
+  if (!plan) {
+    return Error::msg(fmt::format("{}: {}", where, plan.error().message));
+  }
+  n.plan = std::move(*plan);
+  for (const auto& i : load.issues) {
+    n.issues.push_back(i.toString());
+  }
+  return n;
+}
+
+}  // namespace ovl::cli
