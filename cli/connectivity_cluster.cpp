@@ -1,8 +1,10 @@
 #include "cli/connectivity_cluster.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/etcd_options.h"
+#include "model/agent_config.h"
 #include "model/cluster_documents.h"
 
 namespace ovl::cli {
@@ -42,7 +44,9 @@ ClusterLoad clusterFromEtcd(const EtcdKeys& keys, const std::vector<etcd::KeyVal
 
 Result<LocalNode> loadClusterNode(const std::string& agentConfigPath,
                                   const EtcdOptions& etcdFlags) {
-  AgentConfigResult acr = loadAgentConfig(agentConfigPath);
+  // OVL_* overrides as every ovlctl command reads agent.yaml; its warnings are printed once, by
+  // loadLocalNode or connectEtcd, which read it again.
+  AgentConfigResult acr = loadAgentConfig(agentConfigPath, ovlEnvironment(environ));
   if (acr.issues.empty() && acr.config.datastore != "etcd") {
     return loadLocalNode(agentConfigPath);
   }
