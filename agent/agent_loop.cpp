@@ -90,6 +90,15 @@ bool AgentLoop::loadPlan(bool startup) {
     return false;
   }
   auto plan = planOverlay(load.cluster, cfg_.nodeName, PlanNames{cfg_.vtepName, cfg_.bridgeName});
+  if (plan && cfg_.datastore == "etcd" && cfg_.underlayIp && plan->underlayIp != *cfg_.underlayIp) {
+    // With etcd the node registers itself: what it is comes from agent.yaml and its own claim
+    // (the datastore puts that in), never from a record someone else wrote. Refused here too,
+    // so that no snapshot can move the VTEP to an address this node does not own.
+    plan = Error::msg(fmt::format(
+        "this node's entry says underlayIP {}, but this node's is {} (underlayIP in {}); the "
+        "entry is not applied",
+        plan->underlayIp.toString(), cfg_.underlayIp->toString(), cfg_.path));
+  }
   if (!plan && startup) {
     spdlog::error("{}: {}", store_.describe(), plan.error().message);
     return false;

@@ -21,30 +21,59 @@ bool configurationError(const Error& e) {
   return e.code == EACCES || e.code == EINVAL || e.code == ENOSPC;
 }
 
-void applyKv(const EtcdKeys& keys, ClusterDocuments& docs, const std::string& key,
-             const std::string& value) {
-  switch (keys.kindOf(key)) {
+// Applies one key to the documents; `self` is this node's name. This node's own record is not
+// taken from etcd (the agent puts in what it knows of itself: putSelfRecord); true when the key
+// is that record, which the session thread then compares with the truth.
+bool applyKv(const EtcdKeys& keys, ClusterDocuments& docs, const etcd::KeyValue& kv,
+             const std::string& self) {
+  switch (keys.kindOf(kv.key)) {
     case EtcdKeys::Kind::kConfig:
-      docs.setNetwork(key, value);
+      docs.setNetwork(kv.key, kv.value);
       break;
-    case EtcdKeys::Kind::kNode:
-      docs.setNode(key, value);
+    case EtcdKeys::Kind::kNode: {
+      const std::string name = kv.key.substr(keys.nodes().size());
+      if (name == self) {
+        return true;
+      }
+      docs.setNode(kv.key, kv.value, NodeOrigin{name, kv.lease, kv.createRevision, false});
+      break;
+    }
+    case EtcdKeys::Kind::kSubnet:
+      if (auto subnet = keys.subnetOf(kv.key)) {
+        docs.setSubnetClaim(*subnet, SubnetClaim{kv.key, kv.value, kv.lease});
+      }
       break;
     case EtcdKeys::Kind::kService:
-      docs.setService(key, value);
+      docs.setService(kv.key, kv.value);
       break;
-    case EtcdKeys::Kind::kSubnet:  // claims: for allocation, the nodes say the rest
     case EtcdKeys::Kind::kOther:
       break;
   }
+  return false;
 }
 
-void eraseKv(const EtcdKeys& keys, ClusterDocuments& docs, const std::string& key) {
-  if (keys.kindOf(key) == EtcdKeys::Kind::kConfig) {
-    docs.clearNetwork();
-  } else {
-    docs.erase(key);
+// The delete of a key; true when it is this node's own record (see applyKv).
+bool eraseKv(const EtcdKeys& keys, ClusterDocuments& docs, const std::string& key,
+             const std::string& self) {
+  switch (keys.kindOf(key)) {
+    case EtcdKeys::Kind::kConfig:
+      docs.clearNetwork();
+      break;
+    case EtcdKeys::Kind::kNode:
+      if (key == keys.node(self)) {
+        return true;
+      }
+      docs.erase(key);
+      break;
+    case EtcdKeys::Kind::kSubnet:
+      if (auto subnet = keys.subnetOf(key)) {
+        docs.eraseSubnetClaim(*subnet);
+      }
+      break;
+    default:
+      docs.erase(key);
   }
+  return false;
 }
 
 }  // namespace
@@ -63,10 +92,13 @@ EtcdDatastore::EtcdDatastore(const AgentConfig& cfg, std::unique_ptr<etcd::Clien
     : cfg_(cfg),
       client_(std::move(client)),
       keys_{cfg.etcd.prefix},
-      session_(*client_, keys_, NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{})},
+      session_(*client_, keys_,
+               NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{}), cfg.etcd.podSubnet},
                cfg.etcd.leaseTtlSeconds, cfg.stateDir),
       event_(std::move(event)),
-      docs_(keys_.config()) {}
+      docs_(keys_.config()) {
+  docs_.vetNodeRecords();
+}
 
 Result<std::unique_ptr<EtcdDatastore>> EtcdDatastore::create(const AgentConfig& cfg) {
   if (!cfg.underlayIp) {
@@ -135,6 +167,7 @@ std::optional<ClusterLoad> EtcdDatastore::loadIfChanged() {
   }
   const auto t0 = Clock::now();
   ClusterLoad load = docs_.build();
+  load.issues.insert(load.issues.end(), selfIssues_.begin(), selfIssues_.end());
   load.revision = static_cast<uint64_t>(docsRevision_);
   dirty_ = false;
   spdlog::debug("etcd: snapshot at revision {} built in {:.1f} ms", docsRevision_,
@@ -151,6 +184,7 @@ std::optional<ClusterChange> EtcdDatastore::nextChange() {
     const auto t0 = Clock::now();
     if (auto changes = docs_.serviceChanges()) {
       dirty_ = false;
+      changes->issues.insert(changes->issues.end(), selfIssues_.begin(), selfIssues_.end());
       spdlog::debug("etcd: revision {}: {} service(s) changed, {} removed, in {:.2f} ms",
                     docsRevision_, changes->upserts.size(), changes->removed.size(),
                     std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -201,6 +235,13 @@ void EtcdDatastore::changed(int64_t revision) {
   published_ = true;
   cv_.notify_all();
   wake();
+}
+
+void EtcdDatastore::republish() {
+  dirty_ = true;
+  if (published_) {
+    wake();  // before the first list, start() waits for that list instead
+  }
 }
 
 void EtcdDatastore::sessionFailed(const Error& e) {
@@ -267,6 +308,10 @@ bool EtcdDatastore::registerNode(std::optional<NetworkConfig>& network) {
     std::lock_guard lock(mu_);
     registered_ = true;
     sessionProblem_.clear();
+    selfLease_ = session_.lease();
+    selfSubnet_ = session_.subnet();
+    putSelfRecord();
+    republish();
     // The record carries the readiness last written, which may be stale: write it again.
     writtenReady_ = !wantReady_;
   }
@@ -312,8 +357,16 @@ bool EtcdDatastore::writeReadinessUntilNextRenewal() {
   // Readiness changes are written as they come; otherwise wait one renewal period.
   const milliseconds period{cfg_.etcd.leaseTtlSeconds * 1000 / 3};
   std::unique_lock lock(mu_);
+  expireSelfIssues();
   const auto until = Clock::now() + period;
   while (!stopping_ && Clock::now() < until) {
+    if (checkSelf_ && session_.lease() != 0) {
+      checkSelf_ = false;
+      lock.unlock();
+      repairOwnKeys();
+      lock.lock();
+      continue;
+    }
     if (wantReady_ != writtenReady_ && session_.lease() != 0) {
       const bool ready = wantReady_;
       lock.unlock();
@@ -329,6 +382,48 @@ bool EtcdDatastore::writeReadinessUntilNextRenewal() {
     cv_.wait_until(lock, until);
   }
   return !stopping_;
+}
+
+void EtcdDatastore::putSelfRecord() {
+  if (!selfSubnet_) {
+    return;
+  }
+  // What this node knows of itself, whatever etcd holds: its underlay IP from agent.yaml, its
+  // subnet from its own claim.
+  docs_.setNode(
+      keys_.node(cfg_.nodeName),
+      encodeNodeRecord(cfg_.nodeName, cfg_.underlayIp.value_or(Ipv4{}), *selfSubnet_, false),
+      NodeOrigin{cfg_.nodeName, selfLease_, 0, true});
+}
+
+void EtcdDatastore::repairOwnKeys() {
+  auto found = session_.repairOwnKeys();
+  if (!found) {
+    spdlog::warn("etcd: checking this node's own record and claim: {}", found.error().message);
+    return;  // the lease renewal tells whether the lease is gone
+  }
+  if (found->empty()) {
+    return;
+  }
+  const std::string key = keys_.node(cfg_.nodeName);
+  const std::string message = fmt::format(
+      "this node's own keys were changed by someone else ({}); this agent keeps what it knows "
+      "of itself (underlayIP {} from {}, podSubnet {} from its claim), its VTEP and bridge stay "
+      "as they are, and it wrote its record and claim back",
+      *found, cfg_.underlayIp.value_or(Ipv4{}).toString(), cfg_.path,
+      session_.subnet() ? session_.subnet()->toString() : "?");
+  spdlog::warn("etcd: {}: {}", key, message);
+  std::lock_guard lock(mu_);
+  selfIssues_ = {ConfigIssue{SourceMark{key}, "node", message}};
+  selfIssuesUntil_ = Clock::now() + kSelfIssueTime;
+  republish();
+}
+
+void EtcdDatastore::expireSelfIssues() {
+  if (!selfIssues_.empty() && Clock::now() >= selfIssuesUntil_) {
+    selfIssues_.clear();
+    republish();
+  }
 }
 
 void EtcdDatastore::setWatchProblem(const std::string& p) {
@@ -397,12 +492,15 @@ Result<int64_t> EtcdDatastore::listAll() {
     return r.error();
   }
   ClusterDocuments fresh(keys_.config());  // parsed before taking the lock
+  fresh.vetNodeRecords();
   for (const auto& kv : r->kvs) {
-    applyKv(keys_, fresh, kv.key, kv.value);
+    applyKv(keys_, fresh, kv, cfg_.nodeName);
   }
   spdlog::debug("etcd: listed {} keys at revision {}", r->kvs.size(), r->revision);
   std::lock_guard lock(mu_);
   docs_ = std::move(fresh);
+  putSelfRecord();
+  checkSelf_ = true;  // whatever happened while the watch was down
   changed(r->revision);
   return r->revision;
 }
@@ -442,10 +540,11 @@ EtcdDatastore::WatchEnd EtcdDatastore::follow(etcd::Watch& w, int64_t& revision)
     }
     std::lock_guard lock(mu_);
     for (const auto& e : b->events) {
-      if (e.type == etcd::WatchEvent::Type::kPut) {
-        applyKv(keys_, docs_, e.kv.key, e.kv.value);
-      } else {
-        eraseKv(keys_, docs_, e.kv.key);
+      const bool own = e.type == etcd::WatchEvent::Type::kPut
+                           ? applyKv(keys_, docs_, e.kv, cfg_.nodeName)
+                           : eraseKv(keys_, docs_, e.kv.key, cfg_.nodeName);
+      if (own || (selfSubnet_ && e.kv.key == keys_.subnet(*selfSubnet_))) {
+        checkSelf_ = true;  // the session thread compares them with the truth
       }
       revision = std::max(revision, e.kv.modRevision);
     }
@@ -477,9 +576,10 @@ Result<NetworkConfig> EtcdDatastore::readNetwork(const AgentConfig& cfg) {
   if (!client) {
     return client.error();
   }
-  EtcdNodeSession session(**client, EtcdKeys{cfg.etcd.prefix},
-                          NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{})},
-                          cfg.etcd.leaseTtlSeconds, "");
+  EtcdNodeSession session(
+      **client, EtcdKeys{cfg.etcd.prefix},
+      NodeIdentity{cfg.nodeName, cfg.underlayIp.value_or(Ipv4{}), cfg.etcd.podSubnet},
+      cfg.etcd.leaseTtlSeconds, "");
   return session.readNetwork();
 }
 

@@ -14,6 +14,11 @@
 //    a new list, so a change is never missed nor applied twice. A member that vanished without
 //    closing the connection is noticed by gRPC's keepalive pings (etcd/client.cpp).
 //
+// Node records are vetted (model/node_identity.h: own name, subnet claimed on its own lease, the
+// older record keeps a contested value). This node's own record never comes from etcd: the
+// snapshot carries what the agent knows of itself, and when its record or claim in etcd is
+// changed by someone else, the session thread writes them back and the change is reported.
+//
 // While etcd is unreachable the last snapshot stays in force (the data plane keeps running) and
 // problem() says what is wrong, which makes the agent report itself not ready.
 #pragma once
@@ -26,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/fd.h"
 #include "datastore/datastore.h"
@@ -41,6 +47,9 @@ etcd::ClientOptions etcdClientOptions(const EtcdConfig& cfg);
 class EtcdDatastore final : public Datastore {
  public:
   static constexpr std::chrono::seconds kStartTimeout{30};
+  // How long a change of this node's own keys by someone else stays in the reported issues
+  // (/readyz configIssues) after it was written back: long enough for a probe to see it.
+  static constexpr std::chrono::seconds kSelfIssueTime{300};
 
   static Result<std::unique_ptr<EtcdDatastore>> create(const AgentConfig& cfg);
   ~EtcdDatastore() override;
@@ -82,6 +91,14 @@ class EtcdDatastore final : public Datastore {
   void setWatchProblem(const std::string& problem);
   // A new state of docs_ at `revision` (mu_ held): wakes the agent.
   void changed(int64_t revision);
+  // docs_ or the issues changed at the same revision (mu_ held): a new snapshot is due.
+  void republish();
+  // This node's own record in docs_ as it knows itself, not as etcd holds it (mu_ held).
+  void putSelfRecord();
+  // The session thread: this node's record and claim compared with the truth, written back and
+  // reported (selfIssues_) when someone changed them.
+  void repairOwnKeys();
+  void expireSelfIssues();  // mu_ held
   void wake() const;
   // Waits up to `d` or until stopping; false when stopping.
   bool pause(std::chrono::milliseconds d);
@@ -105,6 +122,13 @@ class EtcdDatastore final : public Datastore {
   std::string watchProblem_;
   bool wantReady_ = false;
   bool writtenReady_ = false;
+  // What this node knows of itself once registered (its claim's subnet and its lease), for the
+  // watch thread, which keeps etcd's version of this node's record out of docs_.
+  std::optional<Ipv4Prefix> selfSubnet_;
+  int64_t selfLease_ = 0;
+  bool checkSelf_ = false;               // its record or claim changed: compare with the truth
+  std::vector<ConfigIssue> selfIssues_;  // someone changed them: said until selfIssuesUntil_
+  Clock::time_point selfIssuesUntil_{};
   etcd::Watch* watch_ = nullptr;            // the open watch stream, to cancel it when stopping
   std::atomic<uint64_t> watchRestarts_{0};  // counters(): written by the threads, read by the agent
   std::atomic<uint64_t> leaseLosses_{0};

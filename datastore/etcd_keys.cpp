@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace ovl {
 
@@ -61,6 +62,59 @@ bool nodeRecordReady(const std::string& value) {
     return false;
   }
   return j["ready"].get<bool>();
+}
+
+namespace {
+
+// A string field of a JSON object, or a description of what is there instead.
+std::string fieldText(const nlohmann::json& j, const char* field) {
+  if (!j.is_object() || !j.contains(field)) {
+    return "(none)";
+  }
+  const auto& v = j[field];
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+}  // namespace
+
+std::string nodeRecordDrift(const std::string& value, int64_t lease, const std::string& name,
+                            Ipv4 underlayIp, const Ipv4Prefix& subnet, int64_t ownLease) {
+  auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return "not a JSON object (this node writes {\"name\",\"underlayIP\",\"podSubnet\",\"ready\"})";
+  }
+  std::vector<std::string> diffs;
+  auto compare = [&](const char* field, const std::string& own) {
+    const std::string found = fieldText(j, field);
+    if (found != own) {
+      // Quoted only in part: the value is someone else's and may be long.
+      diffs.push_back(fmt::format("{} {} (this node's: {})", field, found.substr(0, 64), own));
+    }
+  };
+  compare("name", name);
+  compare("underlayIP", underlayIp.toString());
+  compare("podSubnet", subnet.toString());
+  if (lease != ownLease) {
+    diffs.push_back(fmt::format("bound to lease {:x} (this node's: {:x})", lease, ownLease));
+  }
+  std::string out;
+  for (const auto& d : diffs) {
+    out += (out.empty() ? "" : ", ") + d;
+  }
+  return out;
+}
+
+std::string subnetClaimDrift(const std::string& value, int64_t lease, const std::string& name,
+                             int64_t ownLease) {
+  std::string out;
+  if (value != name) {
+    out = fmt::format("names node '{}' (this node: '{}')", value.substr(0, 64), name);
+  }
+  if (lease != ownLease) {
+    out += fmt::format("{}bound to lease {:x} (this node's: {:x})", out.empty() ? "" : ", ", lease,
+                       ownLease);
+  }
+  return out;
 }
 
 uint64_t subnetCount(const NetworkConfig& network) {

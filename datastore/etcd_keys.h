@@ -6,7 +6,9 @@
 //                                    written by the node's agent, bound to the node's lease
 //   <prefix>/subnets/<a.b.c.d>-<len> a claimed pod subnet ("/" written "-", as flannel does, so
 //                                    the CIDR is one key segment); value: the node's name; bound
-//                                    to the node's lease
+//                                    to the node's lease. A node record is accepted only under
+//                                    its own name with its subnet claimed on its own lease
+//                                    (model/node_identity.h)
 //   <prefix>/services/<ns>/<name>    a service: one entry of the cluster file's `services` list
 //                                    (YAML or JSON), written by `ovlctl service apply`
 #pragma once
@@ -45,6 +47,14 @@ std::string encodeNodeRecord(const std::string& name, Ipv4 underlayIp, const Ipv
                              bool ready);
 // The `ready` flag of a node record (false when absent or unreadable).
 bool nodeRecordReady(const std::string& value);
+// How a node record found in etcd (`value`, bound to `lease`) differs from the one this node
+// writes (its name, underlay IP, subnet and lease; readiness aside): "" when it does not, else
+// each difference, as "underlayIP 10.0.0.9 (this node's: 192.168.50.1)".
+std::string nodeRecordDrift(const std::string& value, int64_t lease, const std::string& name,
+                            Ipv4 underlayIp, const Ipv4Prefix& subnet, int64_t ownLease);
+// The same for this node's subnet claim (value: the node's name, bound to its lease).
+std::string subnetClaimDrift(const std::string& value, int64_t lease, const std::string& name,
+                             int64_t ownLease);
 
 // The pod subnet a node should claim: `preferred` (the one it had before) when it is a free
 // subnet of the pod CIDR with the configured length; otherwise the first free one, scanning from

@@ -110,7 +110,45 @@ Result<NetworkConfig> EtcdNodeSession::readNetwork() {
   return load.cluster.network;
 }
 
+std::vector<etcd::TxnOp> EtcdNodeSession::claimWrites(const Ipv4Prefix& subnet) const {
+  return {etcd::TxnOp::put(keys_.subnet(subnet), self_.name, lease_),
+          etcd::TxnOp::put(keys_.node(self_.name),
+                           encodeNodeRecord(self_.name, self_.underlayIp, subnet, ready_), lease_)};
+}
+
+// The pinned subnet or nothing: another node's claim on it is waited out (it may be a dead
+// node's, expiring with its lease), never answered by claiming another subnet.
+Result<std::optional<Ipv4Prefix>> EtcdNodeSession::claimPinned(const NetworkConfig& network) {
+  const Ipv4Prefix& pinned = *self_.pinnedSubnet;
+  if (pinned.len != network.subnetLength || !network.podCidr.contains(pinned)) {
+    return Error{EINVAL, fmt::format("etcd.podSubnet {}: expected a /{} of network.podCIDR {} "
+                                     "(the network settings in {})",
+                                     pinned.toString(), network.subnetLength,
+                                     network.podCidr.toString(), keys_.config())};
+  }
+  const std::string key = keys_.subnet(pinned);
+  auto t = client_.txn({etcd::Compare::absent(key)}, claimWrites(pinned));
+  if (t && !t->succeeded) {
+    t = client_.txn({etcd::Compare::valueIs(key, self_.name)}, claimWrites(pinned));
+  }
+  if (!t) {
+    return t.error();
+  }
+  if (t->succeeded) {
+    return std::optional<Ipv4Prefix>(pinned);
+  }
+  auto holder = client_.range(key);
+  const std::string who = holder && !holder->kvs.empty() ? holder->kvs[0].value : "?";
+  return Error{EADDRINUSE,
+               fmt::format("etcd.podSubnet {} is claimed by node '{}' ({}); waiting for that "
+                           "claim to go (its lease to expire)",
+                           pinned.toString(), who.substr(0, 64), key)};
+}
+
 Result<std::optional<Ipv4Prefix>> EtcdNodeSession::claim(const NetworkConfig& network) {
+  if (self_.pinnedSubnet) {
+    return claimPinned(network);
+  }
   auto listed = client_.rangePrefix(keys_.subnets());
   if (!listed) {
     return listed.error();
@@ -139,11 +177,7 @@ Result<std::optional<Ipv4Prefix>> EtcdNodeSession::claim(const NetworkConfig& ne
       return std::optional<Ipv4Prefix>{};
     }
     const std::string key = keys_.subnet(*candidate);
-    const std::vector<etcd::TxnOp> writes{
-        etcd::TxnOp::put(key, self_.name, lease_),
-        etcd::TxnOp::put(keys_.node(self_.name),
-                         encodeNodeRecord(self_.name, self_.underlayIp, *candidate, ready_),
-                         lease_)};
+    const std::vector<etcd::TxnOp> writes = claimWrites(*candidate);
     auto t = client_.txn({etcd::Compare::absent(key)}, writes);
     if (!t) {
       return t.error();
@@ -231,6 +265,43 @@ Status EtcdNodeSession::setReady(bool ready) {
     return p.error();
   }
   return okStatus();
+}
+
+Result<std::string> EtcdNodeSession::repairOwnKeys() {
+  if (lease_ == 0 || !subnet_) {
+    return std::string();  // not registered: registering writes both
+  }
+  const std::string recordKey = keys_.node(self_.name);
+  const std::string claimKey = keys_.subnet(*subnet_);
+  auto record = client_.range(recordKey);
+  if (!record) {
+    return record.error();
+  }
+  auto claimed = client_.range(claimKey);
+  if (!claimed) {
+    return claimed.error();
+  }
+  std::string found;
+  auto note = [&](const std::string& key, const std::string& what) {
+    if (!what.empty()) {
+      found += fmt::format("{}{}: {}", found.empty() ? "" : "; ", key, what);
+    }
+  };
+  note(recordKey, record->kvs.empty()
+                      ? "missing"
+                      : nodeRecordDrift(record->kvs[0].value, record->kvs[0].lease, self_.name,
+                                        self_.underlayIp, *subnet_, lease_));
+  note(claimKey,
+       claimed->kvs.empty()
+           ? "missing"
+           : subnetClaimDrift(claimed->kvs[0].value, claimed->kvs[0].lease, self_.name, lease_));
+  if (found.empty()) {
+    return found;
+  }
+  if (auto t = client_.txn({}, claimWrites(*subnet_)); !t) {
+    return t.error().withContext(fmt::format("writing back {} and {}", recordKey, claimKey));
+  }
+  return found;
 }
 
 Status EtcdNodeSession::revoke() {

@@ -4,13 +4,16 @@
 // register_() grants a lease (or adopts the one this node held before a restart, if etcd still
 // has it), claims a subnet with a transaction that succeeds only if the subnet key is absent (or
 // already names this node), trying the subnet kept in the state directory first, and writes the
-// node record. keepAlive() renews the lease; the caller does it every TTL/3.
+// node record. keepAlive() renews the lease; the caller does it every TTL/3. With a pinned subnet
+// (etcd.podSubnet) only that one is claimed. What the node believes about itself never comes
+// from etcd: repairOwnKeys() writes its record and claim back when someone changed them.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "datastore/etcd_keys.h"
@@ -22,6 +25,9 @@ namespace ovl {
 struct NodeIdentity {
   std::string name;
   Ipv4 underlayIp;
+  // The only subnet to claim (agent.yaml's etcd.podSubnet, where the node's etcd role allows
+  // writing that claim alone); unset = any free one.
+  std::optional<Ipv4Prefix> pinnedSubnet;
 };
 
 class EtcdNodeSession {
@@ -39,6 +45,10 @@ class EtcdNodeSession {
   Result<bool> keepAlive();
   // Rewrites the node record with this readiness.
   Status setReady(bool ready);
+  // Compares this node's record and subnet claim in etcd with what it knows of itself (its
+  // name, underlay IP, subnet and lease; etcd_keys.h's nodeRecordDrift), and writes back both
+  // when either differs or is missing. Returns what differed ("" = nothing).
+  Result<std::string> repairOwnKeys();
   // Revokes the lease (etcd deletes the record and the subnet claim at once).
   Status revoke();
 
@@ -52,6 +62,8 @@ class EtcdNodeSession {
 
  private:
   Result<std::optional<Ipv4Prefix>> claim(const NetworkConfig& network);
+  Result<std::optional<Ipv4Prefix>> claimPinned(const NetworkConfig& network);
+  std::vector<etcd::TxnOp> claimWrites(const Ipv4Prefix& subnet) const;
   void save() const;
 
   etcd::Client& client_;

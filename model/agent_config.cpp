@@ -22,8 +22,8 @@ constexpr std::string_view kAgentFields[] = {"nodeName",          "datastore",  
                                              "healthAddress",     "stateDir",     "resyncSeconds",
                                              "logLevel",          "endpointsDir", "rpFilter",
                                              "underlayIP",        "etcd"};
-constexpr std::string_view kEtcdFields[] = {"endpoints", "prefix",  "caFile",
-                                            "certFile",  "keyFile", "leaseTTL"};
+constexpr std::string_view kEtcdFields[] = {"endpoints", "prefix",   "caFile",   "certFile",
+                                            "keyFile",   "leaseTTL", "podSubnet"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kRpFilterModes[] = {"fix", "warn", "off"};
 constexpr int64_t kMaxResyncSeconds = 86400;
@@ -189,6 +189,9 @@ void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
                              EtcdConfig::kMaxLeaseTtlSeconds)) {
       e.leaseTtlSeconds = static_cast<int>(*ttl);
     }
+  }
+  if (const YAML::Node* p = Reader::find(f, "podSubnet")) {
+    e.podSubnet = r.networkPrefix(*p, "etcd.podSubnet", "10.244.2.0/24");
   }
 }
 
@@ -468,7 +471,7 @@ const std::vector<EnvironmentVariable>& agentEnvironmentVariables() {
       {"OVL_RP_FILTER", "rpFilter"},           {"OVL_ETCD_ENDPOINTS", "etcd.endpoints"},
       {"OVL_ETCD_PREFIX", "etcd.prefix"},      {"OVL_ETCD_CA_FILE", "etcd.caFile"},
       {"OVL_ETCD_CERT_FILE", "etcd.certFile"}, {"OVL_ETCD_KEY_FILE", "etcd.keyFile"},
-      {"OVL_ETCD_LEASE_TTL", "etcd.leaseTTL"},
+      {"OVL_ETCD_LEASE_TTL", "etcd.leaseTTL"}, {"OVL_ETCD_POD_SUBNET", "etcd.podSubnet"},
   };
   return kVariables;
 }

@@ -26,6 +26,9 @@ struct EtcdConfig {
   std::string certFile;                 // etcd.certFile: client certificate (mTLS)
   std::string keyFile;                  // etcd.keyFile: its key
   int leaseTtlSeconds = kDefaultLeaseTtlSeconds;  // etcd.leaseTTL: the node's lease, 2..3600
+  // etcd.podSubnet: the only pod subnet this node claims (pinned by the admin, whose etcd role
+  // for the node allows writing that one claim); unset = any free subnet of podCIDR.
+  std::optional<Ipv4Prefix> podSubnet;
 };
 
 // agent.yaml. Every field has a named default; only nodeName is required.

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "model/network_parser.h"
+#include "model/node_identity.h"
 #include "model/node_parser.h"
 #include "model/service_claims.h"
 #include "model/service_parser.h"
@@ -28,13 +29,66 @@ struct ClusterDocuments::Doc {
 
 namespace {
 
+// The records' origins and the subnet claims, when node records are vetted (etcd).
+struct NodeVetting {
+  const std::map<std::string, NodeOrigin>& origins;  // by source
+  const SubnetClaims& claims;
+};
+
+// Node records that must speak for themselves (model/node_identity.h): each is read on its own
+// first (its own problems), then vetted (its key, lease and subnet claim), and the survivors
+// take the values only one node may hold in the order of takesValuesFirst(), so a record
+// written later cannot take an underlay IP, a VTEP MAC or a subnet from an existing node.
+void parseVettedNodes(Reader& r, ClusterLoad& out,
+                      const std::map<std::string, ClusterDocuments::Doc>& nodes,
+                      const NodeVetting& vetting, const NetworkFacts& facts) {
+  static const NodeOrigin kUnknown;  // no origin given: bound to nothing, so rejected
+  struct Vetted {
+    const ClusterDocuments::Doc* doc;
+    const NodeOrigin* origin;
+  };
+  std::vector<Vetted> vetted;
+  for (const auto& [key, doc] : nodes) {
+    if (!doc.syntax.empty()) {
+      out.issues.insert(out.issues.end(), doc.syntax.begin(), doc.syntax.end());
+      continue;
+    }
+    r.setFile(doc.source);
+    NodeParser alone(r);
+    auto node = alone.parse(doc.root, "node", facts);
+    if (!node) {
+      continue;  // its issues say why
+    }
+    auto it = vetting.origins.find(key);
+    const NodeOrigin& origin = it == vetting.origins.end() ? kUnknown : it->second;
+    std::string field;
+    std::string why = identityProblem(*node, origin, vetting.claims, field);
+    if (!why.empty()) {
+      const YAML::Node at = doc.root[field.substr(field.find('.') + 1)];
+      r.issue(at.IsDefined() ? r.markOf(at) : node->mark, field, std::move(why));
+      continue;
+    }
+    vetted.push_back(Vetted{&doc, &origin});
+  }
+  std::sort(vetted.begin(), vetted.end(), [](const Vetted& a, const Vetted& b) {
+    return takesValuesFirst(*a.origin, a.doc->source, *b.origin, b.doc->source);
+  });
+  NodeParser together(r);
+  for (const Vetted& v : vetted) {
+    r.setFile(v.doc->source);
+    if (auto node = together.parse(v.doc->root, "node", facts)) {
+      out.cluster.nodes.push_back(std::move(*node));
+    }
+  }
+}
+
 // The network and node documents, each read as the section or list entry of the cluster file
 // it stands for, and the nodes checked against each other (one subnet or underlay IP per node)
 // as the entries of one file are. The services are ClusterDocuments::Impl's own; their checks
 // need the facts returned.
 NetworkFacts parseStructure(Reader& r, ClusterLoad& out, const ClusterDocuments::Doc* network,
                             const std::map<std::string, ClusterDocuments::Doc>& nodes,
-                            const std::string& missingNetworkSource) {
+                            const std::string& missingNetworkSource, const NodeVetting* vetting) {
   out.strictStartup = false;
   NetworkFacts facts;
   if (network == nullptr) {
@@ -48,6 +102,10 @@ NetworkFacts parseStructure(Reader& r, ClusterLoad& out, const ClusterDocuments:
     facts = parseNetwork(r, network->root, out.cluster.network);
   }
   out.fatal = r.issueCount() > 0;
+  if (vetting != nullptr) {
+    parseVettedNodes(r, out, nodes, *vetting, facts);
+    return facts;
+  }
   NodeParser parser(r);
   for (const auto& [key, doc] : nodes) {
     if (!doc.syntax.empty()) {
@@ -66,8 +124,11 @@ NetworkFacts parseStructure(Reader& r, ClusterLoad& out, const ClusterDocuments:
 
 struct ClusterDocuments::Impl {
   std::optional<Doc> network;
-  uint64_t networkGeneration = 1;       // bumped whenever the network document changes
-  std::map<std::string, Doc> nodes;     // by source
+  uint64_t networkGeneration = 1;             // bumped whenever the network document changes
+  std::map<std::string, Doc> nodes;           // by source
+  bool vetNodes = false;                      // node records must speak for themselves (etcd)
+  std::map<std::string, NodeOrigin> origins;  // of the node records, by source
+  SubnetClaims claims;
   std::map<std::string, Doc> services;  // by source
 
   // The services as last checked. A service document is read on its own (parseService) once
@@ -283,6 +344,28 @@ void ClusterDocuments::setNode(const std::string& source, const std::string& tex
   impl_->structureDirty = true;
 }
 
+void ClusterDocuments::vetNodeRecords() {
+  impl_->vetNodes = true;
+  impl_->structureDirty = true;
+}
+
+void ClusterDocuments::setNode(const std::string& source, const std::string& text,
+                               const NodeOrigin& origin) {
+  setNode(source, text);
+  impl_->origins[source] = origin;
+}
+
+void ClusterDocuments::setSubnetClaim(const Ipv4Prefix& subnet, SubnetClaim claim) {
+  impl_->claims[subnet] = std::move(claim);
+  impl_->structureDirty = true;
+}
+
+void ClusterDocuments::eraseSubnetClaim(const Ipv4Prefix& subnet) {
+  if (impl_->claims.erase(subnet) > 0) {
+    impl_->structureDirty = true;
+  }
+}
+
 void ClusterDocuments::setService(const std::string& source, const std::string& text) {
   impl_->services[source] = parseDoc(source, text);
   impl_->dirtyServices.insert(source);
@@ -290,6 +373,7 @@ void ClusterDocuments::setService(const std::string& source, const std::string& 
 
 void ClusterDocuments::erase(const std::string& source) {
   if (impl_->nodes.erase(source) > 0) {
+    impl_->origins.erase(source);
     impl_->structureDirty = true;
   }
   if (impl_->services.erase(source) > 0) {
@@ -374,8 +458,9 @@ ClusterLoad ClusterDocuments::build() {
   Impl& m = *impl_;
   try {
     Reader r(networkSource_, out.issues);
-    const NetworkFacts facts =
-        parseStructure(r, out, m.network ? &*m.network : nullptr, m.nodes, networkSource_);
+    const NodeVetting vetting{m.origins, m.claims};
+    const NetworkFacts facts = parseStructure(r, out, m.network ? &*m.network : nullptr, m.nodes,
+                                              networkSource_, m.vetNodes ? &vetting : nullptr);
     // The same facts read the services as before: only the changed ones are read again.
     m.facts = facts;
     m.structureIssues = out.issues;

@@ -1,6 +1,7 @@
 // A cluster stored as separate documents (the etcd datastore): the index that parses each
-// document once, validates them together as the entries of one cluster file, and tells what
-// changed in the services since the last look.
+// document once, validates them together as the entries of one cluster file, vets the node
+// records against their keys and subnet claims, and tells what changed in the services since
+// the last look.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "model/cluster_file.h"
 #include "model/config_issue.h"
+#include "model/node_identity.h"
 #include "model/service.h"
 
 namespace ovl {
@@ -37,6 +39,15 @@ class ClusterDocuments {
   void setNode(const std::string& source, const std::string& text);
   void setService(const std::string& source, const std::string& text);
   void erase(const std::string& source);  // a node or service
+
+  // From now on each node record must speak for itself (model/node_identity.h): accepted only
+  // under its own name with its subnet claimed on its own lease; a value only one node may hold
+  // goes to this node's own record, else to the record created first. Each record then needs
+  // its origin (a record set without one is rejected), and the claims are kept here.
+  void vetNodeRecords();
+  void setNode(const std::string& source, const std::string& text, const NodeOrigin& origin);
+  void setSubnetClaim(const Ipv4Prefix& subnet, SubnetClaim claim);
+  void eraseSubnetClaim(const Ipv4Prefix& subnet);
 
   // The services of a service file (`services:` with a list as in the cluster file, a bare list,
   // or one service map) as documents named "FILE[i]", with marks in the file. Returns each

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         // Benchmark addresses (198.18.0.0/15): never routed anywhere.
         ovl::Ipv4 ip{0xc6120000u + static_cast<uint32_t>(i)};
         sessions.push_back(std::make_unique<ovl::EtcdNodeSession>(
-            **client, ovl::EtcdKeys{prefix}, ovl::NodeIdentity{name, ip}, ttl, ""));
+            **client, ovl::EtcdKeys{prefix}, ovl::NodeIdentity{name, ip, std::nullopt}, ttl, ""));
         if (!network) {
           network = sessions.back()->readNetwork();
         }

@@ -592,5 +592,34 @@ TEST_F(AgentLoopTest, RefusedOverlayWritesAreCountedAsKernelErrors) {
   EXPECT_EQ(metric("ovl_drift_repairs_total", {{"kind", "route"}}), 0);  // nothing written back
 }
 
+// Attack 4 at the loop: with etcd, a snapshot whose entry for this node carries another
+// underlay IP (someone overwrote its record) never moves the VTEP: the last good overlay stays,
+// the services are still applied.
+TEST_F(AgentLoopTest, EtcdSnapshotCannotChangeThisNodesUnderlayIp) {
+  cfg.datastore = "etcd";
+  cfg.underlayIp = *Ipv4::parse("192.168.50.1");
+  cfg.path = "agent.yaml";
+  loop.emplace(
+      cfg,
+      AgentLoop::Parts{kernel, store, nat, conntrack, health, *local, hostWatch, notifier, metrics},
+      [this] { return now; });
+  start(snapshot(3));
+  const auto before = kernel.link("ovl.1")->vxlan;
+  ClusterLoad evil = snapshot(3, {service("web", {"10.244.2.10"})});
+  evil.cluster.nodes[0].underlayIp = *Ipv4::parse("10.9.9.9");
+  evil.cluster.nodes[0].podSubnet = *Ipv4Prefix::parse("10.244.77.0/24");
+  store.changes.push_back(evil);
+  EXPECT_FALSE(loop->loadPlan(false));
+  loop->runDue();
+  ASSERT_TRUE(loop->plan());
+  EXPECT_EQ(loop->plan()->underlayIp.toString(), "192.168.50.1");
+  EXPECT_EQ(loop->plan()->podSubnet.toString(), "10.244.1.0/24");
+  EXPECT_EQ(kernel.link("ovl.1")->vxlan, before);
+  EXPECT_TRUE(nat.programs("default/web:http -> 10.244.2.10:8080"));
+  // The same snapshot at start-up is refused outright.
+  store.changes.push_back(evil);
+  EXPECT_FALSE(loop->loadPlan(true));
+}
+
 }  // namespace
 }  // namespace ovl

@@ -69,5 +69,48 @@ TEST(ChooseSubnet, ExhaustedPoolGivesNothing) {
   EXPECT_FALSE(chooseSubnet(net, taken, std::nullopt, 0));
 }
 
+// Attack 4: this node's own record overwritten in etcd. What the agent compares with what it
+// knows of itself before writing the record back (its readiness is not part of it).
+TEST(NodeRecordDrift, ThisNodesRecordAsWrittenHasNone) {
+  const Ipv4 ip = *Ipv4::parse("192.168.50.1");
+  const Ipv4Prefix subnet = *Ipv4Prefix::parse("10.244.1.0/24");
+  EXPECT_EQ(
+      nodeRecordDrift(encodeNodeRecord("node1", ip, subnet, true), 0x42, "node1", ip, subnet, 0x42),
+      "");
+  EXPECT_EQ(nodeRecordDrift(encodeNodeRecord("node1", ip, subnet, false), 0x42, "node1", ip, subnet,
+                            0x42),
+            "");
+}
+
+TEST(NodeRecordDrift, OverwrittenRecordIsDescribed) {
+  const Ipv4 ip = *Ipv4::parse("192.168.50.1");
+  const Ipv4Prefix subnet = *Ipv4Prefix::parse("10.244.1.0/24");
+  const std::string evil = encodeNodeRecord("node1", *Ipv4::parse("10.9.9.9"),
+                                            *Ipv4Prefix::parse("10.244.77.0/24"), true);
+  EXPECT_EQ(nodeRecordDrift(evil, 0x42, "node1", ip, subnet, 0x42),
+            "underlayIP 10.9.9.9 (this node's: 192.168.50.1), podSubnet 10.244.77.0/24 (this "
+            "node's: 10.244.1.0/24)");
+  // The same values on another lease (or none): the record would expire with someone else's.
+  EXPECT_EQ(
+      nodeRecordDrift(encodeNodeRecord("node1", ip, subnet, true), 0, "node1", ip, subnet, 0x42),
+      "bound to lease 0 (this node's: 42)");
+  EXPECT_EQ(nodeRecordDrift("{{{", 0x42, "node1", ip, subnet, 0x42).substr(0, 20),
+            "not a JSON object (t");
+  EXPECT_EQ(nodeRecordDrift(R"({"name":"node1","underlayIP":7})", 0x42, "node1", ip, subnet, 0x42),
+            "underlayIP 7 (this node's: 192.168.50.1), podSubnet (none) (this node's: "
+            "10.244.1.0/24)");
+  // A long value is quoted in part only.
+  const std::string longName(5000, 'x');
+  EXPECT_LT(
+      nodeRecordDrift(R"({"name":")" + longName + R"("})", 0x42, "node1", ip, subnet, 0x42).size(),
+      300u);
+}
+
+TEST(SubnetClaimDrift, NamesTheOtherNodeAndLease) {
+  EXPECT_EQ(subnetClaimDrift("node1", 0x42, "node1", 0x42), "");
+  EXPECT_EQ(subnetClaimDrift("evil", 0x66, "node1", 0x42),
+            "names node 'evil' (this node: 'node1'), bound to lease 66 (this node's: 42)");
+}
+
 }  // namespace
 }  // namespace ovl

@@ -185,10 +185,11 @@ TEST(AgentConfigEnvironment, OneVariablePerField) {
     EXPECT_EQ(std::string(v.name).rfind("OVL_", 0), 0u) << v.name;
   }
   EXPECT_EQ(fields, (std::set<std::string>{
-                        "nodeName", "datastore", "clusterFile", "underlayInterface", "underlayIP",
-                        "vtepName", "bridgeName", "healthAddress", "stateDir", "endpointsDir",
-                        "resyncSeconds", "logLevel", "rpFilter", "etcd.endpoints", "etcd.prefix",
-                        "etcd.caFile", "etcd.certFile", "etcd.keyFile", "etcd.leaseTTL"}));
+                        "nodeName",      "datastore",      "clusterFile",   "underlayInterface",
+                        "underlayIP",    "vtepName",       "bridgeName",    "healthAddress",
+                        "stateDir",      "endpointsDir",   "resyncSeconds", "logLevel",
+                        "rpFilter",      "etcd.endpoints", "etcd.prefix",   "etcd.caFile",
+                        "etcd.certFile", "etcd.keyFile",   "etcd.leaseTTL", "etcd.podSubnet"}));
 }
 
 TEST(AgentConfigEnvironment, OvlEnvironmentKeepsOnlyOvlVariables) {

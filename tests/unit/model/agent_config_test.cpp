@@ -285,7 +285,8 @@ TEST(EtcdAgentConfig, ReadsTheEtcdSection) {
       "  caFile: pki/ca.pem\n"
       "  certFile: /pki/n1.pem\n"
       "  keyFile: /pki/n1-key.pem\n"
-      "  leaseTTL: 6\n",
+      "  leaseTTL: 6\n"
+      "  podSubnet: 10.244.7.0/24\n",
       kAgentFile);
   ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
   const AgentConfig& c = r.config;
@@ -297,6 +298,7 @@ TEST(EtcdAgentConfig, ReadsTheEtcdSection) {
   EXPECT_EQ(c.etcd.caFile, "/etc/ovl/pki/ca.pem");  // relative to agent.yaml
   EXPECT_EQ(c.etcd.certFile, "/pki/n1.pem");
   EXPECT_EQ(c.etcd.leaseTtlSeconds, 6);
+  EXPECT_EQ(c.etcd.podSubnet, Ipv4Prefix::parse("10.244.7.0/24"));
 }
 
 TEST(EtcdAgentConfig, ExampleFileIsValid) {
@@ -320,6 +322,7 @@ TEST(EtcdAgentConfig, DefaultsAndRequiredFields) {
   ASSERT_TRUE(r.issues.empty()) << dump(r.issues);
   EXPECT_EQ(r.config.etcd.prefix, EtcdConfig::kDefaultPrefix);
   EXPECT_EQ(r.config.etcd.leaseTtlSeconds, EtcdConfig::kDefaultLeaseTtlSeconds);
+  EXPECT_FALSE(r.config.etcd.podSubnet);  // any free subnet
 }
 
 TEST(EtcdAgentConfig, BadValuesNameTheFieldAndWhatWasExpected) {
@@ -332,7 +335,8 @@ TEST(EtcdAgentConfig, BadValuesNameTheFieldAndWhatWasExpected) {
       "  prefix: ovl/\n"
       "  certFile: c.pem\n"
       "  leaseTTL: 1\n"
-      "  tls: yes\n",
+      "  tls: yes\n"
+      "  podSubnet: 10.244.7.5/24\n",
       kAgentFile);
   EXPECT_TRUE(hasIssue(r.issues, "underlayIP", 3, {"loopback", "unicast"}));
   EXPECT_TRUE(hasIssue(r.issues, "etcd.endpoints[0]", 5, {"'127.0.0.1'", "host:port"}));
@@ -340,6 +344,7 @@ TEST(EtcdAgentConfig, BadValuesNameTheFieldAndWhatWasExpected) {
   EXPECT_TRUE(hasIssue(r.issues, "etcd.prefix", 6, {"'ovl/'", "starting with '/'"}));
   EXPECT_TRUE(hasIssue(r.issues, "etcd.leaseTTL", 8, {"2..3600"}));
   EXPECT_TRUE(hasIssue(r.issues, "etcd.tls", 9, {"unknown field 'tls'"}));
+  EXPECT_TRUE(hasIssue(r.issues, "etcd.podSubnet", 10, {"10.244.7.5/24", "network address"}));
   EXPECT_TRUE(hasIssue(r.issues, "etcd", 5, {"certFile and keyFile go together"}));
   EXPECT_TRUE(hasIssue(r.issues, "etcd.caFile", 5, {"no caFile"}));
 }
