@@ -16,8 +16,11 @@
 #                               DIR/node$i.yaml (datastore etcd) and, as the subnet node i had
 #                               "before", DIR/state-node$i/subnet = 10.244.$i.0/24, so the pods of
 #                               netns-cluster.sh (10.244.$i.x) fit the subnet each node claims
-#   make_etcd_certs DIR         a CA, a server certificate for ${OVL_UNDERLAY_NET}.250, a client
-#                               certificate, and a client certificate from another CA (rogue)
+#   make_etcd_certs DIR [NAME...]
+#                               a CA, a server certificate for ${OVL_UNDERLAY_NET}.250, a client
+#                               certificate, and a client certificate from another CA (rogue);
+#                               and DIR/NAME.pem, DIR/NAME-key.pem (CN=NAME: etcd's user with
+#                               authentication on) for each NAME
 
 OVL_ETCD_IP="${OVL_ETCD_IP:-${OVL_UNDERLAY_NET}.250}"
 declare -gA OVL_ETCD_PID=()  # member index -> pid
@@ -130,7 +133,8 @@ write_etcd_agent_files() {
 }
 
 make_etcd_certs() {
-  local dir=${1:?usage: make_etcd_certs DIR}
+  local dir=${1:?usage: make_etcd_certs DIR [NAME...]}
+  shift
   mkdir -p "$dir"
   (
     cd "$dir" || exit 1
@@ -149,5 +153,7 @@ make_etcd_certs() {
     sign server ca "IP:$OVL_ETCD_IP,IP:127.0.0.1"
     sign client ca "DNS:client"
     sign rogue rogue-ca "DNS:client"
+    local name
+    for name in "$@"; do sign "$name" ca "DNS:$name"; done
   )
 }
