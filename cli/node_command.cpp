@@ -4,6 +4,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cli/etcd_options.h"
 #include "cli/output.h"
@@ -18,6 +20,24 @@ struct NodeOptions {
   std::string format;
 };
 
+// The node records and subnet claims, vetted as the agents vet them (model/node_identity.h), so
+// that an impostor record is listed as skipped, not in the rightful node's place.
+void addVettedNodes(ClusterDocuments& docs, const EtcdKeys& keys,
+                    const std::vector<etcd::KeyValue>& nodes,
+                    const std::vector<etcd::KeyValue>& claims) {
+  docs.vetNodeRecords();
+  for (const auto& kv : claims) {
+    if (auto subnet = keys.subnetOf(kv.key)) {
+      docs.setSubnetClaim(*subnet, SubnetClaim{kv.key, kv.value, kv.lease});
+    }
+  }
+  for (const auto& kv : nodes) {
+    docs.setNode(
+        kv.key, kv.value,
+        NodeOrigin{kv.key.substr(keys.nodes().size()), kv.lease, kv.createRevision, false});
+  }
+}
+
 int list(const NodeOptions& o) {
   auto conn = connectEtcd(o.etcd);
   if (!conn) {
@@ -25,8 +45,9 @@ int list(const NodeOptions& o) {
   }
   auto config = conn->client->range(conn->keys.config());
   auto nodes = config ? conn->client->rangePrefix(conn->keys.nodes()) : config;
-  if (!nodes) {
-    std::fprintf(stderr, "%s\n", nodes.error().message.c_str());
+  auto claims = nodes ? conn->client->rangePrefix(conn->keys.subnets()) : nodes;
+  if (!claims) {
+    std::fprintf(stderr, "%s\n", claims.error().message.c_str());
     return kExitFailure;
   }
   // Checked as the agents check them (against the network settings, when stored).
@@ -34,9 +55,9 @@ int list(const NodeOptions& o) {
   if (!config->kvs.empty()) {
     docs.setNetwork(conn->keys.config(), config->kvs[0].value);
   }
+  addVettedNodes(docs, conn->keys, nodes->kvs, claims->kvs);
   std::map<std::string, const etcd::KeyValue*> byKey;
   for (const auto& kv : nodes->kvs) {
-    docs.setNode(kv.key, kv.value);
     byKey[kv.key] = &kv;
   }
   ClusterLoad load = docs.build();

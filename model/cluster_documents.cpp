@@ -80,6 +80,9 @@ void parseVettedNodes(Reader& r, ClusterLoad& out,
       out.cluster.nodes.push_back(std::move(*node));
     }
   }
+  // In key order, as without vetting (each accepted record's name is its key's).
+  std::sort(out.cluster.nodes.begin(), out.cluster.nodes.end(),
+            [](const Node& a, const Node& b) { return a.name < b.name; });
 }
 
 // The network and node documents, each read as the section or list entry of the cluster file

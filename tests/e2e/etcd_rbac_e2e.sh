@@ -12,10 +12,11 @@
 #   4. node1's own record overwritten (another underlay IP and subnet): node1's VTEP and bridge
 #      stay as they are, it reports the change (log and /readyz configIssues) and writes its
 #      record back; traffic keeps flowing.
-# Usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE
+# Usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL
 set -euo pipefail
-AGENT=${1:?usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE}
-PROBE=${2:?usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE}
+AGENT=${1:?usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+PROBE=${2:?usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
+OVLCTL=${3:?usage: etcd_rbac_e2e.sh OVL_AGENT OVL_TCPPROBE OVLCTL}
 source "$(dirname "$0")/lib.sh"
 source "$OVL_ROOT/examples/demo/etcd-cluster.sh"
 step() { printf '\n== %s\n' "$*"; }
@@ -114,6 +115,12 @@ for i in 1 3; do
   one_pair "$i" 2 || fail "node$i's pod cannot reach node2's pod next to the impostors"
 done
 grep -h -m3 -E '/ovl/nodes/(aaa-evil|bbb|ccc):' "$E2E_DIR/agent-node1.log" | cut -c1-220 | sed 's/^/  /'
+# ovlctl (with node1's read access) vets the records as the agents do.
+ul_exec "$OVLCTL" node list --config "$E2E_DIR/node1.yaml" >"$E2E_DIR/nodes.out" 2>"$E2E_DIR/nodes.err"
+sed 's/^/  ovlctl node list: /' "$E2E_DIR/nodes.out"
+grep -qE '^node2 +10.244.2.0/24 +192.168.50.2 ' "$E2E_DIR/nodes.out" || fail "ovlctl node list lost node2"
+[[ $(grep -c '^node' "$E2E_DIR/nodes.out") == 3 ]] || fail "ovlctl node list shows an impostor"
+[[ $(<"$E2E_DIR/nodes.err") == *"skipped: /ovl/nodes/aaa-evil:"* ]] || fail "ovlctl node list does not name the impostor"
 [[ $(readyz 1) == *'/ovl/nodes/aaa-evil'* ]] || fail "node1's /readyz does not list the rejected record"
 etcd_ctl lease revoke "$lease" >/dev/null
 

@@ -88,6 +88,16 @@ TEST_F(NodeIdentityTest, HonestNodesAreAccepted) {
   EXPECT_TRUE(load.issues.empty()) << dump(load.issues);
   ASSERT_EQ(load.cluster.nodes.size(), 3u);
   expectNode2Intact(load);
+  // In key order, whatever order they take values in (this node first).
+  EXPECT_EQ(load.cluster.nodes[0].name, "node1");
+  EXPECT_EQ(load.cluster.nodes[2].name, "node3");
+  docs_.setNode("/ovl/nodes/node0", record("node0", "192.168.50.9", "10.244.9.0/24"),
+                NodeOrigin{"node0", 0x109, 99, false});
+  docs_.setSubnetClaim(prefix("10.244.9.0/24"),
+                       SubnetClaim{"/ovl/subnets/10.244.9.0-24", "node0", 0x109});
+  load = docs_.build();
+  ASSERT_EQ(load.cluster.nodes.size(), 4u) << dump(load.issues);
+  EXPECT_EQ(load.cluster.nodes[0].name, "node0");
 }
 
 // Attack 1: a record under /ovl/nodes/aaa-evil (sorting before node2, created before it)
