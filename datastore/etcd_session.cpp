@@ -179,6 +179,13 @@ Result<std::optional<Ipv4Prefix>> EtcdNodeSession::claim(const NetworkConfig& ne
     const std::string key = keys_.subnet(*candidate);
     const std::vector<etcd::TxnOp> writes = claimWrites(*candidate);
     auto t = client_.txn({etcd::Compare::absent(key)}, writes);
+    if (!t && t.error().code == EACCES) {
+      // Per-node roles (examples/etcd/rbac.sh) allow one claim: the subnet the admin pinned.
+      return t.error().withContext(
+          fmt::format("claiming {}: this node's etcd user may not write it; if its role allows "
+                      "one pinned subnet, set etcd.podSubnet to it in agent.yaml",
+                      key));
+    }
     if (!t) {
       return t.error();
     }

@@ -76,7 +76,10 @@ done
 step "1. three agents, each with its own certificate: the cluster works"
 for i in 1 2 3; do agent_start "$i" "$E2E_DIR" "$AGENT"; done
 for i in 1 2 3; do agent_wait_ready "$i" 20; done
-etcd_ctl get --prefix /ovl/subnets/ | paste - - | sed 's/^/  /'
+etcd_ctl get --prefix /ovl/subnets/ | paste - - | tee "$E2E_DIR/subnets" | sed 's/^/  /'
+for i in 1 2 3; do
+  grep -q "^/ovl/subnets/10.244.$i.0-24	node$i$" "$E2E_DIR/subnets" || fail "node$i did not claim its pinned subnet"
+done
 pods_up 3 1
 check_all_pairs 3 1 "$PROBE"
 
@@ -146,4 +149,15 @@ for i in 2 3; do
   one_pair 1 "$i" || fail "node1's pod cannot reach node$i's pod after the overwrite"
 done
 for i in 1 2 3; do [[ $(_ovl_http_status "$(node_ns "$i")" 127.0.0.1 9765 /readyz) == 200 ]] || fail "node$i not ready"; done
+
+step "5. node3's certificate without etcd.podSubnet: the claim etcd refuses stops it with a hint"
+agent_kill 3
+etcd_ctl del /ovl/subnets/10.244.3.0-24 >/dev/null  # node3 gone: a new claim is needed
+etcd_ctl del /ovl/nodes/node3 >/dev/null
+sed '/podSubnet:/d; s#state-node3#state-nopin#' "$E2E_DIR/node3.yaml" >"$E2E_DIR/nopin.yaml"
+rc=0
+out=$(node_exec 3 timeout 30 "$AGENT" --config "$E2E_DIR/nopin.yaml" 2>&1) || rc=$?
+tail -n1 <<<"$out" | cut -c1-300 | sed 's/^/  /'
+[[ $rc == 2 && $out == *"may not write it; if its role allows one pinned subnet, set etcd.podSubnet"* ]] ||
+  fail "an agent without its pinned subnet: exit $rc, expected 2 with a hint: $out"
 echo "PASS"
