@@ -89,6 +89,10 @@ denied node2 put /ovl/subnets/10.244.1.0-24 node2
 denied node2 del /ovl/nodes/node1
 denied node2 put /ovl/services/default/x '{namespace: default, name: x, clusterIP: 10.96.0.9, ports: [{port: 80}]}'
 denied node1 put /ovl/nodes/node2 '{}'
+# Leases: revoking node1's lease, or binding node2's keys to it, needs write access to node1's keys.
+lease1=$(printf '%x' "$(etcd_ctl get /ovl/nodes/node1 -w json | grep -o '"lease":[0-9]*' | cut -d: -f2)")
+denied node2 lease revoke "$lease1"
+denied node2 put --lease "$lease1" /ovl/nodes/node2 '{}'
 [[ $(as node2 get /ovl/nodes/node1 --print-value-only) == *'"podSubnet":"10.244.1.0/24"'* ]] ||
   fail "node2 cannot read node1's record"
 as ovl-admin put /ovl/services/default/probe '{namespace: default, name: probe, clusterIP: 10.96.0.20, ports: [{port: 80, targetPort: 7900}]}' >/dev/null ||
