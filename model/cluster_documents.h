@@ -3,6 +3,7 @@
 // changed in the services since the last look.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ namespace ovl {
 class ClusterDocuments {
  public:
   struct Doc;  // a parsed document
+
+  // The largest document read (etcd's default limit on a request, 1.5 MiB): a service of
+  // 10,000 endpoints takes about 400 KiB. A larger one is an issue naming its key.
+  static constexpr size_t kMaxDocumentBytes = 1536u * 1024;
 
   // networkSource: the name reported when the network document is missing.
   explicit ClusterDocuments(std::string networkSource);
