@@ -267,8 +267,8 @@ int runAgent(const AgentOptions& options) {
   for (const auto& w : acr.warnings) {
     spdlog::warn("{}", w);
   }
-  for (const auto& i : acr.issues) {
-    spdlog::error("{}", i.toString());
+  for (const auto& line : issueLines(acr.issues)) {
+    spdlog::error("{}", line);
   }
   if (!acr.issues.empty()) {
     return kExitConfig;

@@ -34,15 +34,6 @@ bool anythingDirty(const nft::DesiredIndex& d) {
   return false;
 }
 
-std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
-  std::vector<std::string> out;
-  out.reserve(issues.size());
-  for (const auto& i : issues) {
-    out.push_back(i.toString());
-  }
-  return out;
-}
-
 }  // namespace
 
 AgentLoop::AgentLoop(AgentConfig cfg, Parts parts, Now now)
@@ -223,7 +214,9 @@ void AgentLoop::noteChange() {
 
 // Each snapshot or delta reports every problem again; the log says them when they change.
 void AgentLoop::reportIssues(const std::vector<ConfigIssue>& all) {
-  auto issues = issueStrings(all);
+  // The first ones and a count of the rest: a file with a million bad entries must not flood
+  // the log or /readyz.
+  auto issues = issueLines(all);
   if (issues != loggedIssues_) {
     for (const auto& i : issues) {
       spdlog::error("{}", i);

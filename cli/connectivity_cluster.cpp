@@ -13,8 +13,8 @@ namespace {
 
 std::string issuesText(const std::vector<ConfigIssue>& issues) {
   std::string text;
-  for (const auto& i : issues) {
-    text += "\n  " + i.toString();
+  for (const auto& line : issueLines(issues)) {
+    text += "\n  " + line;
   }
   return text;
 }
@@ -77,9 +77,7 @@ Result<LocalNode> loadClusterNode(const std::string& agentConfigPath,
     return Error::msg(fmt::format("{}: {}", where, plan.error().message));
   }
   n.plan = std::move(*plan);
-  for (const auto& i : load.issues) {
-    n.issues.push_back(i.toString());
-  }
+  n.issues = issueLines(load.issues);
   return n;
 }
 

@@ -37,19 +37,18 @@ CLI::App* addEtcdCommand(CLI::App& group, const std::string& name, const std::st
 }
 
 std::optional<std::string> readInputFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    std::fprintf(stderr, "%s: cannot read the file: %s\n", path.c_str(), std::strerror(errno));
+  // As the agent reads its files: a regular file of at most 64 MiB.
+  Result<std::string> text = readConfigFile(path);
+  if (!text) {
+    std::fprintf(stderr, "%s: %s\n", clipValue(path, 256).c_str(), text.error().message.c_str());
     return std::nullopt;
   }
-  return text.str();
+  return std::move(*text);
 }
 
 void printIssues(const std::vector<ConfigIssue>& issues, const char* prefix) {
-  for (const auto& i : issues) {
-    std::fprintf(stderr, "%s%s\n", prefix, i.toString().c_str());
+  for (const auto& line : issueLines(issues)) {
+    std::fprintf(stderr, "%s%s\n", prefix, line.c_str());
   }
 }
 
@@ -64,8 +63,8 @@ Result<EtcdConnection> connectEtcd(const EtcdOptions& o) {
     AgentConfigResult acr = readAgentConfig(o.config);
     if (!acr.issues.empty()) {
       std::string text;
-      for (const auto& i : acr.issues) {
-        text += "\n  " + i.toString();
+      for (const auto& line : issueLines(acr.issues)) {
+        text += "\n  " + line;
       }
       return Error{EINVAL, fmt::format("{} is not usable:{}", o.config, text)};
     }

@@ -19,16 +19,16 @@ Result<LocalNode> loadLocalNode(const std::string& agentConfigPath) {
   LocalNode n;
   AgentConfigResult acr = readAgentConfig(agentConfigPath);
   std::string problems;
-  for (const auto& i : acr.issues) {
-    problems += "\n  " + i.toString();
+  for (const auto& line : issueLines(acr.issues)) {
+    problems += "\n  " + line;
   }
   if (!problems.empty()) {
     return Error::msg(fmt::format("{}: not usable:{}", agentConfigPath, problems));
   }
   n.agent = std::move(acr.config);
   ClusterLoad load = loadClusterFile(n.agent.clusterFile);
-  for (const auto& i : load.issues) {
-    problems += "\n  " + i.toString();
+  for (const auto& line : issueLines(load.issues)) {
+    problems += "\n  " + line;
   }
   if (load.fatal) {
     return Error::msg(fmt::format("{}: not usable:{}", n.agent.clusterFile, problems));
@@ -40,9 +40,7 @@ Result<LocalNode> loadLocalNode(const std::string& agentConfigPath) {
     return Error::msg(fmt::format("{}: {}{}", n.agent.clusterFile, plan.error().message, problems));
   }
   n.plan = std::move(*plan);
-  for (const auto& i : load.issues) {
-    n.issues.push_back(i.toString());
-  }
+  n.issues = issueLines(load.issues);
   return n;
 }
 

@@ -61,11 +61,13 @@ int list(const NodeOptions& o) {
     byKey[kv.key] = &kv;
   }
   ClusterLoad load = docs.build();
+  std::vector<ConfigIssue> skipped;
   for (const auto& i : load.issues) {
     if (i.field != "network") {  // no stored network settings: the nodes are listed anyway
-      std::fprintf(stderr, "warning: skipped: %s\n", i.toString().c_str());
+      skipped.push_back(i);
     }
   }
+  printIssues(skipped, "warning: skipped: ");
   nlohmann::ordered_json records = nlohmann::ordered_json::array();
   for (const auto& n : load.cluster.nodes) {
     auto it = byKey.find(conn->keys.node(n.name));

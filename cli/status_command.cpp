@@ -228,8 +228,8 @@ void printTable(const ordered_json& s) {
 int runStatus(const StatusOptions& o) {
   AgentConfigResult acr = readAgentConfig(o.config);
   if (!acr.issues.empty()) {
-    for (const auto& i : acr.issues) {
-      std::fprintf(stderr, "ovlctl status: %s\n", i.toString().c_str());
+    for (const auto& line : issueLines(acr.issues)) {
+      std::fprintf(stderr, "ovlctl status: %s\n", line.c_str());
     }
     return kExitInvalid;
   }

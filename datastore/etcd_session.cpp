@@ -102,8 +102,8 @@ Result<NetworkConfig> EtcdNodeSession::readNetwork() {
   ClusterLoad load = docs.build();
   if (load.fatal) {
     std::string text;
-    for (const auto& i : load.issues) {
-      text += (text.empty() ? "" : "; ") + i.toString();
+    for (const auto& line : issueLines(load.issues)) {
+      text += (text.empty() ? "" : "; ") + line;
     }
     return Error{EINVAL, fmt::format("the network settings in etcd are not usable: {}", text)};
   }

@@ -3,9 +3,7 @@
 #include <sys/inotify.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 namespace ovl {
 
@@ -37,23 +35,23 @@ bool FileDatastore::maybeChanged() {
 
 std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
   watch_.ensureWatching();
-  std::ifstream in(path_, std::ios::binary);
-  std::ostringstream text;
-  if (in) {
-    text << in.rdbuf();
-  }
-  if (!in) {
+  // Read as ovlctl reads it: a regular file of at most 64 MiB, so /dev/zero or a FIFO fails
+  // at once instead of growing (or blocking) the agent.
+  Result<std::string> text = readConfigFile(path_);
+  if (!text) {
     lastHash_.reset();
-    ClusterLoad load = loadClusterFile(path_);  // reports why it cannot be read
+    ClusterLoad load;
+    load.fatal = true;
+    load.issues.push_back(ConfigIssue{SourceMark{path_}, "", text.error().message});
     load.revision = ++revision_;
     return load;
   }
-  const size_t hash = std::hash<std::string>{}(text.str());
+  const size_t hash = std::hash<std::string>{}(*text);
   if (lastHash_ == hash) {
     return std::nullopt;
   }
   lastHash_ = hash;
-  ClusterLoad load = parseCluster(text.str(), path_);
+  ClusterLoad load = parseCluster(*text, path_);
   load.revision = ++revision_;
   return load;
 }

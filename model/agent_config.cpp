@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "model/cluster_file.h"
 #include "model/validators.h"
 #include "model/yaml_reader.h"
 
@@ -131,7 +132,7 @@ void parseEtcdEndpoints(Reader& r, const Fields& f, const YAML::Node& v, EtcdCon
         e.endpoints.push_back(*ep);
       } else {
         r.issue((*eps)[i], field,
-                fmt::format("invalid endpoint '{}'; expected {}", *text, kEndpoint));
+                fmt::format("invalid endpoint {}; expected {}", quoteValue(*text), kEndpoint));
       }
     }
   }
@@ -175,9 +176,9 @@ void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
     if (auto text = r.text(*p, "etcd.prefix", "a key prefix such as /ovl")) {
       if (text->empty() || text->front() != '/' || text->back() == '/') {
         r.issue(*p, "etcd.prefix",
-                fmt::format("invalid prefix '{}'; expected a key prefix starting with '/' and "
+                fmt::format("invalid prefix {}; expected a key prefix starting with '/' and "
                             "not ending with '/', such as /ovl",
-                            *text));
+                            quoteValue(*text)));
       } else {
         e.prefix = *text;
       }
@@ -231,7 +232,7 @@ bool parseDatastore(Reader& r, const Fields& f, const YAML::Node& root, AgentCon
       fileDatastore = false;
       if (ds) {
         r.issue(*v, "datastore",
-                fmt::format("unsupported datastore '{}'; expected file or etcd", *ds));
+                fmt::format("unsupported datastore {}; expected file or etcd", quoteValue(*ds)));
       }
     }
   }
@@ -294,7 +295,7 @@ void parseHealthAddress(Reader& r, const Fields& f, AgentConfig& c) {
         c.healthAddress = *addr;
       } else {
         r.issue(*v, "healthAddress",
-                fmt::format("invalid address '{}'; expected {}", *addr, kExpected));
+                fmt::format("invalid address {}; expected {}", quoteValue(*addr), kExpected));
       }
     }
   }
@@ -327,7 +328,8 @@ void parseOneOf(Reader& r, const Fields& f, const char* key, FieldNames options,
       if (contains(options, *value)) {
         target = *value;
       } else {
-        r.issue(*v, key, fmt::format("unknown {} '{}'; expected {}", what, *value, expected));
+        r.issue(*v, key,
+                fmt::format("unknown {} {}; expected {}", what, quoteValue(*value), expected));
       }
     }
   }
@@ -432,7 +434,7 @@ void applyEnvironment(YAML::Node& root, const Environment& env, AgentConfigResul
       out.warnings.push_back(
           fmt::format("{} is not an agent.yaml setting; ignored (see ovl-agent.yaml(5) for the "
                       "OVL_* variables)",
-                      name));
+                      clipValue(name)));
       continue;
     }
     if (root.IsNull()) {

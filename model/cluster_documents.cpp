@@ -15,6 +15,7 @@
 #include "model/node_parser.h"
 #include "model/service_claims.h"
 #include "model/service_parser.h"
+#include "model/yaml_limits.h"
 #include "model/yaml_reader.h"
 
 namespace ovl {
@@ -315,6 +316,16 @@ ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
   Doc doc;
   doc.source = source;
   Reader r(source, doc.syntax);
+  r.setMaxDepth(kMaxDocumentDepth);
+  // Bounded here, not by etcd's own request limit (which a cluster may raise): a value is
+  // refused before any of it is parsed. Its depth and aliases are bounded by Reader::load.
+  if (text.size() > kMaxDocumentBytes) {
+    r.issue(SourceMark{source}, "",
+            fmt::format("the stored value is {} bytes; expected at most {} bytes (one network "
+                        "section, node or service)",
+                        text.size(), kMaxDocumentBytes));
+    return doc;
+  }
   try {
     if (auto root = r.load(text)) {
       doc.root = *root;

@@ -4,6 +4,7 @@
 // the last look.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,10 @@ namespace ovl {
 class ClusterDocuments {
  public:
   struct Doc;  // a parsed document
+
+  // The largest document read (etcd's default limit on a request, 1.5 MiB): a service of
+  // 10,000 endpoints takes about 400 KiB. A larger one is an issue naming its key.
+  static constexpr size_t kMaxDocumentBytes = 1536u * 1024;
 
   // networkSource: the name reported when the network document is missing.
   explicit ClusterDocuments(std::string networkSource);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "model/cluster.h"
 #include "model/config_issue.h"
 
@@ -25,6 +26,11 @@ struct ClusterLoad {
   uint64_t revision = 0;  // the datastore's revision this was read at (0 = not versioned)
 };
 ClusterLoad loadClusterFile(const std::string& path);
+
+// The whole of a configuration file (the cluster file, agent.yaml), or why it could not be read:
+// a regular file of at most 64 MiB, far above any configuration. A device, a FIFO or a socket is
+// refused before anything is read from it (/dev/zero never ends, a FIFO may never start).
+Result<std::string> readConfigFile(const std::string& path);
 ClusterLoad parseCluster(const std::string& yamlText, const std::string& fileName);
 
 }  // namespace ovl

@@ -31,7 +31,7 @@ void parsePortOverrides(Reader& r, const YAML::Node& v, const std::string& path,
       continue;
     }
     const std::string& portName = kv.first.Scalar();
-    const std::string field = fmt::format("{}.ports.{}", path, portName);
+    const std::string field = fmt::format("{}.ports.{}", path, clipValue(portName));
     if (!portNames.contains(portName)) {
       std::string known;
       for (const auto& [n, unused] : portNames) {
@@ -39,12 +39,12 @@ void parsePortOverrides(Reader& r, const YAML::Node& v, const std::string& path,
       }
       r.issue(kv.first, field,
               fmt::format(
-                  "no port named '{}' in this service; expected {}", portName,
+                  "no port named {} in this service; expected {}", quoteValue(portName),
                   known.empty() ? "no overrides (its ports have no names)" : "one of " + known));
       continue;
     }
     if (ep.ports.contains(portName)) {
-      r.issue(kv.first, field, fmt::format("port '{}' is given twice", portName));
+      r.issue(kv.first, field, fmt::format("port {} is given twice", quoteValue(portName)));
       continue;
     }
     if (auto port = r.integer(kv.second, field, 1, kMaxPort)) {

@@ -11,13 +11,20 @@ bool isValidNodeName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNodeNameLength) {
     return false;
   }
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  for (char c : name) {
-    if (!alnum(c) && c != '-' && c != '.') {
+  // Kubernetes' DNS-1123 subdomain: labels joined by '.', so "a..b" and "a.-b" are not names.
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = name.find('.', start);
+    const std::string_view part =
+        name.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (!isDnsLabel(part, kMaxNodeNameLength)) {
       return false;
     }
+    if (dot == std::string_view::npos) {
+      return true;
+    }
+    start = dot + 1;
   }
-  return alnum(name.front()) && alnum(name.back());
 }
 
 bool isDnsLabel(std::string_view name, size_t max) {

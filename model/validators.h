@@ -17,7 +17,8 @@ constexpr int64_t kMaxPort = 65535;
 constexpr size_t kMaxNodeNameLength = 253;      // a DNS name
 constexpr size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ (16) minus the terminating NUL
 
-// [a-z0-9]([-a-z0-9.]*[a-z0-9])?, at most 253 characters: what Kubernetes accepts as a node name.
+// A DNS-1123 subdomain, what Kubernetes accepts as a node name: DNS labels ([a-z0-9]([-a-z0-9]*
+// [a-z0-9])?) joined by '.', at most 253 characters in all.
 bool isValidNodeName(std::string_view name);
 
 // [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most `max` characters: an RFC 1123 label, what Kubernetes

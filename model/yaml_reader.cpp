@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 
@@ -10,7 +11,9 @@
 #include <iterator>
 
 #include "common/fd.h"
+#include "model/cluster_file.h"
 #include "model/validators.h"
+#include "model/yaml_limits.h"
 
 namespace ovl {
 
@@ -18,6 +21,22 @@ namespace {
 
 constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr size_t kMaxFileSize = 64u << 20;  // far above any real cluster file
+
+// What a non-regular file is, for the message that refuses it.
+const char* fileKind(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+    case S_IFIFO:
+      return "a pipe (FIFO)";
+    case S_IFSOCK:
+      return "a socket";
+    default:
+      return "not a regular file";
+  }
+}
 
 }  // namespace
 
@@ -44,7 +63,7 @@ bool contains(FieldNames names, std::string_view name) {
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Scalar:
-      return fmt::format("'{}'", n.Scalar());
+      return quoteValue(n.Scalar());
     case YAML::NodeType::Sequence:
       return "a sequence";
     case YAML::NodeType::Map:
@@ -61,11 +80,30 @@ std::string joinPath(const std::string& prefix, std::string_view key) {
 }
 
 Result<std::string> readConfigFile(const std::string& path) {
-  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below); it changes
+  // nothing for a regular file.
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!file.valid()) {
     return Error::sys(errno, "cannot open the file");
   }
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0) {
+    return Error::sys(errno, "cannot read the file");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Error::sys(EISDIR, "cannot read the file");
+  }
+  // A device or a pipe may never end (/dev/zero) or never start (a FIFO without a writer).
+  if (!S_ISREG(st.st_mode)) {
+    return Error::msg(fmt::format("cannot read the file: it is {}; expected a regular file",
+                                  fileKind(st.st_mode)));
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxFileSize) {
+    return Error::msg(fmt::format("the file is {} bytes; expected at most {} MiB", st.st_size,
+                                  kMaxFileSize >> 20));
+  }
   std::string text;
+  text.reserve(static_cast<size_t>(st.st_size));
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(file.get(), buf, sizeof buf);
@@ -79,8 +117,9 @@ Result<std::string> readConfigFile(const std::string& path) {
       return text;
     }
     text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxFileSize) {
-      return Error::msg(fmt::format("the file is larger than {} MiB", kMaxFileSize >> 20));
+    if (text.size() > kMaxFileSize) {  // it grew while being read
+      return Error::msg(fmt::format("the file is larger than {} MiB; expected at most {} MiB",
+                                    kMaxFileSize >> 20, kMaxFileSize >> 20));
     }
   }
 }
@@ -93,6 +132,16 @@ std::vector<ConfigIssue> Reader::takeIssuesSince(size_t from) {
 }
 
 std::optional<YAML::Node> Reader::load(const std::string& text) {
+  // Before the tree: a second document, aliases that would multiply the cost of everything that
+  // reads the tree, and the depth when one is set (see yaml_limits.h).
+  std::optional<YamlLimitBreach> breach;
+  if (maxDepth_ != 0 || mayBreakYamlLimits(text)) {
+    breach = checkYamlLimits(text, maxDepth_);
+  }
+  if (breach) {
+    issue(markOf(breach->mark), "", std::move(breach->message));
+    return std::nullopt;
+  }
   try {
     return YAML::Load(text);
   } catch (const YAML::DeepRecursion& e) {
@@ -116,8 +165,9 @@ Fields Reader::fields(const YAML::Node& map, const std::string& path, FieldNames
       continue;
     }
     if (!contains(known, key.Scalar())) {
-      issue(key, joinPath(path, key.Scalar()),
-            fmt::format("unknown field '{}'; known fields are {}", key.Scalar(), joinNames(known)));
+      issue(key, joinPath(path, clipValue(key.Scalar())),
+            fmt::format("unknown field {}; known fields are {}", quoteValue(key.Scalar()),
+                        joinNames(known)));
       continue;
     }
     auto [pos, inserted] = out.try_emplace(key.Scalar(), Entry{key, kv.second});
@@ -163,7 +213,8 @@ std::optional<int64_t> Reader::integer(const YAML::Node& v, const std::string& f
   if (ec != std::errc{} || ptr != digits.data() + digits.size() ||
       value < static_cast<uint64_t>(min) || value > static_cast<uint64_t>(max)) {
     issue(v, field,
-          fmt::format("{} is out of range; expected an integer in {}..{}", digits, min, max));
+          fmt::format("{} is out of range; expected an integer in {}..{}", clipValue(digits), min,
+                      max));
     return std::nullopt;
   }
   return static_cast<int64_t>(value);
@@ -177,7 +228,8 @@ std::optional<Ipv4> Reader::ipv4(const YAML::Node& v, const std::string& field) 
   auto ip = Ipv4::parse(*str);
   if (!ip) {
     issue(v, field,
-          fmt::format("'{}' is not an IPv4 address; expected one such as 192.168.50.1", *str));
+          fmt::format("{} is not an IPv4 address; expected one such as 192.168.50.1",
+                      quoteValue(*str)));
   }
   return ip;
 }
@@ -191,7 +243,7 @@ std::optional<Ipv4Prefix> Reader::networkPrefix(const YAML::Node& v, const std::
   }
   auto prefix = Ipv4Prefix::parse(*str);
   if (!prefix) {
-    issue(v, field, fmt::format("'{}' is not an IPv4 CIDR; expected {}", *str, expected));
+    issue(v, field, fmt::format("{} is not an IPv4 CIDR; expected {}", quoteValue(*str), expected));
     return std::nullopt;
   }
   if (!prefix->isNetworkAddress()) {
@@ -211,7 +263,8 @@ std::optional<MacAddr> Reader::unicastMac(const YAML::Node& v, const std::string
   }
   auto mac = MacAddr::parse(*str);
   if (!mac) {
-    issue(v, field, fmt::format("'{}' is not a MAC address; expected {}", *str, kExpected));
+    issue(v, field,
+          fmt::format("{} is not a MAC address; expected {}", quoteValue(*str), kExpected));
     return std::nullopt;
   }
   if (mac->isZero()) {
@@ -231,9 +284,10 @@ std::optional<std::string> Reader::nodeName(const YAML::Node& v, const std::stri
   auto name = text(v, field, "a node name");
   if (name && !isValidNodeName(*name)) {
     issue(v, field,
-          fmt::format("invalid node name '{}'; expected lower-case letters, digits, '-' and "
-                      "'.', starting and ending with a letter or digit, at most {} characters",
-                      *name, kMaxNodeNameLength));
+          fmt::format("invalid node name {}; expected lower-case letters, digits, '-' and "
+                      "'.', each part between dots starting and ending with a letter or digit, "
+                      "at most {} characters",
+                      quoteValue(*name), kMaxNodeNameLength));
     return std::nullopt;
   }
   return name;
@@ -252,7 +306,7 @@ std::optional<size_t> Reader::keyword(const YAML::Node& v, const std::string& fi
       return i;
     }
   }
-  issue(v, field, fmt::format("unknown {} '{}'; expected {}", what, *str, expected));
+  issue(v, field, fmt::format("unknown {} {}; expected {}", what, quoteValue(*str), expected));
   return std::nullopt;
 }
 
@@ -269,9 +323,9 @@ std::optional<std::string> Reader::label(const YAML::Node& v, const std::string&
   auto name = text(v, field, what);
   if (name && !isDnsLabel(*name, max)) {
     issue(v, field,
-          fmt::format("invalid {} '{}'; expected lower-case letters, digits and '-', starting "
+          fmt::format("invalid {} {}; expected lower-case letters, digits and '-', starting "
                       "and ending with a letter or digit, at most {} characters",
-                      what, *name, max));
+                      what, quoteValue(*name), max));
     return std::nullopt;
   }
   return name;
@@ -281,9 +335,9 @@ std::optional<std::string> Reader::interfaceName(const YAML::Node& v, const std:
   auto name = text(v, field, "an interface name");
   if (name && !isValidInterfaceName(*name)) {
     issue(v, field,
-          fmt::format("invalid interface name '{}'; expected 1..{} characters without '/', "
+          fmt::format("invalid interface name {}; expected 1..{} characters without '/', "
                       "':' or whitespace, and not '.' or '..'",
-                      *name, kMaxInterfaceNameLength));
+                      quoteValue(*name), kMaxInterfaceNameLength));
     return std::nullopt;
   }
   return name;

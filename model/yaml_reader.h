@@ -33,9 +33,6 @@ std::string describe(const YAML::Node& n);
 // "prefix.key", or "key" when there is no prefix.
 std::string joinPath(const std::string& prefix, std::string_view key);
 
-// The whole file, or why it could not be read (at most 64 MiB: far above any configuration).
-Result<std::string> readConfigFile(const std::string& path);
-
 // A map's entries by key, as read by Reader::fields().
 struct Entry {
   YAML::Node key;
@@ -56,6 +53,8 @@ class Reader {
   void setFile(std::string file) { file_ = std::move(file); }
   // YAML parsed from a part of the file that starts at this (0-based) line.
   void setLineOffset(size_t lines) { lineOffset_ = lines; }
+  // Texts loaded from now on are nested at most this deep (0: only yaml-cpp's own guard).
+  void setMaxDepth(size_t depth) { maxDepth_ = depth; }
 
   SourceMark markOf(const YAML::Node& n) const {
     SourceMark mark{file_};
@@ -135,6 +134,7 @@ class Reader {
   std::string file_;
   std::vector<ConfigIssue>& issues_;
   size_t lineOffset_ = 0;
+  size_t maxDepth_ = 0;
 };
 
 }  // namespace ovl
