@@ -78,13 +78,25 @@ std::vector<LocalEndpoint> LocalEndpoints::read(std::vector<std::string>* proble
   std::sort(files.begin(), files.end());
   std::vector<LocalEndpoint> out;
   for (const auto& f : files) {
-    auto text = readFile(f);
+    auto text = readFile(f, kMaxRegistrationBytes);
     if (!text) {
-      continue;  // removed since the listing (a DEL): not a problem
+      if (text.error().code != ENOENT) {  // ENOENT: removed since the listing (a DEL)
+        problems->push_back(text.error().message);
+      }
+      continue;
     }
     auto reg = LocalEndpoint::parse(*text, f);
     if (!reg) {
       problems->push_back(reg.error().message);
+      continue;
+    }
+    const std::string name = std::filesystem::path(f).filename();
+    if (!reg->namedBy(name)) {
+      // ovl-cni removes a registration by name: one whose name is not its own would outlive
+      // its container, or be removed by another container's DEL.
+      problems->push_back(fmt::format("{}: holds {}/{}, whose registration is named {}", f,
+                                      reg->containerId, reg->ifname,
+                                      LocalEndpoint::fileName(reg->containerId, reg->ifname)));
       continue;
     }
     out.push_back(std::move(*reg));

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounds.h"
 #include "common/local_state.h"
 
 namespace ovl::cni {
@@ -26,6 +27,9 @@ std::string IpamState::toJson() const {
   json a = json::object();
   for (const auto& [ip, h] : allocations) {
     a[ip.toString()] = {{"containerID", h.containerId}, {"ifname", h.ifname}};
+    if (auto sb = sandboxes.find(ip); sb != sandboxes.end()) {
+      a[ip.toString()]["netns"] = sb->second;
+    }
   }
   json j = {{"allocations", a}};
   if (last) {
@@ -35,6 +39,9 @@ std::string IpamState::toJson() const {
 }
 
 Result<IpamState> IpamState::parse(const std::string& text, const std::string& source) {
+  if (checkJsonDepth(text).exceeded) {
+    return Error::msg(fmt::format("{}: nests deeper than {} levels", source, kMaxJsonDepth));
+  }
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Error::msg(source + ": not a JSON object");
@@ -43,8 +50,8 @@ Result<IpamState> IpamState::parse(const std::string& text, const std::string& s
   if (auto it = j.find("last"); it != j.end()) {
     auto ip = it->is_string() ? Ipv4::parse(it->get<std::string>()) : std::nullopt;
     if (!ip) {
-      return Error::msg(
-          fmt::format("{}: last: expected an IPv4 address, got {}", source, it->dump()));
+      return Error::msg(fmt::format("{}: last: expected an IPv4 address, got {}", source,
+                                    it->dump().substr(0, 64)));
     }
     s.last = ip;
   }
@@ -62,6 +69,9 @@ Result<IpamState> IpamState::parse(const std::string& text, const std::string& s
       }
       s.allocations[*ip] =
           Holder{v["containerID"].get<std::string>(), v["ifname"].get<std::string>()};
+      if (auto ns = v.find("netns"); ns != v.end() && ns->is_string()) {
+        s.sandboxes[*ip] = ns->get<std::string>();
+      }
     }
   }
   return s;
@@ -110,6 +120,7 @@ std::vector<Ipv4> release(IpamState& s, const Holder& who) {
   for (auto it = s.allocations.begin(); it != s.allocations.end();) {
     if (it->second == who) {
       freed.push_back(it->first);
+      s.sandboxes.erase(it->first);
       it = s.allocations.erase(it);
     } else {
       ++it;
@@ -123,6 +134,7 @@ std::vector<std::pair<Ipv4, Holder>> collectGarbage(IpamState& s, const std::set
   for (auto it = s.allocations.begin(); it != s.allocations.end();) {
     if (!valid.contains(it->second)) {
       freed.emplace_back(it->first, it->second);
+      s.sandboxes.erase(it->first);
       it = s.allocations.erase(it);
     } else {
       ++it;

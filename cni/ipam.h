@@ -33,6 +33,10 @@ struct Holder {
 struct IpamState {
   std::optional<Ipv4> last;            // the address handed out last (round robin from there)
   std::map<Ipv4, Holder> allocations;  // held addresses
+  // The network namespace each address was attached in (pod_network.h's netnsIdentity), so an
+  // ADD of the same holder into another namespace can be told from a repeated one. Missing for
+  // allocations made before it was recorded.
+  std::map<Ipv4, std::string> sandboxes;
 
   bool operator==(const IpamState&) const = default;
   std::string toJson() const;

@@ -1,9 +1,11 @@
 // ovl-cni: the CNI plugin that attaches containers to the ovl overlay. See cni/plugin.h.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
-#include <iterator>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "cni/plugin.h"
 #include "common/version.h"
@@ -27,7 +29,21 @@ int main(int argc, char** argv) {
   in.env = {env("CNI_COMMAND"), env("CNI_CONTAINERID"), env("CNI_NETNS"),
             env("CNI_IFNAME"),  env("CNI_ARGS"),        env("CNI_PATH")};
   if (in.env.command != "VERSION" || !isatty(0)) {
-    in.stdinText.assign(std::istreambuf_iterator<char>(std::cin), {});
+    bool tooLarge = false;
+    auto text = ovl::cni::readStdin(0, &tooLarge);
+    if (!text) {
+      in.stdinError = ovl::cni::CniError{ovl::cni::Code::kIo, "read the network config on stdin",
+                                         text.error().message};
+    } else if (tooLarge) {
+      in.stdinError = ovl::cni::CniError{
+          ovl::cni::Code::kInvalidConfig,
+          fmt::format("network config on stdin is larger than {} bytes (1 MiB); ovl-cni reads "
+                      "at most that much and stopped there",
+                      ovl::cni::kMaxStdinBytes),
+          ""};
+    } else {
+      in.stdinText = std::move(*text);
+    }
   }
   if (const char* s = std::getenv("OVL_SERVICE")) {
     in.envService = s;

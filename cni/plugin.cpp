@@ -58,6 +58,34 @@ std::string endpointPath(const NodeState& node, const Call& call) {
   return node.endpointsDir + "/" + LocalEndpoint::fileName(call.containerId, call.ifname);
 }
 
+std::string legacyEndpointPath(const NodeState& node, const Call& call) {
+  return node.endpointsDir + "/" + LocalEndpoint::legacyFileName(call.containerId, call.ifname);
+}
+
+// The registration of `call` at `path`, when the file there holds it (an old-format name may
+// hold another container's: "x.y"+"z" and "x"+"y.z" shared one).
+std::optional<LocalEndpoint> registrationAt(const std::string& path, const Call& call) {
+  auto text = readFile(path, kMaxRegistrationBytes);
+  if (!text) {
+    return std::nullopt;
+  }
+  auto reg = LocalEndpoint::parse(*text, path);
+  if (!reg || reg->containerId != call.containerId || reg->ifname != call.ifname) {
+    return std::nullopt;
+  }
+  return *reg;
+}
+
+// Removes the old-format registration of `call` left by an ovl-cni before the upgrade, only
+// when it is this interface's.
+Status removeLegacyRegistration(const NodeState& node, const Call& call) {
+  const std::string legacy = legacyEndpointPath(node, call);
+  if (registrationAt(legacy, call) && ::unlink(legacy.c_str()) != 0 && errno != ENOENT) {
+    return Error::sys(errno, "remove " + legacy);
+  }
+  return okStatus();
+}
+
 Status registerEndpoint(const NodeState& node, const Call& call, const std::string& service,
                         Ipv4 ip) {
   std::error_code ec;
@@ -66,7 +94,10 @@ Status registerEndpoint(const NodeState& node, const Call& call, const std::stri
     return Error{ec.value(), fmt::format("create {}: {}", node.endpointsDir, ec.message())};
   }
   LocalEndpoint e{service, ip, node.node, call.containerId, call.ifname};
-  return writeFileAtomic(endpointPath(node, call), e.toJson());
+  if (auto st = writeFileAtomic(endpointPath(node, call), e.toJson()); !st) {
+    return st;
+  }
+  return removeLegacyRegistration(node, call);
 }
 
 Status unregisterEndpoint(const NodeState& node, const Call& call) {
@@ -74,10 +105,104 @@ Status unregisterEndpoint(const NodeState& node, const Call& call) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return Error::sys(errno, "remove " + path);
   }
-  return okStatus();
+  return removeLegacyRegistration(node, call);
 }
 
 // ADD ----------------------------------------------------------------------------------------
+
+// What already exists for an ADD's (container, interface) when it comes.
+enum class Existing {
+  kNone,            // nothing alive: a first ADD, or its namespace is gone
+  kSameNamespace,   // attached in CNI_NETNS already: a repeated ADD
+  kUnrecordedOnly,  // attached, namespace not recorded (an allocation older than the record)
+};
+
+struct Placement {
+  Ipv4 ip;
+  Existing existing = Existing::kNone;
+};
+
+CniError attachedElsewhereError(const Call& call, Ipv4 ip, const std::string& why) {
+  return CniError{Code::kAttachedElsewhere,
+                  fmt::format("container {} interface {} is already attached with {} (host end "
+                              "{}) {}; ADD into CNI_NETNS {} refused and the first attachment "
+                              "left as it is: DEL it first",
+                              call.containerId, call.ifname, ip.toString(),
+                              hostIfname(call.containerId, call.ifname), why, call.netns),
+                  ""};
+}
+
+// The holder's address, allocated or found under the IPAM lock, and under the same lock whether
+// the holder is attached in another namespace (then refused, nothing written). The host end tells
+// whether an earlier attachment is alive: a veth pair dies with the namespace holding its end.
+Answer<Placement> place(IpamStore& store, const Call& call, const NodeState& node,
+                        const std::string& netnsId) {
+  const Holder who{call.containerId, call.ifname};
+  Placement p;
+  std::optional<CniError> refused;
+  auto st = store.update([&](IpamState& s) -> Status {
+    auto held = findAllocation(s, who);
+    auto alive = hostEndExists(hostIfname(call.containerId, call.ifname));
+    if (!alive) {
+      return alive.error();
+    }
+    if (held && *alive) {
+      auto recorded = s.sandboxes.find(*held);
+      if (recorded == s.sandboxes.end()) {
+        p.existing = Existing::kUnrecordedOnly;
+      } else if (recorded->second == netnsId) {
+        p.existing = Existing::kSameNamespace;
+      } else {
+        refused = attachedElsewhereError(call, *held, "in another network namespace");
+        return Error{EEXIST, refused->msg};
+      }
+    }
+    auto got = allocate(s, node.subnet, node.gateway, who);
+    if (!got) {
+      return got.error();
+    }
+    p.ip = *got;
+    if (p.existing != Existing::kUnrecordedOnly) {
+      s.sandboxes[*got] = netnsId;  // an unrecorded one only once it is found in CNI_NETNS
+    }
+    return okStatus();
+  });
+  if (refused) {
+    return *refused;
+  }
+  if (!st) {
+    const Code code = st.error().code == ENOSPC   ? Code::kPoolExhausted
+                      : st.error().code == EAGAIN ? Code::kTryAgainLater
+                                                  : Code::kIo;
+    return fromError(code, st.error(), "allocate an address");
+  }
+  return p;
+}
+
+// An attachment that exists already: its veth pair when it is complete in CNI_NETNS (a repeated
+// ADD answers with it, changing nothing), nullopt when it must be made again, or the refusal.
+Answer<std::optional<Attached>> existingAttachment(IpamStore& store, const Call& call,
+                                                   const PodAttachment& att, const Placement& p,
+                                                   const std::string& netnsId) {
+  if (p.existing == Existing::kNone) {
+    return std::optional<Attached>();
+  }
+  if (checkPod(att)) {
+    if (auto cur = readAttached(att)) {
+      if (p.existing == Existing::kUnrecordedOnly) {
+        (void)store.update([&](IpamState& s) {
+          s.sandboxes[p.ip] = netnsId;
+          return okStatus();
+        });
+      }
+      return std::optional<Attached>(*cur);
+    }
+  }
+  if (p.existing == Existing::kUnrecordedOnly) {
+    return attachedElsewhereError(call, p.ip, "and CNI_NETNS does not hold it");
+  }
+  return std::optional<Attached>();  // same namespace, but damaged: made again
+}
 
 Answer<json> add(const Call& call, const NetConf& conf, const std::optional<std::string>& service) {
   auto nodeOr = loadNodeState(conf, Code::kTryAgainLater);
@@ -85,48 +210,49 @@ Answer<json> add(const Call& call, const NetConf& conf, const std::optional<std:
     return *e;
   }
   const NodeState node = std::get<NodeState>(nodeOr);
+  auto netnsId = netnsIdentity(call.netns);
+  if (!netnsId) {
+    return fromError(Code::kContainerUnknown, netnsId.error());
+  }
   auto store = IpamStore::open(conf.dataDir, conf.name);
   if (!store) {
     return fromError(Code::kIo, store.error());
   }
-  const Holder who{call.containerId, call.ifname};
-  Ipv4 ip;
-  if (auto st = store->update([&](IpamState& s) -> Status {
-        auto got = allocate(s, node.subnet, node.gateway, who);
-        if (!got) {
-          return got.error();
-        }
-        ip = *got;
-        return okStatus();
-      });
-      !st) {
-    const Code code = st.error().code == ENOSPC   ? Code::kPoolExhausted
-                      : st.error().code == EAGAIN ? Code::kTryAgainLater
-                                                  : Code::kIo;
-    return fromError(code, st.error(), "allocate an address");
+  auto placed = place(*store, call, node, *netnsId);
+  if (auto* e = std::get_if<CniError>(&placed)) {
+    return *e;
   }
+  const Placement p = std::get<Placement>(placed);
+  const Holder who{call.containerId, call.ifname};
   auto releaseIp = [&] {
     (void)store->update([&](IpamState& s) {
       release(s, who);
       return okStatus();
     });
   };
-
   const PodAttachment att{call.netns,
                           call.ifname,
                           hostIfname(call.containerId, call.ifname),
                           node.bridge,
-                          Ipv4Prefix{ip, node.subnet.len},
+                          Ipv4Prefix{p.ip, node.subnet.len},
                           node.gateway,
                           node.mtu};
-  auto attached = attachPod(att);
+  auto existing = existingAttachment(*store, call, att, p, *netnsId);
+  if (auto* e = std::get_if<CniError>(&existing)) {
+    return *e;
+  }
+  auto attached = std::get<std::optional<Attached>>(existing);
   if (!attached) {
-    releaseIp();
-    return fromError(codeForAttach(attached.error()), attached.error(),
-                     fmt::format("attach {} of container {}", call.ifname, call.containerId));
+    auto made = attachPod(att);
+    if (!made) {
+      releaseIp();
+      return fromError(codeForAttach(made.error()), made.error(),
+                       fmt::format("attach {} of container {}", call.ifname, call.containerId));
+    }
+    attached = *made;
   }
   if (service) {
-    if (auto st = registerEndpoint(node, call, *service, ip); !st) {
+    if (auto st = registerEndpoint(node, call, *service, p.ip); !st) {
       (void)detachPod(call.netns, call.ifname, att.hostIfname);
       releaseIp();
       return fromError(Code::kIo, st.error(), "register as an endpoint of " + *service);
@@ -144,7 +270,34 @@ Answer<json> add(const Call& call, const NetConf& conf, const std::optional<std:
 
 // DEL ----------------------------------------------------------------------------------------
 
+// Whether (container, interface) is attached alive in another namespace than CNI_NETNS: a DEL
+// for CNI_NETNS (a runtime cleaning up after a refused ADD) then has nothing of ovl's to remove.
+bool attachedElsewhere(const Call& call, const NetConf& conf) {
+  auto netnsId = netnsIdentity(call.netns);
+  auto store = IpamStore::open(conf.dataDir, conf.name);
+  if (!netnsId || !store) {
+    return false;
+  }
+  auto state = store->read();
+  if (!state) {
+    return false;
+  }
+  auto held = findAllocation(*state, Holder{call.containerId, call.ifname});
+  if (!held) {
+    return false;
+  }
+  auto recorded = state->sandboxes.find(*held);
+  if (recorded == state->sandboxes.end() || recorded->second == *netnsId) {
+    return false;
+  }
+  auto alive = hostEndExists(hostIfname(call.containerId, call.ifname));
+  return alive && *alive;
+}
+
 std::optional<CniError> del(const Call& call, const NetConf& conf) {
+  if (!call.netns.empty() && attachedElsewhere(call, conf)) {
+    return std::nullopt;
+  }
   if (auto st = detachPod(call.netns, call.ifname, hostIfname(call.containerId, call.ifname));
       !st) {
     return fromError(Code::kKernel, st.error(),
@@ -222,15 +375,16 @@ std::optional<CniError> check(const Call& call, const NetConf& conf,
     return fromError(Code::kCheckFailed, st.error());
   }
   if (service) {
-    auto text = readFile(endpointPath(node, call));
-    auto reg = text ? LocalEndpoint::parse(*text, endpointPath(node, call))
-                    : Result<LocalEndpoint>(text.error());
+    auto reg = registrationAt(endpointPath(node, call), call);
+    if (!reg) {
+      reg = registrationAt(legacyEndpointPath(node, call), call);
+    }
     if (!reg || reg->service != *service || reg->ip != address->addr) {
-      return CniError{
-          Code::kCheckFailed,
-          fmt::format("{}/{} is not registered as an endpoint of {} with {}", call.containerId,
-                      call.ifname, *service, address->addr.toString()),
-          reg ? "" : reg.error().message};
+      return CniError{Code::kCheckFailed,
+                      fmt::format("{}/{} is not registered as an endpoint of {} with {} in {}",
+                                  call.containerId, call.ifname, *service, address->addr.toString(),
+                                  endpointPath(node, call)),
+                      ""};
     }
   }
   return std::nullopt;
@@ -269,7 +423,7 @@ std::optional<CniError> gc(const NetConf& conf) {
   if (auto* node = std::get_if<NodeState>(&nodeOr)) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(node->endpointsDir, ec)) {
-      auto text = readFile(entry.path());
+      auto text = readFile(entry.path(), kMaxRegistrationBytes);
       if (!text) {
         continue;
       }
@@ -290,7 +444,36 @@ Outcome errorOutcome(const CniError& e, const std::string& version) {
 
 }  // namespace
 
+Result<std::string> readStdin(int fd, bool* tooLarge, size_t limit) {
+  std::string out;
+  char buf[65536];
+  *tooLarge = false;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error::sys(errno, "read stdin");
+    }
+    if (n == 0) {
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > limit) {
+      // The rest stays unread: the writer gets EPIPE, which runtimes expect of a plugin that
+      // has answered.
+      *tooLarge = true;
+      out.resize(limit);
+      return out;
+    }
+  }
+}
+
 Outcome runPlugin(const Invocation& in) {
+  if (in.stdinError) {
+    return errorOutcome(*in.stdinError, kSupportedVersions.back());
+  }
   const std::string errVersion = versionForError(in.stdinText);
   Call call;
   if (auto e = parseCall(in.env, &call)) {
@@ -307,6 +490,12 @@ Outcome runPlugin(const Invocation& in) {
   NetConf conf;
   if (auto e = parseNetConf(in.stdinText, &conf)) {
     return errorOutcome(*e, errVersion);
+  }
+  // Before anything is touched: DEL too would delete the node's own CNI_IFNAME.
+  if (!call.netns.empty()) {
+    if (auto st = checkNotOwnNetns(call.netns); !st) {
+      return errorOutcome(fromError(Code::kInvalidEnvironment, st.error()), conf.cniVersion);
+    }
   }
   std::optional<std::string> service;
   if (call.command == Command::kAdd || call.command == Command::kCheck) {

@@ -5,12 +5,22 @@
 // the network configuration on stdin to the text for stdout and the exit status.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "cni/spec.h"
+#include "common/result.h"
 
 namespace ovl::cni {
+
+// The network configuration on stdin is read up to this size; a larger one is refused without
+// reading the rest (real configurations are a few KiB, prevResult included).
+inline constexpr size_t kMaxStdinBytes = 1u << 20;
+
+// Reads fd (stdin) up to kMaxStdinBytes + 1 bytes: true in *tooLarge when there was more.
+// An error when read(2) fails.
+Result<std::string> readStdin(int fd, bool* tooLarge, size_t limit = kMaxStdinBytes);
 
 struct Invocation {
   Env env;
@@ -18,6 +28,9 @@ struct Invocation {
   // The OVL_SERVICE environment variable of the caller: the service label of last resort, for
   // runtimes that give no way to pass CNI_ARGS (`ctr run --cni`), see README.
   std::optional<std::string> envService;
+  // Set when stdin held more than kMaxStdinBytes (stdinText is then its first part) or could not
+  // be read: answered with a CNI error before anything else.
+  std::optional<CniError> stdinError;
 };
 
 struct Outcome {

@@ -4,6 +4,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -22,6 +23,23 @@ Status withContext(Status st, const std::string& what) {
 
 }  // namespace
 
+namespace {
+
+// The plugin's own namespace: this thread's (the one that opens netlink sockets).
+constexpr const char* kOwnNetns = "/proc/thread-self/ns/net";
+
+Error ownNetnsError(const std::string& path) {
+  return Error{EPERM, fmt::format("CNI_NETNS {} is ovl-cni's own network namespace (the node's), "
+                                  "not a container's: refused, nothing was changed",
+                                  path)};
+}
+
+bool sameInode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
 Result<UniqueFd> openNetns(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -31,7 +49,51 @@ Result<UniqueFd> openNetns(const std::string& path) {
   if (type != CLONE_NEWNET) {
     return Error{EINVAL, fmt::format("{} is not a network namespace", path)};
   }
+  // Checked again on the open file, which is what is used: the path may have changed since.
+  struct stat opened {};
+  struct stat own {};
+  if (::fstat(fd.get(), &opened) != 0 || ::stat(kOwnNetns, &own) != 0) {
+    return Error::sys(errno, "stat network namespace " + path);
+  }
+  if (sameInode(opened, own)) {
+    return ownNetnsError(path);
+  }
   return fd;
+}
+
+Result<std::string> netnsIdentity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Error::sys(errno, "stat network namespace " + path);
+  }
+  return fmt::format("{}:{}", static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+}
+
+Status checkNotOwnNetns(const std::string& path) {
+  struct stat given {};
+  struct stat own {};
+  if (::stat(path.c_str(), &given) != 0) {
+    return okStatus();
+  }
+  if (::stat(kOwnNetns, &own) != 0) {
+    return Error::sys(errno, std::string("stat ") + kOwnNetns);
+  }
+  if (sameInode(given, own)) {
+    return ownNetnsError(path);
+  }
+  return okStatus();
+}
+
+Result<bool> hostEndExists(const std::string& hostIfname) {
+  auto host = nl::Netlink::create();
+  if (!host) {
+    return host.error();
+  }
+  auto link = host->linkByName(hostIfname);
+  if (!link) {
+    return link.error();
+  }
+  return link->has_value();
 }
 
 Result<nl::Netlink> netlinkIn(int netnsFd) {
@@ -245,6 +307,34 @@ Status checkPod(const PodAttachment& a) {
   }
   return Error{EINVAL, fmt::format("no default route via {} on {} in {}", a.gateway.toString(),
                                    c.name, a.netnsPath)};
+}
+
+Result<Attached> readAttached(const PodAttachment& a) {
+  auto host = nl::Netlink::create();
+  if (!host) {
+    return host.error();
+  }
+  auto hostLink = host->linkByName(a.hostIfname);
+  if (!hostLink) {
+    return hostLink.error();
+  }
+  auto ns = openNetns(a.netnsPath);
+  if (!ns) {
+    return ns.error();
+  }
+  auto inside = netlinkIn(ns->get());
+  if (!inside) {
+    return inside.error();
+  }
+  auto link = inside->linkByName(a.containerIfname);
+  if (!link) {
+    return link.error();
+  }
+  if (!*hostLink || !*link) {
+    return Error{ENODEV, fmt::format("the veth pair {} / {} in {} is not complete", a.hostIfname,
+                                     a.containerIfname, a.netnsPath)};
+  }
+  return Attached{**hostLink, **link};
 }
 
 }  // namespace ovl::cni

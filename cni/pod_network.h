@@ -15,8 +15,23 @@
 namespace ovl::cni {
 
 // An open network namespace file (CNI_NETNS). ENOENT when it does not exist, EINVAL when it
-// is not a network namespace.
+// is not a network namespace, EPERM when it is the plugin's own (see checkNotOwnNetns).
 Result<UniqueFd> openNetns(const std::string& path);
+
+// The identity of the network namespace a path names ("<st_dev>:<st_ino>" of the nsfs inode
+// behind it): equal for /proc/<pid>/ns/net of every process in it and every bind mount of it,
+// and unique among the namespaces alive. ENOENT when the path does not exist.
+Result<std::string> netnsIdentity(const std::string& path);
+
+// EPERM with a message naming the path when it is the plugin's own network namespace (the
+// node's): /proc/self/ns/net, /proc/<pid>/ns/net of a host process, a bind mount of either.
+// Configuring it as a container would give the node's own eth0 an address, routes, or
+// delete it. A path that does not exist is not refused here (the caller reports it).
+Status checkNotOwnNetns(const std::string& path);
+
+// Whether the host end of an attachment exists in the plugin's namespace: its veth pair is then
+// alive, and so is the namespace holding the other end.
+Result<bool> hostEndExists(const std::string& hostIfname);
 
 // A netlink socket bound to the network namespace open at netnsFd.
 Result<nl::Netlink> netlinkIn(int netnsFd);
@@ -50,5 +65,8 @@ Status detachPod(const std::string& netnsPath, const std::string& containerIfnam
 
 // Checks everything attachPod set up; the error names what differs.
 Status checkPod(const PodAttachment& a);
+
+// The veth pair of an attachment as the kernel holds it (ENODEV when either end is missing).
+Result<Attached> readAttached(const PodAttachment& a);
 
 }  // namespace ovl::cni

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/json_bounds.h"
 #include "common/local_state.h"
 
 namespace ovl::cni {
@@ -17,10 +18,26 @@ CniError err(Code code, std::string msg, std::string details = "") {
   return CniError{code, std::move(msg), std::move(details)};
 }
 
+// At most this much of a bad value is quoted in a message: a megabyte of JSON must not come back
+// whole on stdout (nor in the runtime's log).
+constexpr size_t kQuoteMax = 64;
+
+std::string shortText(const std::string& s) {
+  if (s.size() <= kQuoteMax) {
+    return s;
+  }
+  return fmt::format("{}... ({} bytes)", s.substr(0, kQuoteMax), s.size());
+}
+
+// The value as JSON, shortened. Only called on documents whose depth was checked (dump recurses).
+std::string shortDump(const json& j) {
+  return shortText(j.dump());
+}
+
 std::optional<CniError> invalidConfig(const std::string& field, const std::string& expected,
                                       const json& got) {
-  return err(Code::kInvalidConfig,
-             fmt::format("network config: {}: expected {}, got {}", field, expected, got.dump()));
+  return err(Code::kInvalidConfig, fmt::format("network config: {}: expected {}, got {}", field,
+                                               expected, shortDump(got)));
 }
 
 // A string field; nullopt when absent; sets *error when present but not a string.
@@ -62,8 +79,9 @@ std::string checkContainerId(const std::string& id) {
   if (id.empty()) {
     return "is empty";
   }
-  if (id.size() > 256) {
-    return fmt::format("'{}...' is longer than 256 characters", id.substr(0, 32));
+  if (id.size() > kMaxContainerIdLength) {
+    return fmt::format("'{}...' ({} characters) is longer than {} characters", id.substr(0, 32),
+                       id.size(), kMaxContainerIdLength);
   }
   auto alnum = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -130,7 +148,7 @@ std::optional<CniError> parseCall(const Env& env, Call* out) {
   if (it == kCommands.end()) {
     return err(Code::kInvalidEnvironment,
                fmt::format("CNI_COMMAND '{}' is not one of ADD, DEL, CHECK, VERSION, STATUS, GC",
-                           env.command));
+                           shortText(env.command)));
   }
   Call c;
   c.command = it->second;
@@ -150,7 +168,7 @@ std::optional<CniError> parseCall(const Env& env, Call* out) {
     }
     if (!env.netns.empty() && env.netns.front() != '/') {
       return err(Code::kInvalidEnvironment,
-                 fmt::format("CNI_NETNS '{}' is not an absolute path", env.netns));
+                 fmt::format("CNI_NETNS '{}' is not an absolute path", shortText(env.netns)));
     }
     c.containerId = env.containerId;
     c.ifname = env.ifname;
@@ -159,7 +177,8 @@ std::optional<CniError> parseCall(const Env& env, Call* out) {
   auto args = parseCniArgs(env.args);
   if (!args) {
     return err(Code::kInvalidEnvironment,
-               fmt::format("CNI_ARGS '{}': expected KEY=VALUE pairs separated by ';'", env.args));
+               fmt::format("CNI_ARGS '{}': expected KEY=VALUE pairs separated by ';'",
+                           shortText(env.args)));
   }
   c.args = std::move(*args);
   *out = std::move(c);
@@ -264,6 +283,15 @@ std::optional<CniError> parseRuntimeFields(const json& j, NetConf& c) {
 }  // namespace
 
 std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out) {
+  // Before the parse: nlohmann's parser is iterative, but dump, copy and comparison recurse, so
+  // a document 100,000 levels deep would overflow the stack in the first error message.
+  if (auto depth = checkJsonDepth(stdinText); depth.exceeded) {
+    return err(Code::kInvalidConfig,
+               fmt::format("network config: {} nests arrays and objects deeper than {} levels; "
+                           "ovl-cni accepts at most {}",
+                           depth.member.empty() ? "the document" : depth.member, kMaxJsonDepth,
+                           kMaxJsonDepth));
+  }
   json j = json::parse(stdinText, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return err(Code::kDecode, "network config on stdin is not valid JSON");
@@ -282,10 +310,10 @@ std::optional<CniError> parseNetConf(const std::string& stdinText, NetConf* out)
 }
 
 std::string versionForError(const std::string& stdinText) {
-  json j = json::parse(stdinText, nullptr, false);
-  if (!j.is_discarded() && j.is_object() && j.contains("cniVersion") &&
-      j["cniVersion"].is_string()) {
-    return j["cniVersion"].get<std::string>();
+  // The streaming scan, not a parse: it stops at the depth limit and builds no tree.
+  auto scan = checkJsonDepth(stdinText);
+  if (auto it = scan.topStrings.find("cniVersion"); it != scan.topStrings.end()) {
+    return it->second;
   }
   return kSupportedVersions.back();
 }
@@ -360,7 +388,7 @@ std::optional<CniError> parseResult(const json& j, ParsedResult* out) {
   ParsedResult r;
   auto bad = [](const std::string& field, const json& got) {
     return err(Code::kInvalidConfig,
-               fmt::format("prevResult: {} is not valid: {}", field, got.dump()));
+               fmt::format("prevResult: {} is not valid: {}", field, shortDump(got)));
   };
   for (const auto& i : arrayOr(j, "interfaces")) {
     if (!i.is_object() || !i.contains("name") || !i["name"].is_string()) {

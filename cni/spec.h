@@ -2,6 +2,7 @@
 // network configuration on stdin, the result and the error on stdout. Pure: no I/O here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -34,6 +35,7 @@ enum class Code : int {
   kKernel = 100,             // the kernel refused a change (msg names the object)
   kPoolExhausted = 101,      // no free address in the node's subnet
   kCheckFailed = 102,        // CHECK found the container's network not as ADD left it
+  kAttachedElsewhere = 103,  // ADD of a (container, interface) attached in another namespace
 };
 
 struct CniError {
@@ -67,9 +69,12 @@ struct Call {
 };
 std::optional<CniError> parseCall(const Env& env, Call* out);
 
-// Container IDs: non-empty, [A-Za-z0-9][A-Za-z0-9_.-]*, at most 256 characters. Interface names:
+// Container IDs: non-empty, [A-Za-z0-9][A-Za-z0-9_.-]*, at most kMaxContainerIdLength characters
+// (runtimes use 64; the bound keeps "<id>@<ifname>.json" and its temporary name under the 255
+// bytes of a file name). Interface names:
 // 1..15 characters, no '/', ':', whitespace, not "." or "..". Network names as container IDs.
 // Each returns "" when valid, else what is wrong.
+inline constexpr size_t kMaxContainerIdLength = 200;
 std::string checkContainerId(const std::string& id);
 std::string checkIfname(const std::string& ifname);
 std::string checkNetworkName(const std::string& name);

@@ -1,22 +1,31 @@
 #include "common/local_state.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/fd.h"
+#include "common/json_bounds.h"
 
 namespace ovl {
 
 namespace {
 
 using nlohmann::json;
+
+// A value quoted in a message: at most 64 bytes of it. Only called on depth-checked documents.
+std::string shortDump(const json& j) {
+  std::string s = j.dump();
+  if (s.size() <= 64) {
+    return s;
+  }
+  return fmt::format("{}... ({} bytes)", s.substr(0, 64), s.size());
+}
 
 // The string member `key` of object `j`, or an error naming source and key.
 Result<std::string> stringField(const json& j, const char* key, const std::string& source) {
@@ -26,12 +35,17 @@ Result<std::string> stringField(const json& j, const char* key, const std::strin
   }
   if (!it->is_string()) {
     return Error::msg(
-        fmt::format("{}: field '{}' must be a string, got {}", source, key, it->dump()));
+        fmt::format("{}: field '{}' must be a string, got {}", source, key, shortDump(*it)));
   }
   return it->get<std::string>();
 }
 
 Result<json> parseObject(const std::string& text, const std::string& source) {
+  // The files are root's, but a reader that recursed on a hostile one would die of it.
+  if (checkJsonDepth(text).exceeded) {
+    return Error::msg(
+        fmt::format("{}: nests arrays and objects deeper than {} levels", source, kMaxJsonDepth));
+  }
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Error::msg(fmt::format("{}: not a JSON object", source));
@@ -144,7 +158,28 @@ Result<LocalEndpoint> LocalEndpoint::parse(const std::string& text, const std::s
 }
 
 std::string LocalEndpoint::fileName(const std::string& containerId, const std::string& ifname) {
+  // '@' and '%' escaped in the ID, so the first '@' of a name is the separator: no two
+  // (ID, interface) pairs share a name, whatever either holds.
+  std::string id;
+  for (char c : containerId) {
+    if (c == '%') {
+      id += "%25";
+    } else if (c == '@') {
+      id += "%40";
+    } else {
+      id += c;
+    }
+  }
+  return id + "@" + ifname + ".json";
+}
+
+std::string LocalEndpoint::legacyFileName(const std::string& containerId,
+                                          const std::string& ifname) {
   return containerId + "." + ifname + ".json";
+}
+
+bool LocalEndpoint::namedBy(const std::string& name) const {
+  return name == fileName(containerId, ifname) || name == legacyFileName(containerId, ifname);
 }
 
 std::string checkServiceName(const std::string& service) {
@@ -163,17 +198,37 @@ std::string checkServiceName(const std::string& service) {
   return "";
 }
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error::sys(errno == 0 ? ENOENT : errno, "read " + path);
+Result<std::string> readFile(const std::string& path, size_t maxBytes) {
+  // O_NONBLOCK: a FIFO put in place of a state file must not block the open.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Error::sys(errno, "read " + path);
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) {
-    return Error::sys(EIO, "read " + path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return Error::sys(errno, "stat " + path);
   }
-  return out.str();
+  if (!S_ISREG(st.st_mode)) {
+    return Error{EINVAL, fmt::format("read {}: not a regular file", path)};
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error::sys(errno, "read " + path);
+    }
+    if (n == 0) {
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > maxBytes) {
+      return Error{EFBIG, fmt::format("read {}: larger than {} bytes", path, maxBytes)};
+    }
+  }
 }
 
 Status writeFileAtomic(const std::string& path, const std::string& content) {

@@ -217,7 +217,7 @@ printf 'client -> %s:8080 : %s\n' "$WEB_IP" "$(http_get client "$WEB_IP" 8080)"
 printf 'web    -> %s:8080 : %s\n' "$CLIENT_IP" "$(http_get web "$CLIENT_IP" 8080)"
 
 step "web is an endpoint of default/web on both nodes"
-cat "$E2E_DIR/endpoints/$RUN-web.eth0.json"
+cat "$E2E_DIR/endpoints/$RUN-web@eth0.json"
 for i in 1 2; do
   wait_until 5 bash -c "ip netns exec $(node_ns "$i") nft list map ip ovl endpoints | grep -q '$WEB_IP . 8080'" ||
     fail "node $i's NAT does not list $WEB_IP:8080 as an endpoint"
@@ -241,7 +241,7 @@ ctr_ 1 task kill -s KILL web
 wait_until 10 bash -c "! kill -0 ${RUN_PID[web]} 2>/dev/null" >/dev/null || fail "ctr run of web did not end"
 wait "${RUN_PID[web]}" || true
 unset 'RUN_PID[web]'
-[[ ! -e $E2E_DIR/endpoints/$RUN-web.eth0.json ]] || fail "web's endpoint registration is still there"
+[[ ! -e $E2E_DIR/endpoints/$RUN-web@eth0.json ]] || fail "web's endpoint registration is still there"
 for i in 1 2; do
   wait_until 5 bash -c "! ip netns exec $(node_ns "$i") nft list map ip ovl endpoints | grep -q '$WEB_IP . 8080'" ||
     fail "node $i's NAT still lists $WEB_IP"

@@ -6,8 +6,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -102,6 +104,33 @@ class CniPluginTest : public NetnsTest {
     return cni(OVL_CNI_BIN, command, id, netns, config, args, ifname);
   }
 
+  // Runs ovl-cni under bash with `feed` piped into its stdin (a shell command), in the node's
+  // namespace (CNI_NETNS in double quotes: "/proc/$$/ns/net" is the shell's own); *feedStatus gets
+  // the feeding command's exit status (141: it was cut off, SIGPIPE).
+  PluginRun ovlFed(const std::string& command, const std::string& id, const std::string& netns,
+                   const std::string& feed, const std::string& ifname = "eth0",
+                   int* feedStatus = nullptr) {
+    const std::string status = dir_ + "/feed-status";
+    const std::string script =
+        feed + " | CNI_COMMAND=" + command + " CNI_CONTAINERID='" + id + "' CNI_NETNS=\"" + netns +
+        "\" CNI_IFNAME='" + ifname + "' CNI_PATH=/usr/lib/cni " + OVL_CNI_BIN +
+        "; s=(\"${PIPESTATUS[@]}\"); echo ${s[0]} >" + status + "; exit ${s[1]}";
+    std::ofstream(dir_ + "/fed.sh") << script;
+    PluginRun r;
+    FILE* p = popen(("bash " + dir_ + "/fed.sh 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
+      r.out.append(buf, n);
+    }
+    int raw = pclose(p);
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    if (feedStatus != nullptr) {
+      std::ifstream(status) >> *feedStatus;
+    }
+    return r;
+  }
+
   json allocations() {
     std::ifstream in(dir_ + "/data/ovlnet/allocations.json");
     if (!in) {
@@ -145,7 +174,7 @@ TEST_F(CniPluginTest, AddCheckDel) {
   // Reachable: a connection to a closed port is refused by the container's kernel.
   EXPECT_EQ(connectTo("10.244.1.2", 9), ECONNREFUSED);
   // Registered as an endpoint of default/web.
-  json reg = json::parse(std::ifstream(dir_ + "/endpoints/ctr-1.eth0.json"));
+  json reg = json::parse(std::ifstream(dir_ + "/endpoints/ctr-1@eth0.json"));
   EXPECT_EQ(reg["service"], "default/web");
   EXPECT_EQ(reg["ip"], "10.244.1.2");
   EXPECT_EQ(reg["node"], "node1");
@@ -172,7 +201,7 @@ TEST_F(CniPluginTest, AddCheckDel) {
   EXPECT_EQ(shStatus("ip -n " + c + " link show dev eth0"), 1);
   EXPECT_EQ(shStatus("ip -n " + ns() + " link show dev " + hostIf), 1);
   EXPECT_TRUE(allocations().empty()) << allocations().dump();
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/endpoints/ctr-1.eth0.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/endpoints/ctr-1@eth0.json"));
   // DEL is idempotent: again, and with the namespace gone, and with no namespace at all.
   EXPECT_EQ(ovl("DEL", "ctr-1", netns, conf()).status, 0);
   sh("ip netns del " + c);
@@ -324,6 +353,145 @@ TEST_F(CniPluginTest, ChainedWithPortmapWhichHonoursPrevResult) {
   EXPECT_EQ(sh("ip netns exec " + ns() + " iptables-save -t nat").find("10.244.1.2:8080"),
             std::string::npos);
   EXPECT_TRUE(allocations().empty());
+}
+
+// Issue 13: the real binary with each hostile input. Every one is a CNI error on stdout with exit
+// status 1, and the container attached first keeps its interface, address and registration.
+class CniHostileTest : public CniPluginTest {
+ protected:
+  // The first container: ctr-1/eth0 in c1, an endpoint of default/web.
+  void addFirst() {
+    first_ = container(1);
+    PluginRun add = ovl("ADD", "ctr-1", first_, conf(), "OVL_SERVICE=default/web");
+    ASSERT_EQ(add.status, 0) << add.out;
+    ASSERT_EQ(add.j()["ips"][0]["address"], "10.244.1.2/24");
+    link_ = sh("ip -n " + containerNs(1) + " -br link show dev eth0");
+    registration_ = readText(dir_ + "/endpoints/ctr-1@eth0.json");
+    allocations_ = allocations();
+  }
+  // The first container as addFirst left it (the same interface: index, peer, MAC, state), and
+  // reachable.
+  void expectFirstUntouched(const std::string& after) {
+    SCOPED_TRACE(after);
+    EXPECT_EQ(sh("ip -n " + containerNs(1) + " -br link show dev eth0"), link_);
+    EXPECT_NE(sh("ip -n " + containerNs(1) + " -o addr show dev eth0").find("inet 10.244.1.2/24"),
+              std::string::npos);
+    EXPECT_EQ(readText(dir_ + "/endpoints/ctr-1@eth0.json"), registration_);
+    EXPECT_EQ(allocations(), allocations_);
+    EXPECT_EQ(connectTo("10.244.1.2", 9), ECONNREFUSED);  // the container's kernel answers
+    EXPECT_EQ(shStatus("ip -n " + ns() + " link show dev ovlbr0"), 0);
+  }
+  static std::string readText(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  static void expectError(const PluginRun& r, int code, const std::string& inMsg) {
+    EXPECT_EQ(r.status, 1) << r.out;
+    json j = r.j();
+    ASSERT_TRUE(j.is_object()) << r.out.substr(0, 300);
+    EXPECT_EQ(j["code"], code) << r.out;
+    EXPECT_NE(j.value("msg", "").find(inMsg), std::string::npos) << r.out;
+  }
+
+  std::string first_;
+  std::string link_;
+  std::string registration_;
+  json allocations_;
+};
+
+TEST_F(CniHostileTest, DeepJsonAndHugeStdin) {
+  ASSERT_NO_FATAL_FAILURE(addFirst());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string deepObject;
+  for (int i = 0; i < 100000; ++i) {
+    deepObject += R"({"a":)";
+  }
+  deepObject += "1" + std::string(100000, '}');
+  const std::string head = conf().dump().substr(0, conf().dump().size() - 1) + ",";
+  const std::string second = container(2);
+  for (const auto& [field, value] : {std::pair<std::string, std::string>{"prevResult", deep},
+                                     {"runtimeConfig", deepObject},
+                                     {"cni.dev/valid-attachments", deep}}) {
+    std::ofstream(dir_ + "/deep.json") << head << '"' << field << "\":" << value << "}";
+    for (const char* command : {"ADD", "GC"}) {
+      PluginRun r = ovlFed(command, "ctr-2", second, "cat " + dir_ + "/deep.json");
+      expectError(r, 7, field + " nests arrays and objects deeper than 64");
+    }
+  }
+  int feed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  PluginRun big = ovlFed("ADD", "ctr-2", first_, "head -c 100000000 /dev/zero", "eth0", &feed);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  expectError(big, 7, "larger than 1048576 bytes");
+  EXPECT_EQ(feed, 141) << "the writer was not cut off (SIGPIPE): ovl-cni read all 100 MB";
+  EXPECT_LT(seconds, 5.0);
+  expectFirstUntouched("deep JSON and 100 MB on stdin");
+}
+
+TEST_F(CniHostileTest, OwnNamespaceIsRefusedInEveryForm) {
+  ASSERT_NO_FATAL_FAILURE(addFirst());
+  // A bind mount of the node's namespace, as `ip netns attach` makes it.
+  const std::string bound = ns() + "-self";
+  sh("ip netns attach " + bound + " $$");
+  containers_.push_back(bound);
+  for (const std::string& netns :
+       {std::string("/proc/self/ns/net"), std::string("/proc/$$/ns/net"), "/run/netns/" + bound}) {
+    const std::string feed = "echo '" + conf().dump() + "'";
+    expectError(ovlFed("ADD", "ctr-2", netns, feed), 4, "own network namespace");
+    // DEL would have deleted the node's own interface of that name.
+    expectError(ovlFed("DEL", "ctr-2", netns, feed, "ovlbr0"), 4, "own network namespace");
+    expectError(ovlFed("CHECK", "ctr-2", netns, feed), 4, "own network namespace");
+    EXPECT_EQ(shStatus("ip -n " + ns() + " link show dev eth0"), 1) << netns;
+  }
+  expectFirstUntouched("own namespace");
+}
+
+TEST_F(CniHostileTest, SecondAddIntoAnotherNamespaceIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(addFirst());
+  const std::string second = container(2);
+  PluginRun r = ovl("ADD", "ctr-1", second, conf(), "OVL_SERVICE=default/web");
+  expectError(r, 103, "already attached with 10.244.1.2");
+  EXPECT_NE(r.out.find("DEL it first"), std::string::npos) << r.out;
+  EXPECT_EQ(shStatus("ip -n " + containerNs(2) + " link show dev eth0"), 1);
+  expectFirstUntouched("second ADD");
+  // The runtime cleans up after the failed ADD: nothing of the first attachment goes.
+  PluginRun del = ovl("DEL", "ctr-1", second, conf());
+  EXPECT_EQ(del.status, 0) << del.out;
+  expectFirstUntouched("DEL for the refused namespace");
+  // A repeated ADD into the first namespace answers the same and changes nothing.
+  PluginRun again = ovl("ADD", "ctr-1", first_, conf(), "OVL_SERVICE=default/web");
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_EQ(again.j()["ips"][0]["address"], "10.244.1.2/24");
+  EXPECT_EQ(again.j()["interfaces"][1]["sandbox"], first_);
+  expectFirstUntouched("repeated ADD");
+  // Once the first container is gone, the ID may be attached elsewhere.
+  ASSERT_EQ(ovl("DEL", "ctr-1", first_, conf()).status, 0);
+  PluginRun moved = ovl("ADD", "ctr-1", second, conf());
+  ASSERT_EQ(moved.status, 0) << moved.out;
+}
+
+TEST_F(CniHostileTest, RegistrationNamesDoNotCollide) {
+  ASSERT_NO_FATAL_FAILURE(addFirst());
+  // ("x.y", "z") and ("x", "y.z") were both "x.y.z.json": one DEL removed the other's.
+  ASSERT_EQ(ovl("ADD", "x.y", container(3), conf(), "OVL_SERVICE=default/a", "z").status, 0);
+  ASSERT_EQ(ovl("ADD", "x", container(4), conf(), "OVL_SERVICE=default/b", "y.z").status, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/endpoints/x.y@z.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/endpoints/x@y.z.json"));
+  ASSERT_EQ(ovl("DEL", "x", "/run/netns/" + containerNs(4), conf(), "", "y.z").status, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/endpoints/x@y.z.json"));
+  json left = json::parse(std::ifstream(dir_ + "/endpoints/x.y@z.json"));
+  EXPECT_EQ(left["service"], "default/a");
+
+  // A registration in the old format, left in /run by an upgrade, of x.y/z: a DEL of x/y.z
+  // (same old name) leaves it; the DEL of x.y/z removes it with the new one.
+  std::filesystem::copy_file(dir_ + "/endpoints/x.y@z.json", dir_ + "/endpoints/x.y.z.json");
+  ASSERT_EQ(ovl("DEL", "x", "", conf(), "", "y.z").status, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/endpoints/x.y.z.json"));
+  ASSERT_EQ(ovl("DEL", "x.y", "/run/netns/" + containerNs(3), conf(), "", "z").status, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/endpoints/x.y.z.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/endpoints/x.y@z.json"));
+  expectFirstUntouched("colliding names");
 }
 
 }  // namespace

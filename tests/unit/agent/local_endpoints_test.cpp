@@ -1,6 +1,12 @@
 // The agent's merge of ovl-cni's endpoint registrations into the services.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include "agent/local_endpoints.h"
 
 namespace ovl {
@@ -52,6 +58,40 @@ TEST(LocalEndpoints, BadRegistrationsAreReportedAndSkipped) {
   EXPECT_NE(problems[2].find("already lists"), std::string::npos);
   ASSERT_EQ(out[0].endpoints.size(), 2u);  // the valid one still goes in
   EXPECT_EQ(out[0].endpoints[1].ip.toString(), "10.244.2.6");
+}
+
+// The directory ovl-cni writes: new names, old names left by an upgrade, and files whose name is
+// not their content's (never trusted: ovl-cni removes registrations by name).
+TEST(LocalEndpoints, ReadsNewAndLegacyNamesAndRefusesMismatchedOnes) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("ovl-local-endpoints-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto watch = LocalEndpoints::create(dir);
+  ASSERT_TRUE(watch) << watch.error().message;
+  auto put = [&](const std::string& name, const LocalEndpoint& e) {
+    std::ofstream(dir + "/" + name) << e.toJson();
+  };
+  LocalEndpoint fresh{"default/web", *Ipv4::parse("10.244.1.2"), "node1", "x.y", "z"};
+  LocalEndpoint legacy{"default/web", *Ipv4::parse("10.244.1.3"), "node1", "old", "eth0"};
+  LocalEndpoint misnamed{"default/web", *Ipv4::parse("10.244.1.4"), "node1", "x", "y.z"};
+  put(LocalEndpoint::fileName("x.y", "z"), fresh);
+  put("old.eth0.json", legacy);
+  put("ctr-9@eth0.json", misnamed);  // another interface's name
+  std::ofstream(dir + "/huge@eth0.json") << std::string(kMaxRegistrationBytes + 1, ' ');
+
+  std::vector<std::string> problems;
+  auto regs = watch->read(&problems);
+  ASSERT_EQ(regs.size(), 2u);
+  EXPECT_EQ(regs[0], legacy);  // sorted by file name: "old.eth0.json" < "x.y@z.json"
+  EXPECT_EQ(regs[1], fresh);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("ctr-9@eth0.json: holds x/y.z, whose registration is named "
+                             "x@y.z.json"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("huge@eth0.json"), std::string::npos) << problems[1];
+  EXPECT_NE(problems[1].find("larger than"), std::string::npos) << problems[1];
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

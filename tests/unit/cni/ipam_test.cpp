@@ -99,6 +99,29 @@ TEST(Ipam, JsonRoundTripAndErrors) {
   EXPECT_NE(bad.error().message.find("x.json"), std::string::npos);
 }
 
+TEST(Ipam, RecordsTheNamespaceOfEachAddressAndForgetsItOnRelease) {
+  IpamState s;
+  auto a = allocate(s, kSubnet, kGateway, {"c1", "eth0"});
+  auto b = allocate(s, kSubnet, kGateway, {"c2", "eth0"});
+  ASSERT_TRUE(a && b);
+  s.sandboxes[*a] = "4:4026532300";
+  s.sandboxes[*b] = "4:4026532301";
+  auto back = IpamState::parse(s.toJson(), "x.json");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, s);
+  EXPECT_EQ(back->sandboxes.at(*a), "4:4026532300");
+  release(s, {"c1", "eth0"});
+  EXPECT_FALSE(s.sandboxes.contains(*a));
+  collectGarbage(s, {});
+  EXPECT_TRUE(s.sandboxes.empty());
+  // Allocations written before the record existed still parse, without one.
+  auto old = IpamState::parse(
+      R"({"allocations":{"10.244.1.2":{"containerID":"a","ifname":"eth0"}}})", "x.json");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->allocations.size(), 1u);
+  EXPECT_TRUE(old->sandboxes.empty());
+}
+
 class IpamStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -21,6 +21,10 @@ TEST(CniValidation, ContainerIds) {
   EXPECT_NE(checkContainerId(".hidden"), "");
   EXPECT_NE(checkContainerId("a b"), "");
   EXPECT_NE(checkContainerId(std::string(257, 'a')), "");
+  // Bounded so that "<id>@<ifname>.json" and its temporary name fit a file name (255 bytes).
+  EXPECT_EQ(checkContainerId(std::string(kMaxContainerIdLength, 'a')), "");
+  EXPECT_NE(checkContainerId(std::string(kMaxContainerIdLength + 1, 'a')), "");
+  EXPECT_LT(checkContainerId(std::string(100000, 'a')).size(), 120u);
 }
 
 TEST(CniValidation, InterfaceNames) {
@@ -213,6 +217,21 @@ TEST(CniError, Encoding) {
   EXPECT_EQ(json::parse(e.toJson("1.1.0")),
             json::parse(R"({"cniVersion":"1.1.0","code":11,"msg":"busy",
                             "details":"the store is locked"})"));
+}
+
+TEST(CniCall, LongBadValuesAreQuotedShort) {
+  Call c;
+  Env e = addEnv();
+  e.args = "A=1;" + std::string(100000, 'x');
+  auto err = parseCall(e, &c);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->msg.find("(100004 bytes)"), std::string::npos) << err->msg.substr(0, 200);
+  EXPECT_LT(err->msg.size(), 200u);
+  e = addEnv();
+  e.command = std::string(100000, 'X');
+  err = parseCall(e, &c);
+  ASSERT_TRUE(err);
+  EXPECT_LT(err->msg.size(), 200u);
 }
 
 }  // namespace
