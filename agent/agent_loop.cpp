@@ -119,6 +119,9 @@ void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan
   natInputs_ = nat::planInputs(load.cluster.network, cfg_.nodeName,
                                self ? std::optional(self->podSubnet) : std::nullopt);
   planNatWithLocalEndpoints();
+  // The nodes of this snapshot are the VXLAN sources accepted from now on (the next pass
+  // writes the difference).
+  natState_.setVxlanAllow(nat::planVxlanAllow(load.cluster));
   due_ = now_();
   if (!plan) {
     // Said once per cause: with etcd, every node's change brings the same snapshot problem
@@ -327,6 +330,7 @@ void AgentLoop::runDue() {
   health_.heartbeat();
   notifier_.watchdog();
   reportDatastore();
+  readVxlanCounter();
   const auto now = now_();
   const auto resync = std::chrono::seconds(cfg_.resyncSeconds);
   if (!nextResync_) {
@@ -357,6 +361,25 @@ void AgentLoop::reportDatastore() {
     datastoreProblem_ = problem;
     health_.setDatastoreProblem(std::move(problem));
     setStatus(passStatus_);
+  }
+}
+
+// The allow-list's drop counter into the metrics, at most once a second (one netlink dump of
+// one chain). Before the first pass wrote the chain there is nothing to read.
+void AgentLoop::readVxlanCounter() {
+  const auto now = now_();
+  if (nextCounterRead_ && now < *nextCounterRead_) {
+    return;
+  }
+  nextCounterRead_ = now + std::chrono::seconds(1);
+  auto dropped = nat_.vxlanDropped();
+  std::string problem = dropped ? "" : dropped.error().message;
+  if (problem != vxlanCounterProblem_ && !problem.empty()) {
+    spdlog::warn("VXLAN allow-list counter: {}", problem);
+  }
+  vxlanCounterProblem_ = std::move(problem);
+  if (dropped && *dropped) {
+    metrics_.vxlanDropped(**dropped);
   }
 }
 
