@@ -100,7 +100,7 @@ TEST_F(VxlanAllowTest, SetAndChainAsNftListsThem) {
   EXPECT_TRUE(has(l, "set vxlan_peers {")) << l;
   EXPECT_TRUE(has(l, "192.168.50.1 comment \"node1\"")) << l;
   EXPECT_TRUE(has(l, "192.168.50.2 comment \"node2\"")) << l;
-  EXPECT_TRUE(has(l, "type filter hook input priority -160; policy accept;")) << l;
+  EXPECT_TRUE(has(l, "type filter hook input priority mangle - 10; policy accept;")) << l;
   EXPECT_TRUE(has(l, "udp dport 4789 ip saddr != @vxlan_peers counter packets 0 bytes 0 drop"))
       << l;
   EXPECT_EQ(dropped(), 0u);
@@ -129,7 +129,8 @@ TEST_F(VxlanAllowTest, NodesComeAndGoOneElementAtATime) {
   EXPECT_EQ(t->lastSync().operations, 1u);
   sh("sleep 0.3");
   const std::string mon = sh("cat /tmp/" + ns() + ".monitor; rm -f /tmp/" + ns() + ".monitor");
-  EXPECT_TRUE(has(mon, "add element ip ovl vxlan_peers { 192.168.50.3 comment \"node3\" }")) << mon;
+  EXPECT_TRUE(has(mon, "create element ip ovl vxlan_peers { 192.168.50.3 comment \"node3\" }"))
+      << mon;
   EXPECT_TRUE(has(mon, "delete element ip ovl vxlan_peers { 192.168.50.1 comment \"node1\" }"))
       << mon;
   EXPECT_FALSE(has(mon, "flush")) << mon;
