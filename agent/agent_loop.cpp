@@ -34,6 +34,19 @@ bool anythingDirty(const nft::DesiredIndex& d) {
   return false;
 }
 
+// The nodes of the overlay in effect, as the VXLAN allow-list's input: this node and the peers
+// it sends to. Not the snapshot's raw node list: a snapshot whose entry for this node is refused
+// leaves the last good overlay, and its addresses, in place.
+Cluster overlayNodes(const OverlayPlan& p) {
+  Cluster c;
+  c.network.port = p.port;
+  c.nodes.push_back(Node{p.nodeName, p.underlayIp, p.podSubnet, std::nullopt, {}});
+  for (const PeerPlan& peer : p.peers) {
+    c.nodes.push_back(Node{peer.name, peer.underlayIp, peer.podSubnet, std::nullopt, {}});
+  }
+  return c;
+}
+
 std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
   std::vector<std::string> out;
   out.reserve(issues.size());
@@ -119,9 +132,6 @@ void AgentLoop::applySnapshot(ClusterLoad load, bool startup, Result<OverlayPlan
   natInputs_ = nat::planInputs(load.cluster.network, cfg_.nodeName,
                                self ? std::optional(self->podSubnet) : std::nullopt);
   planNatWithLocalEndpoints();
-  // The nodes of this snapshot are the VXLAN sources accepted from now on (the next pass
-  // writes the difference).
-  natState_.setVxlanAllow(nat::planVxlanAllow(load.cluster));
   due_ = now_();
   if (!plan) {
     // Said once per cause: with etcd, every node's change brings the same snapshot problem
@@ -449,6 +459,8 @@ void AgentLoop::pass() {
 // reads itself back whenever anyone changed anything, so a forced read-back (about a second at
 // 10,000 services) would find nothing new.
 void AgentLoop::syncNat(ReconcileReport& r, bool fullPass) {
+  // VXLAN is accepted from the nodes this pass programmed (a change writes only the difference).
+  natState_.setVxlanAllow(nat::planVxlanAllow(overlayNodes(*plan_)));
   const bool nothingDirty = !anythingDirty(natState_.desired());
   const auto t0 = now_();
   if (auto st = nat_.sync(natState_.desired()); !st) {
