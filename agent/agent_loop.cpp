@@ -20,6 +20,19 @@ namespace ovl {
 
 namespace {
 
+// The nodes of the overlay in effect, as the VXLAN allow-list's input: this node and the peers
+// it sends to. Not the snapshot's raw node list: a snapshot whose entry for this node is refused
+// leaves the last good overlay, and its addresses, in place.
+Cluster overlayNodes(const OverlayPlan& p) {
+  Cluster c;
+  c.network.port = p.port;
+  c.nodes.push_back(Node{p.nodeName, p.underlayIp, p.podSubnet, std::nullopt, {}});
+  for (const PeerPlan& peer : p.peers) {
+    c.nodes.push_back(Node{peer.name, peer.underlayIp, peer.podSubnet, std::nullopt, {}});
+  }
+  return c;
+}
+
 // Whether the desired table has changes the next sync must write (else whatever it writes
 // repairs drift).
 bool anythingDirty(const nft::DesiredIndex& d) {
@@ -32,19 +45,6 @@ bool anythingDirty(const nft::DesiredIndex& d) {
     }
   }
   return false;
-}
-
-// The nodes of the overlay in effect, as the VXLAN allow-list's input: this node and the peers
-// it sends to. Not the snapshot's raw node list: a snapshot whose entry for this node is refused
-// leaves the last good overlay, and its addresses, in place.
-Cluster overlayNodes(const OverlayPlan& p) {
-  Cluster c;
-  c.network.port = p.port;
-  c.nodes.push_back(Node{p.nodeName, p.underlayIp, p.podSubnet, std::nullopt, {}});
-  for (const PeerPlan& peer : p.peers) {
-    c.nodes.push_back(Node{peer.name, peer.underlayIp, peer.podSubnet, std::nullopt, {}});
-  }
-  return c;
 }
 
 std::vector<std::string> issueStrings(const std::vector<ConfigIssue>& issues) {
