@@ -20,6 +20,19 @@ namespace ovl {
 
 namespace {
 
+// The nodes of the overlay in effect, as the VXLAN allow-list's input: this node and the peers
+// it sends to. Not the snapshot's raw node list: a snapshot whose entry for this node is refused
+// leaves the last good overlay, and its addresses, in place.
+Cluster overlayNodes(const OverlayPlan& p) {
+  Cluster c;
+  c.network.port = p.port;
+  c.nodes.push_back(Node{p.nodeName, p.underlayIp, p.podSubnet, std::nullopt, {}});
+  for (const PeerPlan& peer : p.peers) {
+    c.nodes.push_back(Node{peer.name, peer.underlayIp, peer.podSubnet, std::nullopt, {}});
+  }
+  return c;
+}
+
 // Whether the desired table has changes the next sync must write (else whatever it writes
 // repairs drift).
 bool anythingDirty(const nft::DesiredIndex& d) {
@@ -329,6 +342,7 @@ void AgentLoop::runDue() {
   health_.heartbeat();
   notifier_.watchdog();
   reportDatastore();
+  readVxlanCounter();
   const auto now = now_();
   const auto resync = std::chrono::seconds(cfg_.resyncSeconds);
   if (!nextResync_) {
@@ -359,6 +373,25 @@ void AgentLoop::reportDatastore() {
     datastoreProblem_ = problem;
     health_.setDatastoreProblem(std::move(problem));
     setStatus(passStatus_);
+  }
+}
+
+// The allow-list's drop counter into the metrics, at most once a second (one netlink dump of
+// one chain). Before the first pass wrote the chain there is nothing to read.
+void AgentLoop::readVxlanCounter() {
+  const auto now = now_();
+  if (nextCounterRead_ && now < *nextCounterRead_) {
+    return;
+  }
+  nextCounterRead_ = now + std::chrono::seconds(1);
+  auto dropped = nat_.vxlanDropped();
+  std::string problem = dropped ? "" : dropped.error().message;
+  if (problem != vxlanCounterProblem_ && !problem.empty()) {
+    spdlog::warn("VXLAN allow-list counter: {}", problem);
+  }
+  vxlanCounterProblem_ = std::move(problem);
+  if (dropped && *dropped) {
+    metrics_.vxlanDropped(**dropped);
   }
 }
 
@@ -428,6 +461,8 @@ void AgentLoop::pass() {
 // reads itself back whenever anyone changed anything, so a forced read-back (about a second at
 // 10,000 services) would find nothing new.
 void AgentLoop::syncNat(ReconcileReport& r, bool fullPass) {
+  // VXLAN is accepted from the nodes this pass programmed (a change writes only the difference).
+  natState_.setVxlanAllow(nat::planVxlanAllow(overlayNodes(*plan_)));
   const bool nothingDirty = !anythingDirty(natState_.desired());
   const auto t0 = now_();
   if (auto st = nat_.sync(natState_.desired()); !st) {

@@ -129,6 +129,7 @@ class AgentLoop {
   PassSummary passSummary(std::string error, double ms) const;
   void schedulePass(bool fullRead);
   void reportDatastore();
+  void readVxlanCounter();
   void setStatus(std::string text);
   void progress(const std::string& step);
 
@@ -161,7 +162,9 @@ class AgentLoop {
   std::string planProblem_;  // why the last snapshot gave no overlay plan, as logged
 
   std::optional<Clock::time_point> due_;
-  std::optional<Clock::time_point> nextResync_;  // set by the first runDue()
+  std::optional<Clock::time_point> nextResync_;       // set by the first runDue()
+  std::optional<Clock::time_point> nextCounterRead_;  // the VXLAN drop counter, once a second
+  std::string vxlanCounterProblem_;                   // as last logged
   bool fullRead_ = true;
   bool notifiedReady_ = false;
   Clock::time_point lastProgress_{};   // of the last progress() step, for its debug line

@@ -132,6 +132,10 @@ void AgentMetrics::registerEventCounters() {
   leaseLosses_ = counter("ovl_etcd_lease_losses_total",
                          "Times this node's etcd lease was found expired or revoked, so the node "
                          "registered again");
+  vxlanDropped_ =
+      counter("ovl_vxlan_dropped_packets_total",
+              "VXLAN packets (UDP to network.port) from sources that are not cluster "
+              "nodes, dropped by the allow-list in table ip ovl (the kernel's counter)");
   auto& cni = BuildCounter()
                   .Name("ovl_cni_registrations_total")
                   .Help(
@@ -195,6 +199,16 @@ void AgentMetrics::datastoreTotals(uint64_t watchRestarts, uint64_t leaseLosses)
     leaseLosses_->Increment(static_cast<double>(leaseLosses - leaseLossesSeen_));
     leaseLossesSeen_ = leaseLosses;
   }
+}
+
+void AgentMetrics::vxlanDropped(uint64_t kernelTotal) {
+  const uint64_t grown = vxlanDroppedSeen_ && kernelTotal >= *vxlanDroppedSeen_
+                             ? kernelTotal - *vxlanDroppedSeen_
+                             : kernelTotal;
+  if (grown > 0) {
+    vxlanDropped_->Increment(static_cast<double>(grown));
+  }
+  vxlanDroppedSeen_ = kernelTotal;
 }
 
 void AgentMetrics::cniRegistrations(size_t added, size_t removed, size_t current) {

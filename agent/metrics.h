@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,11 @@ class AgentMetrics {
   void setDatastoreUp(bool up);
   // The datastore's own totals (datastore.h DatastoreCounters); the counters follow them.
   void datastoreTotals(uint64_t watchRestarts, uint64_t leaseLosses);
+  // The kernel's count of VXLAN packets the allow-list dropped (rules/vxlan_allow.h), as read.
+  // ovl_vxlan_dropped_packets_total follows it: it starts at the kernel's value and grows by
+  // what the kernel's grew; when the kernel's restarts lower (its rule was re-created: a port
+  // change, a repair), it grows by the new value, so the metric never goes down.
+  void vxlanDropped(uint64_t kernelTotal);
   // ovl-cni registrations that appeared and disappeared since the last read; `current` in all.
   void cniRegistrations(size_t added, size_t removed, size_t current);
 
@@ -85,6 +91,8 @@ class AgentMetrics {
   prometheus::Counter* leaseLosses_;
   uint64_t watchRestartsSeen_ = 0;  // the datastore's totals as last followed
   uint64_t leaseLossesSeen_ = 0;
+  prometheus::Counter* vxlanDropped_;
+  std::optional<uint64_t> vxlanDroppedSeen_;  // the kernel's count as last followed
   prometheus::Counter* cniAdds_;
   prometheus::Counter* cniDels_;
   prometheus::Gauge* cniCurrent_;

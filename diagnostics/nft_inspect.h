@@ -22,6 +22,7 @@
 #include "common/result.h"
 #include "diagnostics/finding.h"
 #include "rules/nat_plan.h"
+#include "rules/vxlan_allow.h"
 
 namespace ovl::nft {
 class NftSocket;
@@ -80,10 +81,16 @@ struct OwnTable {
   std::map<std::string, std::set<std::string>> keys;  // set name -> keys ("10.96.0.10 . tcp . 80")
 };
 Result<OwnTable> readOwnTable(nft::NftSocket& sock, const std::string& table);
-// What the plan wants in the same form.
-OwnTable desiredOwnTable(const nat::NatPlan& plan);
+// What the plan wants in the same form, with the VXLAN allow-list's sources when given.
+OwnTable desiredOwnTable(const nat::NatPlan& plan,
+                         const std::optional<nat::VxlanAllowPlan>& allow = std::nullopt);
 // Findings for a missing table and for each set whose keys differ.
 std::vector<Finding> compareOwnTable(const OwnTable& desired, const OwnTable& actual,
                                      const std::string& table);
+// The VXLAN allow-list (check vxlan_allow): an info finding with what its rule dropped
+// ("N VXLAN packets from non-cluster sources dropped"), or an error when the rule is missing
+// from an existing table (`counter` nullopt: VXLAN from anyone reaches the pods).
+std::vector<Finding> vxlanAllowFindings(const std::optional<nat::VxlanDropCounter>& counter,
+                                        const nat::VxlanAllowPlan& plan, const std::string& table);
 
 }  // namespace ovl::diag

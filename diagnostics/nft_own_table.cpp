@@ -83,10 +83,14 @@ Result<OwnTable> readOwnTable(nft::NftSocket& sock, const std::string& table) {
   return t;
 }
 
-OwnTable desiredOwnTable(const nat::NatPlan& plan) {
+OwnTable desiredOwnTable(const nat::NatPlan& plan,
+                         const std::optional<nat::VxlanAllowPlan>& allow) {
   OwnTable t;
   t.exists = true;
-  const nft::DesiredIndex d = nft::DesiredIndex::of(plan);
+  nft::DesiredIndex d = nft::DesiredIndex::of(plan);
+  if (allow) {
+    d.setVxlanAllow(*allow);
+  }
   for (size_t i = 0; i < nft::kSyncedSetCount; ++i) {
     const auto& l = nft::setLayouts()[i];
     auto& keys = t.keys[l.name];
@@ -133,9 +137,15 @@ std::vector<Finding> compareOwnTable(const OwnTable& desired, const OwnTable& ac
     f.title = fmt::format("out of step with the datastore: {} element(s) missing, {} extra",
                           missing.size(), extra.size());
     f.explanation =
-        "The table does not hold what the cluster's services say: traffic to the missing keys is "
-        "not translated (or goes to endpoints that are gone). A running agent repairs this within "
-        "a second; a lasting difference means the agent is down or failing (see its log).";
+        set == nft::setLayout(nft::SetId::kVxlanPeers).name
+            ? "The VXLAN allow-list does not hold the cluster's nodes: overlay traffic from a "
+              "missing node is dropped, and an extra address may send VXLAN to the pods. A "
+              "running agent repairs this within a second; a lasting difference means the agent "
+              "is down or failing (see its log)."
+            : "The table does not hold what the cluster's services say: traffic to the missing "
+              "keys is not translated (or goes to endpoints that are gone). A running agent "
+              "repairs this within a second; a lasting difference means the agent is down or "
+              "failing (see its log).";
     auto sample = [](const std::vector<std::string>& v) {
       std::vector<std::string> s(v.begin(), v.begin() + std::min<size_t>(v.size(), 5));
       return fmt::format("{}{}", fmt::join(s, ", "), v.size() > 5 ? ", ..." : "");
@@ -150,6 +160,38 @@ std::vector<Finding> compareOwnTable(const OwnTable& desired, const OwnTable& ac
     out.push_back(std::move(f));
   }
   return out;
+}
+
+std::vector<Finding> vxlanAllowFindings(const std::optional<nat::VxlanDropCounter>& counter,
+                                        const nat::VxlanAllowPlan& plan, const std::string& table) {
+  Finding f;
+  f.check = "vxlan_allow";
+  f.subject = fmt::format("table ip {} chain {}", table, nat::kVxlanChain);
+  const std::string rule =
+      fmt::format("udp dport {} ip saddr != @vxlan_peers counter drop", plan.port);
+  if (!counter) {
+    f.severity = Severity::kError;
+    f.title =
+        fmt::format("the VXLAN allow-list is missing: UDP {} is accepted from anyone", plan.port);
+    f.explanation =
+        "Any host that can reach this node's underlay address can send VXLAN with the cluster's "
+        "VNI, and the pods receive its inner packets with whatever source it forged. The agent "
+        "writes the rule on its next pass; if it stays missing the agent is not running.";
+    f.evidence.push_back({"expected rule", rule});
+    f.fixCommand = "systemctl restart ovl-agent";
+    return {std::move(f)};
+  }
+  f.severity = Severity::kInfo;
+  f.title = fmt::format("{} VXLAN packets from non-cluster sources dropped", counter->packets);
+  f.explanation = fmt::format(
+      "Only the underlay addresses of the cluster's {} node(s) may send to UDP port {}; the rest "
+      "is dropped and counted here. A host on the same link that forges a node's address is "
+      "not stopped by this (an encrypted underlay, IPsec or WireGuard, would be).",
+      plan.sources.size(), plan.port);
+  f.evidence.push_back({"rule", rule});
+  f.evidence.push_back(
+      {"dropped", fmt::format("{} packets, {} bytes", counter->packets, counter->bytes)});
+  return {std::move(f)};
 }
 
 }  // namespace ovl::diag

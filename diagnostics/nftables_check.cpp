@@ -10,6 +10,7 @@
 #include "diagnostics/nft_inspect.h"
 #include "rules/nat_planner.h"
 #include "rules/nft_socket.h"
+#include "rules/vxlan_allow.h"
 
 namespace ovl::diag {
 
@@ -63,7 +64,20 @@ void checkOwnTable(const CheckContext& c, const Cluster& cl, nft::NftSocket& soc
   }
   const auto natPlan = nat::planNat(
       cl.services, nat::planInputs(cl.network, c.m.plan->nodeName, c.m.plan->podSubnet));
-  for (auto& f : compareOwnTable(desiredOwnTable(natPlan), *own, c.cfg.nftTable)) {
+  const nat::VxlanAllowPlan allow = nat::planVxlanAllow(cl);
+  for (auto& f : compareOwnTable(desiredOwnTable(natPlan, allow), *own, c.cfg.nftTable)) {
+    r.findings.push_back(std::move(f));
+  }
+  if (!own->exists) {
+    return;  // reported above
+  }
+  r.checksRun.push_back("vxlan_allow");
+  auto counter = nat::readVxlanDropCounter(sock, c.cfg.nftTable);
+  if (!counter) {
+    r.notChecked.push_back("vxlan_allow: " + counter.error().message);
+    return;
+  }
+  for (auto& f : vxlanAllowFindings(*counter, allow, c.cfg.nftTable)) {
     r.findings.push_back(std::move(f));
   }
 }

@@ -3,7 +3,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 
 namespace ovl::nft {
 namespace {
@@ -46,6 +48,31 @@ void DesiredIndex::add(const NatPlan& fragment) {
 
 void DesiredIndex::remove(const NatPlan& fragment) {
   apply(fragment, -1);
+}
+
+void DesiredIndex::setVxlanAllow(const nat::VxlanAllowPlan& allow) {
+  static const std::vector<nat::VxlanSource> kNone;
+  const auto& before = vxlan_ ? vxlan_->sources : kNone;
+  const size_t set = setIndex(SetId::kVxlanPeers);
+  // Both lists are sorted: a merge puts only what differs (a changed comment is a remove and
+  // an add of the same key, which the table writes as one replacement).
+  std::vector<nat::VxlanSource> gone;
+  std::vector<nat::VxlanSource> come;
+  std::set_difference(before.begin(), before.end(), allow.sources.begin(), allow.sources.end(),
+                      std::back_inserter(gone));
+  std::set_difference(allow.sources.begin(), allow.sources.end(), before.begin(), before.end(),
+                      std::back_inserter(come));
+  for (const auto& s : gone) {
+    put(set, ElemKey{{s.ip.value, 0, 0, 0}}, {}, s.comment, -1);
+  }
+  for (const auto& s : come) {
+    put(set, ElemKey{{s.ip.value, 0, 0, 0}}, {}, s.comment, +1);
+  }
+  if (!vxlan_ || vxlan_->port != allow.port) {
+    chainsCache_.reset();
+  }
+  vxlan_ = allow;
+  boundDirty();
 }
 
 size_t DesiredIndex::elementCount() const {
@@ -211,6 +238,9 @@ ChainsInUse DesiredIndex::chainsInUse() const {
 const std::vector<ChainSpec>& DesiredIndex::chains() const {
   if (!chainsCache_) {
     chainsCache_ = chainSpecs(chainsInUse(), masquerade_, podCidr_);
+    if (vxlan_) {
+      chainsCache_->push_back(nat::vxlanChainSpec(vxlan_->port));  // a base chain: last
+    }
   }
   return *chainsCache_;
 }

@@ -18,6 +18,7 @@
 #include "rules/nft_chains.h"
 #include "rules/nft_elements.h"
 #include "rules/nft_sets.h"
+#include "rules/vxlan_allow.h"
 
 namespace ovl::nft {
 
@@ -52,6 +53,10 @@ class DesiredIndex {
 
   void add(const nat::NatPlan& fragment);
   void remove(const nat::NatPlan& fragment);
+  // The VXLAN allow-list (rules/vxlan_allow.h): its sources become elements of `vxlan_peers`,
+  // changed one by one (a source that stays is not touched), and its port the rule of chain
+  // `vxlan_input`. Never set: no such chain (tests, benchmarks of the service maps).
+  void setVxlanAllow(const nat::VxlanAllowPlan& allow);
 
   // Chains in dependency order (jump targets before their users), base chains last.
   // Built again only when the set of targets in use changes.
@@ -97,6 +102,7 @@ class DesiredIndex {
   std::map<uint32_t, uint32_t> affTimeouts_;  // affinity timeouts in use
   std::set<std::string, std::less<>> names_;  // interned chain names (stable views)
   mutable std::optional<std::vector<ChainSpec>> chainsCache_;
+  std::optional<nat::VxlanAllowPlan> vxlan_;
 };
 
 }  // namespace ovl::nft

@@ -3,6 +3,8 @@
 // nftables implementation; unit tests of the loop use a fake (tests/fakes/).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,8 @@ class NatDataplane {
   virtual Status sync(nft::DesiredIndex& want) = 0;
   // Deletes kernel-filled affinity entries that point at an endpoint `want` no longer has.
   virtual Result<size_t> clearStaleAffinity(const nft::DesiredIndex& want) = 0;
+  // The VXLAN allow-list's drop counter (packets); nullopt while its rule is not in the kernel.
+  virtual Result<std::optional<uint64_t>> vxlanDropped() = 0;
   virtual const SyncStats& lastSync() const = 0;
   virtual const std::string& tableName() const = 0;
 };

@@ -98,6 +98,17 @@ void NatState::setInputs(const PlanInputs& in) {
   for (const auto& [id, s] : services_) {
     index_.add(planNat({s}, in_));
   }
+  if (vxlan_) {
+    index_.setVxlanAllow(*vxlan_);
+  }
+}
+
+void NatState::setVxlanAllow(const VxlanAllowPlan& allow) {
+  if (vxlan_ == allow) {
+    return;
+  }
+  index_.setVxlanAllow(allow);
+  vxlan_ = allow;
 }
 
 NatPlan NatState::plan() const {

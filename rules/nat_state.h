@@ -4,6 +4,7 @@
 // costs the same with 100 services or 10,000.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "model/service.h"
 #include "rules/nat_planner.h"
 #include "rules/nft_layout.h"
+#include "rules/vxlan_allow.h"
 
 namespace ovl::nat {
 
@@ -27,10 +29,14 @@ class NatState {
   bool remove(const std::string& id);
   // This node and the cluster's network settings; a change re-plans every service.
   void setInputs(const PlanInputs& in);
+  // The VXLAN allow-list (rules/vxlan_allow.h), kept in the same table: only the sources that
+  // changed are written.
+  void setVxlanAllow(const VxlanAllowPlan& allow);
 
   const PlanInputs& inputs() const { return in_; }
   size_t size() const { return services_.size(); }
   nft::DesiredIndex& desired() { return index_; }
+  const nft::DesiredIndex& desired() const { return index_; }
   // The whole plan (tests, `ovlctl trace`): what planNat gives for the services held.
   NatPlan plan() const;
 
@@ -38,6 +44,7 @@ class NatState {
   PlanInputs in_;
   std::unordered_map<std::string, svc::Service> services_;
   nft::DesiredIndex index_;
+  std::optional<VxlanAllowPlan> vxlan_;  // carried into a new index by setInputs
 };
 
 }  // namespace ovl::nat

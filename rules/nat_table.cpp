@@ -13,6 +13,7 @@
 #include "rules/nat_table_steps.h"
 #include "rules/nft_batch.h"
 #include "rules/nft_wire.h"
+#include "rules/vxlan_allow.h"
 
 namespace ovl::nat {
 
@@ -134,6 +135,14 @@ Result<bool> NatTable::syncOnce(nft::DesiredIndex& want) {
   batch.release();  // before the view grows: the batch of a full sync is megabytes
   acknowledge(want, chains, diff, *gen);
   return true;
+}
+
+Result<std::optional<uint64_t>> NatTable::vxlanDropped() {
+  auto c = readVxlanDropCounter(sock_, table_);
+  if (!c) {
+    return c.error();
+  }
+  return *c ? std::optional<uint64_t>((*c)->packets) : std::nullopt;
 }
 
 Status NatTable::remove() {

@@ -61,6 +61,8 @@ class NatTable final : public NatDataplane {
   // back; the agent also on every full pass, for an entry the packet path re-created while it
   // was being deleted. Returns how many were deleted.
   Result<size_t> clearStaleAffinity(const nft::DesiredIndex& want) override;
+  // The drop counter of chain vxlan_input (rules/vxlan_allow.h), read from the kernel.
+  Result<std::optional<uint64_t>> vxlanDropped() override;
   // Deletes the table (for --cleanup). Not an error when it does not exist.
   Status remove();
   // Forgets the cached view: the next sync reads the kernel's table back.

@@ -140,6 +140,16 @@ void lookup(nftnl_rule* r, const char* set, uint32_t sreg, std::optional<uint32_
   }
   add(r, e);
 }
+void lookupNot(nftnl_rule* r, const char* set, uint32_t sreg) {
+  nftnl_expr* e = nftnl_expr_alloc("lookup");
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  add(r, e);
+}
+void counter(nftnl_rule* r) {
+  add(r, nftnl_expr_alloc("counter"));
+}
 void numgenRandom(nftnl_rule* r, uint32_t modulus, uint32_t dreg) {
   nftnl_expr* e = nftnl_expr_alloc("numgen");
   nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, dreg);

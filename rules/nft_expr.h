@@ -51,6 +51,10 @@ void l4protoIs(nftnl_rule* r, uint8_t proto);
 void dynsetUpdate(nftnl_rule* r, const char* set, uint32_t keyReg, uint32_t dataReg,
                   uint64_t timeoutMs);
 void lookup(nftnl_rule* r, const char* set, uint32_t sreg, std::optional<uint32_t> dreg);
+// The register is not in the set (`!= @set`).
+void lookupNot(nftnl_rule* r, const char* set, uint32_t sreg);
+// An anonymous counter on the rule (packets and bytes that reached it).
+void counter(nftnl_rule* r);
 void numgenRandom(nftnl_rule* r, uint32_t modulus, uint32_t dreg);
 void dnat(nftnl_rule* r, uint32_t addrReg, uint32_t portReg);
 void masquerade(nftnl_rule* r);

@@ -6,6 +6,7 @@
 //   nft_chains.h      chains and their rules (nft_expr.cpp builds the expressions)
 //   desired_index.h   DesiredIndex: the desired table, updated incrementally
 //   stale_elements.h  what deleted elements leave behind (UDP conntrack, affinity entries)
+//   vxlan_allow.h     the VXLAN allow-list: set vxlan_peers and chain vxlan_input
 //
 // Register layout (each concatenation component takes whole 32-bit registers, as the kernel's
 // concat lookups expect; see nft_elements.cpp for the bytes):

@@ -68,6 +68,7 @@ const std::array<SetLayout, kSetCount> kLayouts = {{
      true,
      NFT_SET_MAP,
      0},
+    {SetId::kVxlanPeers, "vxlan_peers", {C::kAddr}, {}, false, 0, 0},
     // Filled by the kernel (dynset update); bounded: a full map only stops recording new clients.
     {SetId::kAffinity,
      "affinity",

@@ -27,10 +27,11 @@ enum class SetId : uint8_t {
   kHairpin,
   kAffinityServices,
   kAffinityNodePorts,
-  kAffinity,  // dynamic: filled by the kernel, never synced (keep it after the synced ones)
+  kVxlanPeers,  // the VXLAN allow-list: underlay addresses of the cluster's nodes (vxlan_allow.h)
+  kAffinity,    // dynamic: filled by the kernel, never synced (keep it after the synced ones)
 };
-inline constexpr size_t kSetCount = 9;
-inline constexpr size_t kSyncedSetCount = 8;
+inline constexpr size_t kSetCount = 10;
+inline constexpr size_t kSyncedSetCount = 9;
 
 struct SetLayout {
   SetId id;

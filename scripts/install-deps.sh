@@ -35,6 +35,8 @@ packages=(
   # the agent's /metrics (prometheus-cpp's core: registry and text format), and a real
   # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh, which queries it with curl
   prometheus-cpp-dev prometheus curl
+  # crafted VXLAN from a stranger on the underlay (tests/e2e/vxlan_allow_e2e.sh)
+  python3-scapy
 )
 
 missing=()

@@ -171,10 +171,17 @@ for i in 1 2; do
     fail "node$i still routes to node3's subnet $((TTL + 2)) s after node3 died"
 done
 echo "node3's route gone on nodes 1 and 2 after $(($(_ovl_now_ms) - start)) ms (lease TTL $TTL s)"
+# The VXLAN allow-list follows etcd's node list: node3's address leaves with its record.
+vxlan_allowed() { node_exec "$1" nft list set ip ovl vxlan_peers | grep -q "$(node_ip "$2") comment"; }
+vxlan_refused() { ! vxlan_allowed "$@"; }
+for i in 1 2; do
+  wait_until 1 vxlan_refused "$i" 3 >/dev/null || fail "node$i still accepts VXLAN from node3's address"
+done
 [[ -z $(etcd_ctl get /ovl/nodes/node3) ]] || fail "node3's record outlived its lease"
 agent_start 3 "$E2E_DIR" "$AGENT"
 agent_wait_ready 3 20
 for i in 1 2; do wait_until 5 has_route "$i" 10.244.3.0/24 >/dev/null || fail "node$i: no route to node3 after it re-registered"; done
+for i in 1 2; do wait_until 1 vxlan_allowed "$i" 3 >/dev/null || fail "node$i: VXLAN from node3 not allowed after it re-registered"; done
 [[ $(etcd_ctl get /ovl/subnets/10.244.3.0-24 --print-value-only) == node3 ]] || fail "node3 did not reclaim its subnet"
 
 step "5. node1 cut off from etcd; changes and a compaction meanwhile; it converges exactly"

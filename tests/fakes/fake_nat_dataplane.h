@@ -24,6 +24,7 @@ class FakeNatDataplane final : public nat::NatDataplane {
   std::optional<Error> failSync;      // the next syncs fail with it while set
   nat::SyncStats nextStats;           // what the next successful sync reports
   int affinityClears = 0;
+  Result<std::optional<uint64_t>> vxlanCounter = std::optional<uint64_t>{};  // vxlanDropped()
 
   Status sync(nft::DesiredIndex& want) override {
     Sync s{want.elementCount(), 0, want.allDirty()};
@@ -49,6 +50,7 @@ class FakeNatDataplane final : public nat::NatDataplane {
     ++affinityClears;
     return size_t{0};
   }
+  Result<std::optional<uint64_t>> vxlanDropped() override { return vxlanCounter; }
   const nat::SyncStats& lastSync() const override { return last_; }
   const std::string& tableName() const override { return table_; }
 

@@ -79,8 +79,11 @@ class DiagnosticsTest : public ovl::test::NetnsTest {
     ASSERT_TRUE(r.ok()) << r.errors.front().message;
     auto table = nat::NatTable::create();
     ASSERT_TRUE(table) << table.error().message;
-    ASSERT_TRUE(table->sync(nat::planNat(
-        cluster_.services, nat::planInputs(cluster_.network, "node1", plan_.podSubnet))));
+    // As the agent programs it: the services and the VXLAN allow-list of the cluster's nodes.
+    nft::DesiredIndex want = nft::DesiredIndex::of(nat::planNat(
+        cluster_.services, nat::planInputs(cluster_.network, "node1", plan_.podSubnet)));
+    want.setVxlanAllow(nat::planVxlanAllow(cluster_));
+    ASSERT_TRUE(table->sync(want));
   }
 
   NodeModel model() const { return NodeModel::of(agent_, plan_, cluster_); }

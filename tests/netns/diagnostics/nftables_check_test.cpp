@@ -89,5 +89,31 @@ TEST_F(DiagnosticsTest, OwnTableMissingOrOutOfStepIsReported) {
   EXPECT_EQ(f->title, "ovl's nftables table is missing");
 }
 
+TEST_F(DiagnosticsTest, VxlanAllowListDropsAndAbsenceAreReported) {
+  // A datagram to the VXLAN port from an address of this node that is not a node's underlay
+  // address: the rule drops and counts it.
+  sh("ip -n " + ns() + " addr add 192.168.60.7/32 dev lo");
+  sh("ip netns exec " + ns() +
+     " python3 -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+     "s.bind(('192.168.60.7', 0)); [s.sendto(b'x', ('192.168.50.1', 4789)) for _ in range(2)]\"");
+  Report r = diagnose();
+  const Finding* f = find(r, "vxlan_allow", "table ip ovl chain vxlan_input");
+  ASSERT_NE(f, nullptr) << dump(r);
+  EXPECT_EQ(f->severity, Severity::kInfo);
+  EXPECT_EQ(f->title, "2 VXLAN packets from non-cluster sources dropped");
+  EXPECT_EQ(r.exitCode(), 0) << dump(r);
+
+  nft("delete chain ip ovl vxlan_input");
+  r = diagnose();
+  f = find(r, "vxlan_allow", "table ip ovl chain vxlan_input");
+  ASSERT_NE(f, nullptr) << dump(r);
+  EXPECT_EQ(f->severity, Severity::kError);
+  EXPECT_EQ(r.exitCode(), 1);
+
+  nft("delete element ip ovl vxlan_peers '{ 192.168.50.2 }'");
+  r = diagnose();
+  ASSERT_NE(find(r, "nft_table", "table ip ovl set vxlan_peers"), nullptr) << dump(r);
+}
+
 }  // namespace
 }  // namespace ovl::diag

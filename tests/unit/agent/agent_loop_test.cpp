@@ -578,6 +578,62 @@ TEST_F(AgentLoopTest, DatastoreHealthAndItsCountersReachTheMetrics) {
   EXPECT_EQ(metric("ovl_etcd_lease_losses_total"), 1);
 }
 
+// The VXLAN allow-list follows the overlay's nodes (only the changed ones are written), and
+// its drop counter reaches the metrics once a second.
+TEST_F(AgentLoopTest, VxlanAllowListFollowsTheNodesAndItsCounterTheMetrics) {
+  const size_t peers = static_cast<size_t>(nft::SetId::kVxlanPeers);
+  nat.vxlanCounter = std::optional<uint64_t>{};  // no rule yet: nothing recorded
+  start(snapshot(2));
+  auto sources = [&] {
+    std::vector<std::string> out;
+    for (const auto& [key, elem] : loop->natState().desired().elems(peers)) {
+      out.push_back(Ipv4{key.w[0]}.toString() + " " + elem.comment);
+    }
+    return out;
+  };
+  EXPECT_EQ(sources(), (std::vector<std::string>{"192.168.50.1 node1", "192.168.50.2 node2"}));
+  EXPECT_EQ(metric("ovl_vxlan_dropped_packets_total"), 0);
+
+  store.changes.push_back(snapshot(3));
+  loop->datastoreReadable();
+  EXPECT_EQ(loop->due(), now);  // written by the pass that follows at once
+  loop->runDue();
+  EXPECT_EQ(nat.syncs.back().dirtyKeys, 1u) << "only node3's element";
+  EXPECT_EQ(sources().size(), 3u);
+  EXPECT_TRUE(nat.programs("node3"));
+
+  store.changes.push_back(snapshot(1));
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_EQ(sources(), (std::vector<std::string>{"192.168.50.1 node1"}));
+  EXPECT_FALSE(nat.programs("node2"));
+
+  // A snapshot whose entry for this node is refused keeps the last good overlay and its
+  // sources: node2, added in it, is not allowed until this node's entry is valid again.
+  ClusterLoad noSelf = snapshot(2);
+  noSelf.cluster.nodes.erase(noSelf.cluster.nodes.begin());
+  store.changes.push_back(noSelf);
+  loop->datastoreReadable();
+  loop->runDue();
+  EXPECT_EQ(sources(), (std::vector<std::string>{"192.168.50.1 node1"}));
+
+  nat.vxlanCounter = std::optional<uint64_t>{7};
+  now += 1s;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_vxlan_dropped_packets_total"), 7);
+  nat.vxlanCounter = std::optional<uint64_t>{9};
+  now += 200ms;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_vxlan_dropped_packets_total"), 7) << "read at most once a second";
+  now += 1s;
+  loop->runDue();
+  EXPECT_EQ(metric("ovl_vxlan_dropped_packets_total"), 9);
+  nat.vxlanCounter = Error::msg("netlink gone");
+  now += 1s;
+  loop->runDue();  // a warning, the metric keeps its value
+  EXPECT_EQ(metric("ovl_vxlan_dropped_packets_total"), 9);
+}
+
 TEST_F(AgentLoopTest, RefusedOverlayWritesAreCountedAsKernelErrors) {
   start(snapshot(3));
   kernel.failOp = [](const nl::Netlink::Op&) -> std::optional<Error> {

@@ -66,6 +66,7 @@ TEST(AgentMetricsTest, EveryFamilyExistsFromTheStartWithHelpAndType) {
       {"ovl_etcd_lease_losses_total", "counter"},
       {"ovl_cni_registrations_total", "counter"},
       {"ovl_cni_registrations", "gauge"},
+      {"ovl_vxlan_dropped_packets_total", "counter"},
   };
   for (const auto& [name, type] : want) {
     EXPECT_EQ(p.types[name], type) << name;
@@ -138,6 +139,20 @@ TEST(AgentMetricsTest, DatastoreCountersFollowTheDatastoresTotals) {
   auto p = scrape(m);
   EXPECT_EQ(p.value("ovl_etcd_watch_restarts_total"), 5);
   EXPECT_EQ(p.value("ovl_etcd_lease_losses_total"), 1);
+}
+
+TEST(AgentMetricsTest, VxlanDropsFollowTheKernelCounterAndNeverGoDown) {
+  AgentMetrics m("test", "file");
+  EXPECT_EQ(scrape(m).value("ovl_vxlan_dropped_packets_total"), 0);
+  m.vxlanDropped(5);  // drops before the agent started count too
+  EXPECT_EQ(scrape(m).value("ovl_vxlan_dropped_packets_total"), 5);
+  m.vxlanDropped(5);
+  m.vxlanDropped(8);
+  EXPECT_EQ(scrape(m).value("ovl_vxlan_dropped_packets_total"), 8);
+  m.vxlanDropped(2);  // the rule was re-created: its counter started again
+  EXPECT_EQ(scrape(m).value("ovl_vxlan_dropped_packets_total"), 10);
+  m.vxlanDropped(3);
+  EXPECT_EQ(scrape(m).value("ovl_vxlan_dropped_packets_total"), 11);
 }
 
 }  // namespace

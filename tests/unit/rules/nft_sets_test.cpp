@@ -15,9 +15,9 @@ constexpr uint32_t kAddrPort = (7u << 6) | 13u;                     // 461
 
 TEST(NftSets, EveryLayoutInIdOrder) {
   const auto& all = setLayouts();
-  const char* names[] = {"services",          "nodeports",          "reject_services",
-                         "reject_nodeports",  "endpoints",          "hairpin",
-                         "affinity_services", "affinity_nodeports", "affinity"};
+  const char* names[] = {"services",    "nodeports", "reject_services",   "reject_nodeports",
+                         "endpoints",   "hairpin",   "affinity_services", "affinity_nodeports",
+                         "vxlan_peers", "affinity"};
   ASSERT_EQ(all.size(), std::size(names));
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_STREQ(all[i].name, names[i]);
@@ -25,6 +25,16 @@ TEST(NftSets, EveryLayoutInIdOrder) {
     EXPECT_EQ(&setLayout(all[i].id), &all[i]);
   }
   EXPECT_EQ(kSyncedSetCount, kSetCount - 1) << "affinity, filled by the kernel, comes last";
+}
+
+TEST(NftSets, VxlanPeersIsAPlainSetOfAddresses) {
+  const SetLayout& l = setLayout(SetId::kVxlanPeers);
+  EXPECT_EQ(l.keyType(), 7u);  // ipv4_addr
+  EXPECT_EQ(l.keyLen(), 4u);
+  EXPECT_FALSE(l.verdict);
+  EXPECT_TRUE(l.data.empty());
+  EXPECT_EQ(l.flags, 0u);
+  EXPECT_EQ(l.size, 0u);
 }
 
 TEST(NftSets, VerdictMapsOfServiceKeys) {
