@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <charconv>
 #include <list>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -110,6 +111,9 @@ struct HttpServer::Impl {
   std::list<Conn> writing;
   std::unordered_map<uint64_t, std::list<Conn>::iterator> byId;
   uint64_t nextId = kFirstConnId;
+  // Set when accepting is impossible for now (no descriptor even for the reserve, no kernel
+  // memory): the listener leaves the epoll set until then instead of waking it in a busy loop.
+  std::optional<Clock::time_point> acceptPausedUntil;
 
   static constexpr uint64_t kListenId = 0;
   static constexpr uint64_t kStopId = 1;
@@ -118,6 +122,9 @@ struct HttpServer::Impl {
   size_t open() const { return reading.size() + writing.size(); }
   void run();
   void acceptAll();
+  void pauseAccepting();
+  void resumeAccepting();
+  int nextTimeout() const;
   bool acceptOne();
   void evictOldest();
   void expire();
@@ -183,12 +190,19 @@ bool HttpServer::Impl::acceptOne() {
         reserve.reset();
         UniqueFd dropped(::accept4(listen.get(), nullptr, nullptr, SOCK_CLOEXEC));
         reserve.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        return dropped.valid();
+        if (dropped.valid()) {
+          return true;
+        }
       }
+      pauseAccepting();
+      return false;
+    }
+    if (errno == ENOBUFS || errno == ENOMEM) {
+      pauseAccepting();
       return false;
     }
     // EAGAIN: nothing pending. ECONNABORTED and the like: that one is gone, try the next.
-    return errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != ENOMEM;
+    return errno != EAGAIN && errno != EWOULDBLOCK;
   }
   if (open() >= limits.maxConnections) {
     evictOldest();
@@ -203,6 +217,36 @@ bool HttpServer::Impl::acceptOne() {
   // connections can push it out.
   onEvent(it, EPOLLIN);
   return true;
+}
+
+void HttpServer::Impl::pauseAccepting() {
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, listen.get(), nullptr);
+  acceptPausedUntil = Clock::now() + std::chrono::milliseconds(100);
+}
+
+void HttpServer::Impl::resumeAccepting() {
+  if (!acceptPausedUntil || *acceptPausedUntil > Clock::now()) {
+    return;
+  }
+  acceptPausedUntil.reset();
+  if (!reserve.valid()) {
+    reserve.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenId;
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listen.get(), &ev);
+}
+
+// Until the first deadline (of a connection, or of a pause in accepting); -1: none.
+int HttpServer::Impl::nextTimeout() const {
+  std::optional<Clock::time_point> first = acceptPausedUntil;
+  for (const auto* list : {&reading, &writing}) {
+    if (!list->empty() && (!first || list->front().deadline < *first)) {
+      first = list->front().deadline;
+    }
+  }
+  return first ? msUntil(*first) : -1;
 }
 
 void HttpServer::Impl::acceptAll() {
@@ -333,15 +377,7 @@ void HttpServer::Impl::onEvent(std::list<Conn>::iterator it, uint32_t events) {
 void HttpServer::Impl::run() {
   std::array<epoll_event, 256> events;
   while (true) {
-    int timeout = -1;
-    if (!reading.empty()) {
-      timeout = msUntil(reading.front().deadline);
-    }
-    if (!writing.empty()) {
-      const int t = msUntil(writing.front().deadline);
-      timeout = timeout < 0 ? t : std::min(timeout, t);
-    }
-    const int n = ::epoll_wait(epoll.get(), events.data(), events.size(), timeout);
+    const int n = ::epoll_wait(epoll.get(), events.data(), events.size(), nextTimeout());
     for (int i = 0; i < n; ++i) {
       const uint64_t id = events[i].data.u64;
       if (id == kStopId) {
@@ -357,6 +393,7 @@ void HttpServer::Impl::run() {
       }
     }
     expire();
+    resumeAccepting();
   }
 }
 
