@@ -208,7 +208,7 @@ struct KernelHandles {
 
 // Logs why the agent stops and returns its exit code.
 int stop(int exitCode, const Error& e) {
-  spdlog::error("{}", e.message);
+  spdlog::error("{}", explainError(e));
   return exitCode;
 }
 

@@ -1,8 +1,9 @@
 // agent/: ovl-agent, the node daemon, and nothing else: main, start-up (this header), the run
-// loop (agent_loop.h), the health endpoint, the Prometheus metrics (metrics.h; counting_kernel.h
-// counts the overlay kernel's refusals), the diagnostics watch, ovl-cni's registrations on this
-// node and systemd's notifications (systemd_notifier.h). It may include every library of ovl
-// (common, model, netlink, overlay, rules, etcd, datastore, diagnostics); none includes it.
+// loop (agent_loop.h), the health endpoint (health.h, served by http_server.h), the Prometheus
+// metrics (metrics.h; counting_kernel.h counts the overlay kernel's refusals), the diagnostics
+// watch, ovl-cni's registrations on this node and systemd's notifications (systemd_notifier.h). It
+// may include every library of ovl (common, model, netlink, overlay, rules, etcd, datastore,
+// diagnostics); none includes it.
 //
 // runAgent() reads agent.yaml, takes the node's lock, opens the kernel handles and the datastore,
 // and runs the loop until a stop signal.

@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/logging.h"
+
 namespace ovl {
 
 namespace {
@@ -581,9 +583,9 @@ void AgentLoop::converged(const ReconcileReport& r, double ms) {
 // Retried with a backoff from kRetryMin to kRetryMax, re-reading the kernel.
 void AgentLoop::failed(const ReconcileReport& r, double ms) {
   for (const auto& e : r.errors) {
-    spdlog::error("{}", e.message);
+    spdlog::error("{}", explainError(e));
   }
-  health_.setPass(passSummary(r.errors.front().message, ms));
+  health_.setPass(passSummary(explainError(r.errors.front()), ms));
   setStatus(fmt::format("not converged, retrying in {} ms: {}", retry_.count(),
                         r.errors.front().message));
   store_.reportReady(false);

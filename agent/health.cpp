@@ -2,12 +2,12 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/http_server.h"
 #include "agent/metrics.h"
 
 namespace ovl {
@@ -85,49 +85,28 @@ std::string HealthState::json() const {
 Result<std::unique_ptr<HealthServer>> HealthServer::start(const std::string& address,
                                                           const HealthState& state,
                                                           const AgentMetrics* metrics) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return Error::msg(fmt::format("healthAddress '{}': expected IP:port", address));
-  }
-  std::string host = address.substr(0, colon);
-  int port = std::atoi(address.c_str() + colon + 1);
-  std::unique_ptr<HealthServer> hs(new HealthServer());
-  hs->server_ = std::make_unique<httplib::Server>();
   const HealthState* st = &state;
-  hs->server_->Get("/healthz", [st](const httplib::Request&, httplib::Response& res) {
-    res.status = st->alive() ? 200 : 503;
-    res.set_content(st->json(), "application/json");
-  });
-  hs->server_->Get("/readyz", [st](const httplib::Request&, httplib::Response& res) {
-    res.status = st->alive() && st->ready() ? 200 : 503;
-    res.set_content(st->json(), "application/json");
-  });
+  std::map<std::string, HttpHandler> routes;
+  routes["/healthz"] = [st] {
+    return HttpResponse{st->alive() ? 200 : 503, "application/json", st->json()};
+  };
+  routes["/readyz"] = [st] {
+    return HttpResponse{st->alive() && st->ready() ? 200 : 503, "application/json", st->json()};
+  };
   if (metrics != nullptr) {
-    hs->server_->Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics->text(), "text/plain; version=0.0.4; charset=utf-8");
-    });
+    routes["/metrics"] = [metrics] {
+      return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics->text()};
+    };
   }
-  // cpp-httplib's default adds SO_REUSEPORT, which would let a second agent share the port
-  // and answer for the first. Only SO_REUSEADDR (restart while old connections linger).
-  hs->server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  if (!hs->server_->bind_to_port(host, port)) {
-    return Error::sys(errno != 0 ? errno : EADDRINUSE,
-                      fmt::format("healthAddress {}: cannot listen", address));
+  auto server = HttpServer::start(address, std::move(routes));
+  if (!server) {
+    return server.error();
   }
-  hs->thread_ = std::thread([srv = hs->server_.get()] { srv->listen_after_bind(); });
+  std::unique_ptr<HealthServer> hs(new HealthServer());
+  hs->server_ = std::move(*server);
   return hs;
 }
 
-HealthServer::~HealthServer() {
-  if (server_) {
-    server_->stop();
-  }
-  if (thread_.joinable()) {
-    thread_.join();
-  }
-}
+HealthServer::~HealthServer() = default;
 
 }  // namespace ovl

@@ -9,16 +9,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace ovl {
 
@@ -71,6 +66,10 @@ class HealthState {
   nlohmann::json findings_ = nlohmann::json::array();
 };
 
+class HttpServer;
+
+// On agent/http_server.h: bounded connections and deadlines, so a flood of slow or idle
+// clients cannot starve a liveness probe.
 class HealthServer {
  public:
   // address: "IP:port". Fails at once when it cannot listen. Without metrics, no /metrics.
@@ -83,8 +82,7 @@ class HealthServer {
 
  private:
   HealthServer() = default;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace ovl

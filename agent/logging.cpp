@@ -1,10 +1,12 @@
 #include "agent/logging.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -106,6 +108,36 @@ void setupLogging(const std::string& format) {
 
 void setLogLevel(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+std::string explainError(const Error& e) {
+  if (e.code != EPERM && e.code != EACCES) {
+    return e.message;
+  }
+  if (e.message.find("needs CAP_") != std::string::npos) {
+    return e.message;  // already says which
+  }
+  // A path in the message: a file or directory (the state directory, the cluster file, etcd's
+  // certificates), unless it is a sysctl under /proc/sys.
+  const bool file =
+      e.message.find('/') != std::string::npos && e.message.find("/proc/sys/") == std::string::npos;
+  if (file && e.code == EACCES) {
+    std::string what = e.message;
+    const std::string strerr = std::string(": ") + std::strerror(EACCES);
+    if (what.ends_with(strerr)) {
+      what.resize(what.size() - strerr.size());
+    }
+    const uid_t uid = ::geteuid();
+    const passwd* pw = ::getpwuid(uid);
+    return fmt::format(
+        "{}: permission denied: ovl-agent runs as {} (uid {}), which may not use this path; "
+        "give it to that user (systemd: User= with StateDirectory=/RuntimeDirectory=) or run "
+        "the agent as root",
+        what, pw != nullptr ? pw->pw_name : "?", uid);
+  }
+  return e.message +
+         ": permission denied: ovl-agent needs CAP_NET_ADMIN (run it as root, or as its own "
+         "user with AmbientCapabilities=CAP_NET_ADMIN: examples/systemd/ovl-agent.service)";
 }
 
 }  // namespace ovl

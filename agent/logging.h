@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
+
 namespace ovl {
 
 inline const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
@@ -17,6 +19,12 @@ inline const std::vector<std::string> kLogFormats = {"text", "json"};
 // level: one of kLogLevels; format: one of kLogFormats (checked by the caller).
 void setupLogging(const std::string& format);
 void setLogLevel(const std::string& level);
+
+// e's message, and when it failed for want of a privilege (EPERM, EACCES), which one: the
+// kernel's netlink and nftables refusals need CAP_NET_ADMIN; a file or directory the agent's
+// user may not use needs its owner changed (the agent runs as a non-root user with only
+// CAP_NET_ADMIN: examples/systemd/).
+std::string explainError(const Error& e);
 
 // Whether stdout is connected to the journal (systemd's JOURNAL_STREAM names its device:inode).
 bool stdoutIsJournal();

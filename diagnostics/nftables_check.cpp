@@ -16,6 +16,17 @@ namespace ovl::diag {
 
 namespace {
 
+// Why a check could not run; a refusal says which privilege it lacks (an operator's ovlctl
+// diagnose without root: nftables and iptables answer only to CAP_NET_ADMIN, even for reading).
+std::string whyNot(const Error& e) {
+  if (e.code == EPERM || e.code == EACCES) {
+    return e.message +
+           ": permission denied: reading nftables and iptables needs CAP_NET_ADMIN (run "
+           "ovlctl diagnose as root)";
+  }
+  return e.message;
+}
+
 // The VXLAN port and FORWARD analyses of one ruleset (nftables' or iptables-legacy's).
 void addDrops(const CheckContext& c, const NftRuleset& rs, Report& r) {
   const NetworkConfig& net = c.m.network;
@@ -32,7 +43,7 @@ void addDrops(const CheckContext& c, const NftRuleset& rs, Report& r) {
 void checkOtherTables(const CheckContext& c, nft::NftSocket& sock, Report& r) {
   auto rs = readRuleset(sock);
   if (!rs) {
-    r.notChecked.push_back("nftables: " + rs.error().message);
+    r.notChecked.push_back("nftables: " + whyNot(rs.error()));
   } else {
     r.checksRun.push_back("vxlan_port");
     r.checksRun.push_back("forward_drop");
@@ -49,7 +60,7 @@ void checkOtherTables(const CheckContext& c, nft::NftSocket& sock, Report& r) {
     if (legacy) {
       addDrops(c, *legacy, r);
     } else {
-      r.notChecked.push_back("iptables-legacy: " + legacy.error().message);
+      r.notChecked.push_back("iptables-legacy: " + whyNot(legacy.error()));
     }
   }
 }
@@ -59,7 +70,7 @@ void checkOwnTable(const CheckContext& c, const Cluster& cl, nft::NftSocket& soc
   r.checksRun.push_back("nft_table");
   auto own = readOwnTable(sock, c.cfg.nftTable);
   if (!own) {
-    r.notChecked.push_back("nft_table: " + own.error().message);
+    r.notChecked.push_back("nft_table: " + whyNot(own.error()));
     return;
   }
   const auto natPlan = nat::planNat(
@@ -87,7 +98,7 @@ void checkOwnTable(const CheckContext& c, const Cluster& cl, nft::NftSocket& soc
 void checkNftables(const CheckContext& c, Report& r) {
   auto sock = nft::NftSocket::create();
   if (!sock) {
-    r.notChecked.push_back("nftables: " + sock.error().message);
+    r.notChecked.push_back("nftables: " + whyNot(sock.error()));
     return;
   }
   checkOtherTables(c, *sock, r);

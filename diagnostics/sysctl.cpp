@@ -237,7 +237,13 @@ Status ProcFs::write(const std::string& relPath, const std::string& value) {
   const std::string path = resolve(root_, relPath);
   std::ofstream out(path);
   if (!out) {
-    return Error::sys(errno != 0 ? errno : EACCES, "open " + path + " for writing");
+    const int err = errno != 0 ? errno : EACCES;
+    if (err == EACCES || err == EPERM) {
+      // Net sysctls are writable by whoever holds CAP_NET_ADMIN in the namespace's user
+      // namespace, not only by root: say which capability is missing.
+      return Error{err, "open " + path + " for writing: permission denied: needs CAP_NET_ADMIN"};
+    }
+    return Error::sys(err, "open " + path + " for writing");
   }
   out << value << "\n";
   out.flush();
