@@ -35,6 +35,8 @@ packages=(
   # the agent's /metrics (prometheus-cpp's core: registry and text format), and a real
   # Prometheus server that scrapes it in tests/e2e/metrics_e2e.sh, which queries it with curl
   prometheus-cpp-dev prometheus curl
+  # the fuzz harnesses (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
