@@ -118,13 +118,13 @@ Result<std::optional<Route>> parseRoute(const nlmsghdr* h) {
   // libnl's rtnl_route_parse() trusts the length of RTA_VIA, here and in RTA_MULTIPATH's
   // nexthops: a short one makes it copy a negative size. ovl programs routes of neither kind, so
   // a multipath route is none of ovl's, and a short RTA_VIA is refused before libnl sees it.
-  if (nlmsg_valid_hdr(h, sizeof(rtmsg))) {
-    auto* m = const_cast<nlmsghdr*>(h);
-    if (nlmsg_find_attr(m, sizeof(rtmsg), RTA_MULTIPATH) != nullptr) {
+  // Found as libnl finds them: the last of repeated attributes.
+  nlattr* tb[RTA_MAX + 1] = {};
+  if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtmsg), tb, RTA_MAX, nullptr) == 0) {
+    if (tb[RTA_MULTIPATH] != nullptr) {
       return std::optional<Route>();
     }
-    if (nlattr* via = nlmsg_find_attr(m, sizeof(rtmsg), RTA_VIA);
-        via != nullptr && nla_len(via) < static_cast<int>(sizeof(rtvia))) {
+    if (tb[RTA_VIA] != nullptr && nla_len(tb[RTA_VIA]) < static_cast<int>(sizeof(rtvia))) {
       return Error::msg("parse route message: RTA_VIA shorter than its address family");
     }
   }

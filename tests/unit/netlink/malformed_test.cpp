@@ -52,6 +52,12 @@ TEST(NetlinkMalformed, RouteWithAShortViaIsRefusedBeforeLibnl) {
   MsgPtr m = kernelMessage(RTM_NEWROUTE, rtm);
   ASSERT_EQ(nla_put_u8(m.get(), RTA_VIA, AF_INET), 0);  // 1 byte: libnl copied -1 bytes
   EXPECT_FALSE(detail::parseRoute(nlmsg_hdr(m.get())));
+  // libnl uses the last of repeated attributes: a sound RTA_VIA before a short one is no cover.
+  MsgPtr twice = kernelMessage(RTM_NEWROUTE, rtm);
+  const uint8_t via[sizeof(rtvia) + 4] = {AF_INET, 0, 10, 0, 0, 1};
+  ASSERT_EQ(nla_put(twice.get(), RTA_VIA, sizeof via, via), 0);
+  ASSERT_EQ(nla_put_u8(twice.get(), RTA_VIA, AF_INET), 0);
+  EXPECT_FALSE(detail::parseRoute(nlmsg_hdr(twice.get())));
   MsgPtr multipath = kernelMessage(RTM_NEWROUTE, rtm);
   ASSERT_EQ(nla_put(multipath.get(), RTA_MULTIPATH, 0, nullptr), 0);
   auto r = detail::parseRoute(nlmsg_hdr(multipath.get()));
