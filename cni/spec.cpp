@@ -72,7 +72,9 @@ std::string CniError::toJson(const std::string& cniVersion) const {
   if (!details.empty()) {
     j["details"] = details;
   }
-  return j.dump();
+  // A message may quote the caller's bytes (a JSON parser's "last read"), which need not be
+  // UTF-8: replaced (U+FFFD), as dump() would otherwise throw and the error go unwritten.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string checkContainerId(const std::string& id) {

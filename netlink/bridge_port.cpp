@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include <array>
 #include <cerrno>
 #include <utility>
 
@@ -37,13 +38,35 @@ Result<MsgPtr> hairpinRequest(int index, bool on) {
   return msg;
 }
 
+// What libnl checks each attribute against (length, a string's terminating NUL), so that a short
+// one is refused instead of read past.
+const std::array<nla_policy, IFLA_MAX + 1>& linkPolicy() {
+  static const auto policy = [] {
+    std::array<nla_policy, IFLA_MAX + 1> p{};
+    p[IFLA_MASTER].type = NLA_U32;
+    p[IFLA_IFNAME].type = NLA_STRING;
+    p[IFLA_PROTINFO].type = NLA_NESTED;
+    return p;
+  }();
+  return policy;
+}
+const std::array<nla_policy, IFLA_BRPORT_MAX + 1>& portPolicy() {
+  static const auto policy = [] {
+    std::array<nla_policy, IFLA_BRPORT_MAX + 1> p{};
+    p[IFLA_BRPORT_MODE].type = NLA_U8;
+    return p;
+  }();
+  return policy;
+}
+
 Result<std::optional<BridgePort>> parseBridgePort(const nlmsghdr* h) {
   if (h->nlmsg_type != RTM_NEWLINK) {
     return std::optional<BridgePort>();
   }
   const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
   nlattr* tb[IFLA_MAX + 1] = {};
-  if (int err = nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr);
+  if (int err = nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX,
+                            linkPolicy().data());
       err < 0) {
     return nlError(err, "parse bridge port");
   }
@@ -58,7 +81,7 @@ Result<std::optional<BridgePort>> parseBridgePort(const nlmsghdr* h) {
   }
   if (tb[IFLA_PROTINFO] != nullptr) {
     nlattr* pt[IFLA_BRPORT_MAX + 1] = {};
-    if (nla_parse_nested(pt, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], nullptr) == 0 &&
+    if (nla_parse_nested(pt, IFLA_BRPORT_MAX, tb[IFLA_PROTINFO], portPolicy().data()) == 0 &&
         pt[IFLA_BRPORT_MODE] != nullptr) {
       p.hairpin = nla_get_u8(pt[IFLA_BRPORT_MODE]) != 0;
     }

@@ -34,7 +34,7 @@ using detail::simpleRequest;
 
 namespace detail {
 
-Link toLink(rtnl_link* l) {
+Link toLink(rtnl_link* l, bool kindData) {
   Link out;
   out.index = rtnl_link_get_ifindex(l);
   if (const char* name = rtnl_link_get_name(l)) {
@@ -49,8 +49,9 @@ Link toLink(rtnl_link* l) {
   if (int master = rtnl_link_get_master(l); master != 0) {
     out.master = master;
   }
-  // The rtnl_link_vxlan_* accessors abort on a link of another kind: check first.
-  if (rtnl_link_is_vxlan(l)) {
+  // The rtnl_link_vxlan_* accessors abort on a link of another kind, and dereference the kind's
+  // data unchecked, which libnl allocates only when the message carried it: check both first.
+  if (kindData && rtnl_link_is_vxlan(l)) {
     VxlanInfo v;
     uint32_t u = 0;
     if (rtnl_link_vxlan_get_id(l, &u) == 0) {
@@ -75,12 +76,42 @@ Link toLink(rtnl_link* l) {
   return out;
 }
 
+// Which parts of IFLA_LINKINFO a link message carries: the kind's own attributes
+// (IFLA_INFO_DATA) and its extended statistics (IFLA_INFO_XSTATS).
+struct KindParts {
+  bool data = false;
+  bool xstats = false;
+};
+// Found as libnl finds them (the last of repeated attributes), so that the answer is about the
+// attributes libnl's parser uses.
+KindParts kindParts(const nlmsghdr* h) {
+  nlattr* tb[IFLA_MAX + 1] = {};
+  if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0 ||
+      tb[IFLA_LINKINFO] == nullptr) {
+    return {};
+  }
+  nlattr* li[IFLA_INFO_MAX + 1] = {};
+  if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) < 0) {
+    return {};
+  }
+  return {li[IFLA_INFO_DATA] != nullptr, li[IFLA_INFO_XSTATS] != nullptr};
+}
+
 Status parseLink(const nlmsghdr* h, std::vector<Link>* out) {
   if (h->nlmsg_type != RTM_NEWLINK) {
     return okStatus();
   }
+  const KindParts kind = kindParts(h);
+  if (kind.xstats && !kind.data) {
+    // libnl hands the kind's parser a missing IFLA_INFO_DATA (a null pointer) in this case.
+    return Error::msg("parse link message: IFLA_INFO_XSTATS without IFLA_INFO_DATA");
+  }
+  if (kind.data) {
+    return parseWithCacheOps<rtnl_link>(
+        h, out, [](rtnl_link* l, std::vector<Link>* v) { v->push_back(toLink(l, true)); });
+  }
   return parseWithCacheOps<rtnl_link>(
-      h, out, [](rtnl_link* l, std::vector<Link>* v) { v->push_back(toLink(l)); });
+      h, out, [](rtnl_link* l, std::vector<Link>* v) { v->push_back(toLink(l, false)); });
 }
 
 Result<LinkPtr> vxlanObject(const VxlanSpec& spec) {

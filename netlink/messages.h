@@ -19,8 +19,9 @@ namespace ovl::nl::detail {
 
 // --- links (link.cpp) ----------------------------------------------------------------------
 
-// A libnl link as ovl's value; the VXLAN attributes only for a vxlan device.
-Link toLink(rtnl_link* l);
+// A libnl link as ovl's value; the VXLAN attributes only for a vxlan device whose message
+// carried them (kindData: IFLA_INFO_DATA was present).
+Link toLink(rtnl_link* l, bool kindData);
 
 // Appends the link of an RTM_NEWLINK message to out; other messages are ignored.
 Status parseLink(const nlmsghdr* h, std::vector<Link>* out);

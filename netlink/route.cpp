@@ -115,6 +115,19 @@ std::optional<Route> routeOf(rtnl_route* r) {
 }
 
 Result<std::optional<Route>> parseRoute(const nlmsghdr* h) {
+  // libnl's rtnl_route_parse() trusts the length of RTA_VIA, here and in RTA_MULTIPATH's
+  // nexthops: a short one makes it copy a negative size. ovl programs routes of neither kind, so
+  // a multipath route is none of ovl's, and a short RTA_VIA is refused before libnl sees it.
+  // Found as libnl finds them: the last of repeated attributes.
+  nlattr* tb[RTA_MAX + 1] = {};
+  if (nlmsg_parse(const_cast<nlmsghdr*>(h), sizeof(rtmsg), tb, RTA_MAX, nullptr) == 0) {
+    if (tb[RTA_MULTIPATH] != nullptr) {
+      return std::optional<Route>();
+    }
+    if (tb[RTA_VIA] != nullptr && nla_len(tb[RTA_VIA]) < static_cast<int>(sizeof(rtvia))) {
+      return Error::msg("parse route message: RTA_VIA shorter than its address family");
+    }
+  }
   rtnl_route* raw = nullptr;
   if (int err = rtnl_route_parse(const_cast<nlmsghdr*>(h), &raw); err < 0) {
     return detail::nlError(err, "parse route message");
@@ -149,6 +162,10 @@ Result<MsgPtr> routeGetRequest(Ipv4 dst, std::optional<Ipv4> src, int iif) {
 }
 
 Result<RouteAnswer> parseRouteAnswer(const nlmsghdr* h) {
+  // The header and each attribute are checked for length before they are read.
+  if (!nlmsg_valid_hdr(h, sizeof(rtmsg))) {
+    return Error::msg("parse route answer: message shorter than its rtmsg header");
+  }
   const auto* rtm = static_cast<const rtmsg*>(NLMSG_DATA(h));
   RouteAnswer a;
   a.type = rtm->rtm_type;
@@ -157,7 +174,7 @@ Result<RouteAnswer> parseRouteAnswer(const nlmsghdr* h) {
       err < 0) {
     return nlError(err, "parse route answer");
   }
-  if (tb[RTA_OIF] != nullptr) {
+  if (tb[RTA_OIF] != nullptr && nla_len(tb[RTA_OIF]) >= 4) {
     a.oif = static_cast<int>(nla_get_u32(tb[RTA_OIF]));
   }
   a.gateway = ipv4Attr(tb, RTA_GATEWAY);

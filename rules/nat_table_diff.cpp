@@ -268,7 +268,9 @@ void NatTable::planRemovals(nft::NftBatch& batch, const std::vector<nft::ChainSp
     ++last_.chainsDeleted;
   }
   const auto& layouts = nft::setLayouts();
-  for (const auto& [name, st] : view_.sets) {
+  for (const auto& entry : view_.sets) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& name = entry.first;
     if (std::none_of(layouts.begin(), layouts.end(),
                      [&](const SetLayout& l) { return name == l.name; })) {
       batch.delSet(table_, name);

@@ -8,7 +8,7 @@
 
 #include "rules/nat_table.h"
 #include "rules/nat_table_steps.h"
-#include "rules/nft_handles.h"
+#include "rules/nft_reply.h"
 #include "rules/nft_wire.h"
 
 namespace ovl::nat {
@@ -88,23 +88,12 @@ Status NatTable::readChains(View& v) {
   std::vector<char> buf;
   nlmsghdr* nlh = nft::requestHeader(buf, sock_, NFT_MSG_GETCHAIN, NLM_F_DUMP);
   Status s = sock_.request(nlh, [&](const nlmsghdr* m) -> Status {
-    nft::ChainHandle c(nftnl_chain_alloc());
-    if (nftnl_chain_nlmsg_parse(m, c.get()) < 0) {
-      return Error::msg("cannot parse a chain of table ip " + table_);
+    Result<std::optional<nft::ChainReply>> c = nft::chainReply(m, table_);
+    if (!c) {
+      return c.error();
     }
-    const char* table = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
-    if (table == nullptr || table_ != table) {
-      return okStatus();
-    }
-    ChainState& st = v.chains[nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME)];
-    if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) {
-      const char* type = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE);
-      st.base =
-          nft::BaseHook{nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM),
-                        nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO), type != nullptr ? type : "",
-                        nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY)
-                            ? nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY)
-                            : NF_ACCEPT};
+    if (*c) {
+      v.chains[(*c)->name].base = (*c)->base;
     }
     return okStatus();
   });
@@ -120,21 +109,14 @@ Status NatTable::readRules(View& v) {
   nlmsghdr* nlh = nft::requestHeader(buf, sock_, NFT_MSG_GETRULE, NLM_F_DUMP);
   mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table_.c_str());
   Status s = sock_.request(nlh, [&](const nlmsghdr* m) -> Status {
-    nft::RuleHandle r(nftnl_rule_alloc());
-    if (nftnl_rule_nlmsg_parse(m, r.get()) < 0) {
-      return Error::msg("cannot parse a rule of table ip " + table_);
+    Result<std::optional<nft::RuleReply>> r = nft::ruleReply(m, table_);
+    if (!r) {
+      return r.error();
     }
-    const char* table = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE);
-    if (table == nullptr || table_ != table) {
-      return okStatus();
+    if (*r) {
+      // A rule without a comment is not ours: "" makes its chain differ, so it is refilled.
+      v.chains[(*r)->chain].comments.push_back((*r)->comment);
     }
-    std::string comment;
-    uint32_t len = 0;
-    if (const void* ud = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len)) {
-      comment = nft::parseComment(ud, len, NFTNL_UDATA_RULE_COMMENT);
-    }
-    // A rule without a comment is not ours: "" makes its chain differ, so it is refilled.
-    v.chains[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].comments.push_back(comment);
     return okStatus();
   });
   if (!s) {
@@ -149,21 +131,13 @@ Status NatTable::readSets(View& v) {
   nlmsghdr* nlh = nft::requestHeader(buf, sock_, NFT_MSG_GETSET, NLM_F_DUMP);
   mnl_attr_put_strz(nlh, NFTA_SET_TABLE, table_.c_str());
   Status s = sock_.request(nlh, [&](const nlmsghdr* m) -> Status {
-    nft::SetHandle set(nftnl_set_alloc());
-    if (nftnl_set_nlmsg_parse(m, set.get()) < 0) {
-      return Error::msg("cannot parse a set of table ip " + table_);
+    Result<std::optional<nft::SetReply>> r = nft::setReply(m, table_);
+    if (!r) {
+      return r.error();
     }
-    const char* table = nftnl_set_get_str(set.get(), NFTNL_SET_TABLE);
-    if (table == nullptr || table_ != table) {
-      return okStatus();
-    }
-    SetState& st = v.sets[nftnl_set_get_str(set.get(), NFTNL_SET_NAME)];
-    st.keyType = nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_TYPE);
-    st.keyLen = nftnl_set_get_u32(set.get(), NFTNL_SET_KEY_LEN);
-    st.flags = nftnl_set_get_u32(set.get(), NFTNL_SET_FLAGS);
-    if (nftnl_set_is_set(set.get(), NFTNL_SET_DATA_TYPE)) {
-      st.dataType = nftnl_set_get_u32(set.get(), NFTNL_SET_DATA_TYPE);
-      st.dataLen = nftnl_set_get_u32(set.get(), NFTNL_SET_DATA_LEN);
+    if (*r) {
+      const nft::SetReply& set = **r;
+      v.sets[set.name] = SetState{set.keyType, set.keyLen, set.dataType, set.dataLen, set.flags};
     }
     return okStatus();
   });
@@ -181,24 +155,8 @@ Status NatTable::dumpElements(const SetLayout& l, std::map<ElemKey, KernelElem>&
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, l.name);
   malformed = false;
   Status s = sock_.request(nlh, [&](const nlmsghdr* m) -> Status {
-    std::array<const nlattr*, NFTA_SET_ELEM_LIST_MAX + 1> tb;
-    nft::parseMsgAttrs(m, tb);
-    if (tb[NFTA_SET_ELEM_LIST_ELEMENTS] == nullptr) {
-      return okStatus();
-    }
-    // mnl_attr_for_each_nested, without its void* arithmetic (C++ needs the casts).
-    const nlattr* list = tb[NFTA_SET_ELEM_LIST_ELEMENTS];
-    const auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(list));
-    int left = static_cast<int>(mnl_attr_get_payload_len(list));
-    for (; mnl_attr_ok(a, left); a = mnl_attr_next(a)) {
-      left -= static_cast<int>(MNL_ALIGN(a->nla_len));
-      ElemKey key;
-      KernelElem e;
-      if (nft::parseElement(a, l, key, e)) {
-        out.insert_or_assign(key, std::move(e));
-      } else {
-        malformed = true;
-      }
+    if (!nft::elementsReply(m, l, out)) {
+      malformed = true;
     }
     return okStatus();
   });

@@ -102,22 +102,23 @@ UdataHandle commentUdata(std::string_view comment, uint8_t type) {
 }
 
 std::string parseComment(const void* data, uint32_t len, uint8_t type) {
-  struct Ctx {
-    uint8_t type;
-    std::string out;
-  } ctx{type, {}};
-  nftnl_udata_parse(
-      data, len,
-      [](const nftnl_udata* attr, void* p) -> int {
-        auto* c = static_cast<Ctx*>(p);
-        if (nftnl_udata_type(attr) == c->type && nftnl_udata_len(attr) > 0) {
-          const char* s = static_cast<const char*>(nftnl_udata_get(attr));
-          c->out.assign(s, strnlen(s, nftnl_udata_len(attr)));
-        }
-        return 0;
-      },
-      &ctx);
-  return ctx.out;
+  // The user data is a list of (type: 1 byte, length: 1 byte, value). Walked here rather than
+  // with nftnl_udata_parse(), which does not check that a value ends inside the buffer.
+  const auto* b = static_cast<const uint8_t*>(data);
+  std::string out;
+  for (uint32_t off = 0; off + 2 <= len;) {
+    const uint8_t t = b[off];
+    const uint32_t n = b[off + 1];
+    if (off + 2 + n > len) {
+      break;  // truncated: the rest is not a value
+    }
+    if (t == type && n > 0) {
+      const auto* s = reinterpret_cast<const char*>(b + off + 2);
+      out.assign(s, strnlen(s, n));
+    }
+    off += 2 + n;
+  }
+  return out;
 }
 
 }  // namespace ovl::nft

@@ -77,11 +77,14 @@ bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelEl
     if (data[NFTA_DATA_VERDICT] != nullptr) {
       std::array<const nlattr*, NFTA_VERDICT_MAX + 1> v;
       parseAttrs(data[NFTA_DATA_VERDICT], v);
-      if (v[NFTA_VERDICT_CODE] != nullptr) {
-        out.verdict = static_cast<int32_t>(ntohl(mnl_attr_get_u32(v[NFTA_VERDICT_CODE])));
+      // Checked before read: a short code or an unterminated chain name would be read past.
+      const nlattr* code = v[NFTA_VERDICT_CODE];
+      if (code != nullptr && mnl_attr_validate(code, MNL_TYPE_U32) >= 0) {
+        out.verdict = static_cast<int32_t>(ntohl(mnl_attr_get_u32(code)));
       }
-      if (v[NFTA_VERDICT_CHAIN] != nullptr) {
-        out.chain = mnl_attr_get_str(v[NFTA_VERDICT_CHAIN]);
+      const nlattr* chain = v[NFTA_VERDICT_CHAIN];
+      if (chain != nullptr && mnl_attr_validate(chain, MNL_TYPE_NUL_STRING) >= 0) {
+        out.chain = mnl_attr_get_str(chain);
       }
     } else if (data[NFTA_DATA_VALUE] != nullptr) {
       std::array<uint32_t, 4> w{};

@@ -4,17 +4,21 @@
 #              their version runs) into build-asan/ under AddressSanitizer +
 #              UndefinedBehaviorSanitizer (the netns tests own the C handles);
 #   --release  also the whole tree into build-release/ as CMAKE_BUILD_TYPE=Release (-O3), as
-#              packagers build it: warnings that only optimisation shows fail here.
+#              packagers build it: warnings that only optimisation shows fail here;
+#   --fuzz     also the libFuzzer harnesses (tests/fuzz) into build-fuzz/ with clang, and only the
+#              libraries they parse with (-DOVL_FUZZ=ON); `ctest --test-dir build-fuzz -L fuzz`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 asan=0
 release=0
+fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --asan) asan=1 ;;
     --release) release=1 ;;
-    *) echo "build.sh: unknown option $arg (expected --asan, --release)" >&2; exit 2 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "build.sh: unknown option $arg (expected --asan, --release, --fuzz)" >&2; exit 2 ;;
   esac
 done
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -26,4 +30,9 @@ fi
 if [ "$release" -eq 1 ]; then
   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build-release -j"$jobs"
+fi
+if [ "$fuzz" -eq 1 ]; then
+  cmake -S . -B build-fuzz -DOVL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz -j"$jobs"
 fi

@@ -37,6 +37,8 @@ packages=(
   prometheus-cpp-dev prometheus curl
   # crafted VXLAN from a stranger on the underlay (tests/e2e/vxlan_allow_e2e.sh)
   python3-scapy
+  # the fuzz harnesses (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

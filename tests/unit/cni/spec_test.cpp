@@ -234,5 +234,14 @@ TEST(CniCall, LongBadValuesAreQuotedShort) {
   EXPECT_LT(err->msg.size(), 200u);
 }
 
+TEST(CniSpec, ErrorQuotingBytesThatAreNotUtf8IsStillWritten) {
+  // Found by fuzzing: a message quoting the caller's bytes made dump() throw, so the plugin died
+  // without writing its error.
+  CniError e{Code::kDecode, std::string("bad byte \xff here"), "and \xfe"};
+  const json j = json::parse(e.toJson("1.1.0"));
+  EXPECT_EQ(j["msg"], "bad byte \xef\xbf\xbd here");
+  EXPECT_EQ(j["details"], "and \xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace ovl::cni

@@ -266,7 +266,7 @@ TEST(NetlinkTranslate, VxlanObjectCarriesEverySpecAttribute) {
   const VxlanSpec spec{"vtep", 42, ip("192.168.50.1"), 2, 8472, 1450, mac("02:aa:bb:cc:dd:01")};
   auto obj = detail::vxlanObject(spec);
   ASSERT_TRUE(obj) << obj.error().message;
-  const Link link = detail::toLink(obj->get());
+  const Link link = detail::toLink(obj->get(), true);
   EXPECT_EQ(link, (Link{0, "vtep", "vxlan", mac("02:aa:bb:cc:dd:01"), 1450, false, std::nullopt,
                         VxlanInfo{42, ip("192.168.50.1"), 2, 8472, false}}));
 
@@ -286,7 +286,7 @@ TEST(NetlinkTranslate, VxlanObjectCarriesEverySpecAttribute) {
 TEST(NetlinkTranslate, VxlanObjectLeavesUnsetAttributesOut) {
   auto obj = detail::vxlanObject(VxlanSpec{"vx7", 7, Ipv4{}, 0, 4789, 0, MacAddr{}});
   ASSERT_TRUE(obj) << obj.error().message;
-  const Link link = detail::toLink(obj->get());
+  const Link link = detail::toLink(obj->get(), true);
   EXPECT_EQ(link.name, "vx7");
   EXPECT_EQ(link.mtu, 0u);
   EXPECT_TRUE(link.mac.isZero());
@@ -297,7 +297,7 @@ TEST(NetlinkTranslate, VxlanObjectLeavesUnsetAttributesOut) {
 TEST(NetlinkTranslate, VethObjectNamesBothEndsAndPutsThePeerInItsNamespace) {
   auto obj = detail::vethObject(VethSpec{"veth0", "eth0", 9, 1450});
   ASSERT_TRUE(obj) << obj.error().message;
-  const Link link = detail::toLink(obj->get());
+  const Link link = detail::toLink(obj->get(), true);
   EXPECT_EQ(link.name, "veth0");
   EXPECT_EQ(link.kind, "veth");
   EXPECT_EQ(link.mtu, 1450u);
