@@ -3,8 +3,9 @@
 #   --asan     also the unit and netns tests (and the three programs, which the unit test of
 #              their version runs) into build-asan/ under AddressSanitizer +
 #              UndefinedBehaviorSanitizer (the netns tests own the C handles);
-#   --release  also the whole tree into build-release/ as CMAKE_BUILD_TYPE=Release (-O3), as
-#              packagers build it: warnings that only optimisation shows fail here;
+#   --release  also the three programs (and every library under them) into build-release/ as
+#              CMAKE_BUILD_TYPE=Release (-O3), as packagers build the package: warnings that only
+#              optimisation shows fail here (the tests are built in build/ and build-asan/);
 #   --fuzz     also the libFuzzer harnesses (tests/fuzz) into build-fuzz/ with clang, and only the
 #              libraries they parse with (-DOVL_FUZZ=ON); `ctest --test-dir build-fuzz -L fuzz`.
 set -euo pipefail
@@ -29,7 +30,7 @@ if [ "$asan" -eq 1 ]; then
 fi
 if [ "$release" -eq 1 ]; then
   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-release -j"$jobs"
+  cmake --build build-release -j"$jobs" --target ovl-agent ovlctl ovl-cni
 fi
 if [ "$fuzz" -eq 1 ]; then
   cmake -S . -B build-fuzz -DOVL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \

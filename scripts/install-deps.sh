@@ -6,13 +6,13 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake make pkg-config clang-format
-  # libraries (see shared DESIGN.md): netlink, nftables, conntrack, config, CLI, logging, HTTP,
+  # libraries (see shared DESIGN.md): netlink, nftables, conntrack, config, CLI, logging,
   # systemd
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
   # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
   libip4tc-dev
   libyaml-cpp-dev libfmt-dev
-  libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libsystemd-dev
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # etcd datastore: gRPC + protobuf (the client is generated from etcd/proto/etcd.proto)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
