@@ -16,14 +16,14 @@ std::string identityProblem(const Node& node, const NodeOrigin& origin, const Su
     return fmt::format(
         "node '{}': where the record came from (its key and lease) is unknown, so "
         "it cannot be vetted; ignored",
-        node.name);
+        clipValue(node.name));
   }
   if (node.name != origin.keyName) {
     field = "node.name";
     return fmt::format(
         "name '{}' is not the name in the record's key ('{}'); a node record is accepted only "
         "under the key of its own name, so this one is ignored and node '{}' is not affected",
-        node.name, origin.keyName, node.name);
+        clipValue(node.name), clipValue(origin.keyName), clipValue(node.name));
   }
   field = "node.podSubnet";
   const std::string subnet = node.podSubnet.toString();
@@ -45,13 +45,13 @@ std::string identityProblem(const Node& node, const NodeOrigin& origin, const Su
     return fmt::format(
         "podSubnet {} is claimed by node '{}' ({}), not by '{}'; the record is ignored and the "
         "claim's node keeps the subnet",
-        subnet, c.node, c.source, node.name);
+        subnet, clipValue(c.node), clipValue(c.source), clipValue(node.name));
   }
   if (c.lease != origin.lease) {
     return fmt::format(
         "podSubnet {}: its claim {} is bound to lease {:x}, the record to lease {:x}; a node "
         "record is accepted only with the claim bound to the same lease",
-        subnet, c.source, c.lease, origin.lease);
+        subnet, clipValue(c.source), c.lease, origin.lease);
   }
   field.clear();
   return "";

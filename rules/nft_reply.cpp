@@ -5,6 +5,7 @@
 #include "rules/nft_reply.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -32,6 +33,41 @@ std::optional<uint32_t> u32Attr(const nlattr* a) {
     return std::nullopt;
   }
   return ntohl(mnl_attr_get_u32(a));
+}
+
+// A 64-bit attribute in network byte order (a counter's packets and bytes); nullopt when absent
+// or not eight bytes long.
+std::optional<uint64_t> u64Attr(const nlattr* a) {
+  if (a == nullptr || mnl_attr_validate(a, MNL_TYPE_U64) < 0) {
+    return std::nullopt;
+  }
+  return be64toh(mnl_attr_get_u64(a));
+}
+
+// The first `counter` expression in a rule's expression list; nullopt when there is none or it
+// is malformed (a counter without its two 64-bit values is not one we can report).
+std::optional<RuleCounter> counterOf(const nlattr* exprs) {
+  if (exprs == nullptr) {
+    return std::nullopt;
+  }
+  const auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(exprs));
+  int left = static_cast<int>(mnl_attr_get_payload_len(exprs));
+  for (; mnl_attr_ok(a, left); a = mnl_attr_next(a)) {
+    left -= static_cast<int>(MNL_ALIGN(a->nla_len));
+    std::array<const nlattr*, NFTA_EXPR_MAX + 1> e;
+    parseAttrs(a, e);
+    if (stringAttr(e[NFTA_EXPR_NAME]) != "counter" || e[NFTA_EXPR_DATA] == nullptr) {
+      continue;
+    }
+    std::array<const nlattr*, NFTA_COUNTER_MAX + 1> c;
+    parseAttrs(e[NFTA_EXPR_DATA], c);
+    std::optional<uint64_t> packets = u64Attr(c[NFTA_COUNTER_PACKETS]);
+    std::optional<uint64_t> bytes = u64Attr(c[NFTA_COUNTER_BYTES]);
+    if (packets && bytes) {
+      return RuleCounter{*packets, *bytes};
+    }
+  }
+  return std::nullopt;
 }
 
 // Whether m is the nf_tables message `type` (a dump answers with one type only).
@@ -98,6 +134,7 @@ Result<std::optional<RuleReply>> ruleReply(const nlmsghdr* m, const std::string&
     out.comment = parseComment(mnl_attr_get_payload(ud), mnl_attr_get_payload_len(ud),
                                NFTNL_UDATA_RULE_COMMENT);
   }
+  out.counter = counterOf(tb[NFTA_RULE_EXPRESSIONS]);
   return std::optional<RuleReply>(std::move(out));
 }
 

@@ -21,9 +21,15 @@ struct ChainReply {
   std::string name;
   std::optional<BaseHook> base;  // a base chain's hook, priority, type and policy
 };
+// What a rule's first `counter` expression holds.
+struct RuleCounter {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
 struct RuleReply {
   std::string chain;
-  std::string comment;  // "" when the rule has none (then it is not ovl's)
+  std::string comment;                 // "" when the rule has none (then it is not ovl's)
+  std::optional<RuleCounter> counter;  // nullopt when the rule counts nothing
 };
 struct SetReply {
   std::string name;

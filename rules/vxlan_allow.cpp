@@ -15,7 +15,7 @@
 
 #include "rules/nat_plan.h"
 #include "rules/nft_expr.h"
-#include "rules/nft_handles.h"
+#include "rules/nft_reply.h"
 #include "rules/nft_socket.h"
 #include "rules/nft_wire.h"
 
@@ -70,29 +70,15 @@ Result<std::optional<VxlanDropCounter>> readVxlanDropCounter(nft::NftSocket& soc
   mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, kVxlanChain);
   std::optional<VxlanDropCounter> found;
   Status s = sock.request(nlh, [&](const nlmsghdr* m) -> Status {
-    nft::RuleHandle r(nftnl_rule_alloc());
-    if (nftnl_rule_nlmsg_parse(m, r.get()) < 0) {
-      return Error::msg("cannot parse a rule of chain " + std::string(kVxlanChain));
+    Result<std::optional<nft::RuleReply>> r = nft::ruleReply(m, table);
+    if (!r) {
+      return r.error();
     }
-    uint32_t len = 0;
-    const void* ud = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len);
-    if (ud == nullptr ||
-        nft::parseComment(ud, len, NFTNL_UDATA_RULE_COMMENT).rfind(kRulePrefix, 0) != 0) {
-      return okStatus();  // not ours
+    if (*r && (*r)->chain == kVxlanChain && (*r)->comment.rfind(kRulePrefix, 0) == 0 &&
+        (*r)->counter) {
+      found = VxlanDropCounter{(*r)->counter->packets, (*r)->counter->bytes};
     }
-    nftnl_expr_foreach(
-        r.get(),
-        [](nftnl_expr* e, void* data) -> int {
-          const char* name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-          if (name != nullptr && std::strcmp(name, "counter") == 0) {
-            auto& out = *static_cast<std::optional<VxlanDropCounter>*>(data);
-            out = VxlanDropCounter{nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
-                                   nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES)};
-          }
-          return 0;
-        },
-        &found);
-    return okStatus();
+    return okStatus();  // another rule, or not ours
   });
   if (!s) {
     if (s.error().code == ENOENT) {

@@ -10,6 +10,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <memory>
 #include <vector>
 
 namespace ovl::nft {
@@ -103,6 +104,45 @@ TEST(NftReply, SetWithoutItsKeyShapeIsAnError) {
   ASSERT_TRUE(s->has_value());
   EXPECT_EQ((*s)->keyLen, 12u);
   EXPECT_EQ((*s)->flags, static_cast<uint32_t>(NFT_SET_MAP));
+}
+
+TEST(NftReply, RuleCounterIsReadFromItsExpressions) {
+  // What readVxlanDropCounter reports: the first counter expression's packets and bytes; a
+  // counter whose values are not 64 bits is no counter.
+  auto rule = [](bool goodCounter) {
+    auto m = std::make_unique<Msg>(NFT_MSG_NEWRULE);
+    mnl_attr_put_strz(m->h, NFTA_RULE_TABLE, "ovl");
+    mnl_attr_put_strz(m->h, NFTA_RULE_CHAIN, "vxlan_input");
+    nlattr* list = mnl_attr_nest_start(m->h, NFTA_RULE_EXPRESSIONS);
+    nlattr* meta = mnl_attr_nest_start(m->h, NFTA_LIST_ELEM);
+    mnl_attr_put_strz(m->h, NFTA_EXPR_NAME, "meta");
+    mnl_attr_nest_end(m->h, meta);
+    nlattr* ctr = mnl_attr_nest_start(m->h, NFTA_LIST_ELEM);
+    mnl_attr_put_strz(m->h, NFTA_EXPR_NAME, "counter");
+    nlattr* data = mnl_attr_nest_start(m->h, NFTA_EXPR_DATA);
+    if (goodCounter) {
+      mnl_attr_put_u64(m->h, NFTA_COUNTER_PACKETS, htobe64(6));
+      mnl_attr_put_u64(m->h, NFTA_COUNTER_BYTES, htobe64(600));
+    } else {
+      mnl_attr_put_u32(m->h, NFTA_COUNTER_PACKETS, htonl(6));
+    }
+    mnl_attr_nest_end(m->h, data);
+    mnl_attr_nest_end(m->h, ctr);
+    mnl_attr_nest_end(m->h, list);
+    return m;
+  };
+  auto good = rule(true);
+  auto r = ruleReply(good->h, "ovl");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->has_value());
+  ASSERT_TRUE((*r)->counter.has_value());
+  EXPECT_EQ((*r)->counter->packets, 6u);
+  EXPECT_EQ((*r)->counter->bytes, 600u);
+  auto bad = rule(false);
+  auto b = ruleReply(bad->h, "ovl");
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE(b->has_value());
+  EXPECT_FALSE((*b)->counter.has_value());
 }
 
 }  // namespace
