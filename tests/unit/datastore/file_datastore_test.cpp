@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -17,13 +16,12 @@ namespace {
 
 using test::TempDir;
 
-// Loads `path` through a FileDatastore, checking that it takes well under a second.
+// Loads `path` through a FileDatastore. That nothing is read is shown by the message (the kind or
+// the size, found before a read); a read of /dev/zero or a writerless FIFO would never return.
 ClusterLoad loadFast(const std::string& path) {
   auto store = FileDatastore::create(path);
   EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
-  const auto start = std::chrono::steady_clock::now();
   std::optional<ClusterLoad> load = store->loadIfChanged();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
   EXPECT_TRUE(load.has_value());
   return load ? std::move(*load) : ClusterLoad{};
 }

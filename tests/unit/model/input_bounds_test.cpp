@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <string>
 
 #include "model/config.h"
@@ -40,13 +39,10 @@ std::string aliasBomb() {
 
 TEST(InputBounds, AliasBombIsOneIssueAndCostsLittle) {
   const std::string bomb = aliasBomb();
-  const auto start = std::chrono::steady_clock::now();
   const ClusterLoad load = parseCluster(bomb, kFile);
-  const auto took = std::chrono::steady_clock::now() - start;
-  // Before the budget it took about a minute and 1.2 GB; the scan stops at the alias that
-  // breaks the budget, a few milliseconds in: the service is about 5,020 nodes, the budget
-  // 49,152 (one per byte), so the ninth alias.
-  EXPECT_LT(took, std::chrono::seconds(1));
+  // Before the budget it took about a minute and 1.2 GB. The witness that it now stops early is
+  // where, not how fast: the scan stops at the alias that breaks the budget (the service is
+  // about 5,020 nodes, the budget 49,152, one per byte, so the ninth alias) and parses nothing.
   EXPECT_TRUE(load.fatal);
   ASSERT_EQ(load.issues.size(), 1u) << dump(load.issues);
   EXPECT_EQ(load.issues[0].mark.line, 1011 + 8);  // the endpoints end at line 1010
@@ -92,9 +88,7 @@ TEST(InputBounds, BudgetGrowsWithTheFile) {
     }
     nested += "]\n";
   }
-  const auto start = std::chrono::steady_clock::now();
   const AgentConfigResult acr = parseAgentConfig(nested, "agent.yaml");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   ASSERT_EQ(acr.issues.size(), 1u) << dump(acr.issues);
   EXPECT_EQ(acr.issues[0].mark.line, 5) << acr.issues[0].toString();  // 10^4 nodes pass
   EXPECT_NE(acr.issues[0].message.find("with its aliases expanded"), std::string::npos);
@@ -207,9 +201,9 @@ TEST(InputBounds, IssuesListedAreCapped) {
 
 TEST(InputBounds, ConfigFilesAreRegularAndBounded) {
   TempDir dir;
-  auto start = std::chrono::steady_clock::now();
+  // Refused by its kind before any read (a read would never end, and ctest's timeout would
+  // catch it).
   const ClusterLoad zero = loadClusterFile("/dev/zero");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
   ASSERT_EQ(zero.issues.size(), 1u);
   EXPECT_TRUE(zero.fatal);
   EXPECT_EQ(zero.issues[0].toString(),
@@ -218,9 +212,7 @@ TEST(InputBounds, ConfigFilesAreRegularAndBounded) {
   // A FIFO with no writer: refused, not waited on.
   const std::string fifo = dir.path() + "/fifo.yaml";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  start = std::chrono::steady_clock::now();
   const AgentConfigResult acr = loadAgentConfig(fifo);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
   ASSERT_EQ(acr.issues.size(), 1u);
   EXPECT_NE(acr.issues[0].message.find("a pipe (FIFO); expected a regular file"), std::string::npos)
       << acr.issues[0].toString();
@@ -228,9 +220,7 @@ TEST(InputBounds, ConfigFilesAreRegularAndBounded) {
   // 64 MiB and one byte (sparse: nothing is written): refused by its size, before reading.
   const std::string big = dir.write("big.yaml", "");
   ASSERT_EQ(::truncate(big.c_str(), (64 << 20) + 1), 0);
-  start = std::chrono::steady_clock::now();
   const ClusterLoad huge = loadClusterFile(big);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
   ASSERT_EQ(huge.issues.size(), 1u);
   EXPECT_EQ(huge.issues[0].message, "the file is 67108865 bytes; expected at most 64 MiB");
 }
