@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -130,6 +131,8 @@ struct HttpServer::Impl {
   void resumeAccepting();
   int nextTimeout() const;
   bool acceptOne();
+  // Whether a connection waits in the listener's queue (without taking a descriptor).
+  bool connectionPending() const;
   void evictOldest();
   void expire();
   void onEvent(std::list<Conn>::iterator it, uint32_t events);
@@ -183,6 +186,12 @@ bool HttpServer::Impl::acceptOne() {
   int fd = ::accept4(listen.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE) {
+      // The kernel reserves the descriptor before it looks at the queue, so EMFILE comes also
+      // when no one is waiting: then there is nothing to make room for (evicting would close a
+      // connection just accepted, for no one).
+      if (!connectionPending()) {
+        return false;
+      }
       // Out of descriptors: free one of ours, or (none of ours open) take the pending
       // connection with the reserve and close it, so the listener does not stay readable
       // forever with nothing accepted (a busy loop that serves no one).
@@ -192,9 +201,11 @@ bool HttpServer::Impl::acceptOne() {
       }
       if (reserve.valid()) {
         reserve.reset();
-        UniqueFd dropped(::accept4(listen.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        // Closed before the reserve is taken again, which needs that very descriptor.
+        const bool dropped =
+            UniqueFd(::accept4(listen.get(), nullptr, nullptr, SOCK_CLOEXEC)).valid();
         reserve.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (dropped.valid()) {
+        if (dropped) {
           return true;
         }
       }
@@ -221,6 +232,11 @@ bool HttpServer::Impl::acceptOne() {
   // connections can push it out.
   onEvent(it, EPOLLIN);
   return true;
+}
+
+bool HttpServer::Impl::connectionPending() const {
+  pollfd p{listen.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
 void HttpServer::Impl::pauseAccepting() {

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,6 +151,17 @@ TEST(HttpServer, AtTheBoundTheOldestIsClosedAndTheNewcomerServed) {
 // The server side of OutOfDescriptorsAcceptDoesNotWedge, in a child process so that its
 // descriptor table is its own: told by a byte on `cmd` to take every descriptor but `spare`
 // ('f'), or to give them all back ('r'); it answers each command with a byte on `ack`.
+// The descriptors open in this process; SIZE_MAX when none is free even to count them.
+size_t openDescriptors() {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return ec ? SIZE_MAX : n;
+}
+
 [[noreturn]] void runStarvedServer(int cmd, int ack) {
   auto s = HttpServer::start("127.0.0.1:0", {{"/ok", [] {
                                                 return HttpResponse{200, "text/plain", "ok\n"};
@@ -161,6 +173,8 @@ TEST(HttpServer, AtTheBoundTheOldestIsClosedAndTheNewcomerServed) {
   if (::write(ack, &port, sizeof port) != sizeof port) {
     ::_exit(3);
   }
+  // The descriptors open with no connection held by the server.
+  const size_t idle = openDescriptors();
   std::vector<UniqueFd> filler;
   char c = 0;
   while (::read(cmd, &c, 1) == 1) {
@@ -168,6 +182,11 @@ TEST(HttpServer, AtTheBoundTheOldestIsClosedAndTheNewcomerServed) {
       filler.clear();
     } else {
       const size_t spare = static_cast<size_t>(c - '0');
+      // For "none of the server's connections open", wait until it has closed the last one
+      // (it holds a connection after its answer until the client closes).
+      for (int i = 0; spare == 0 && i < 300 && openDescriptors() > idle + filler.size(); ++i) {
+        std::this_thread::sleep_for(10ms);
+      }
       for (UniqueFd f; (f = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC))).valid();) {
         filler.push_back(std::move(f));
       }
@@ -218,9 +237,14 @@ TEST(HttpServer, OutOfDescriptorsAcceptDoesNotWedge) {
   const auto out = readAll(second, 1000ms);
   EXPECT_EQ(out.rfind("HTTP/1.1 200 ", 0), 0u) << out;
   EXPECT_EQ(readAll(first, 1000ms), "") << "the oldest was not closed to free a descriptor";
+  first.reset();
+  second.reset();
   command('0');  // none left, none of the server's connections open
   auto third = connectTo(port);
   EXPECT_EQ(readAll(third, 1000ms), "") << "accept wedged: the newcomer neither served nor closed";
+  // And again: the reserve was taken back after its first use.
+  auto fourth = connectTo(port);
+  EXPECT_EQ(readAll(fourth, 1000ms), "") << "the reserve descriptor was lost after one use";
   command('r');
   const auto again = get(port, "GET /ok HTTP/1.1\r\n\r\n");
   EXPECT_EQ(again.rfind("HTTP/1.1 200 ", 0), 0u) << again;
