@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -88,17 +89,21 @@ std::shared_ptr<YamlTree> ClusterFileParser::loadRest(const std::string& text,
   if (!split) {
     return r_.load(text);
   }
-  std::string rest = text;
+  // The list's lines become empty lines: every line keeps its number, and the parser skips
+  // them at little cost (blanks would still be scanned byte by byte). The alias budget stays
+  // that of the whole file.
   const size_t from = static_cast<size_t>(lines[split->itemStart.front()].data() - text.data());
   const size_t to = split->end < lines.size()
                         ? static_cast<size_t>(lines[split->end].data() - text.data())
                         : text.size();
-  for (size_t i = from; i < to; ++i) {
-    if (rest[i] != '\n') {
-      rest[i] = ' ';
-    }
-  }
-  return r_.load(rest);
+  std::string rest;
+  rest.reserve(from + (split->end - split->itemStart.front()) + (text.size() - to));
+  rest.append(text, 0, from);
+  rest.append(static_cast<size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(from),
+                                             text.begin() + static_cast<std::ptrdiff_t>(to), '\n')),
+              '\n');
+  rest.append(text, to);
+  return r_.load(rest, text.size());
 }
 
 void ClusterFileParser::parseNodes(const Fields& top, const NetworkFacts& facts) {

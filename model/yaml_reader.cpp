@@ -125,8 +125,8 @@ std::vector<ConfigIssue> Reader::takeIssuesSince(size_t from) {
   return out;
 }
 
-std::shared_ptr<YamlTree> Reader::load(std::string_view text) {
-  YamlBuild built = buildYamlTree(text, maxDepth_);
+std::shared_ptr<YamlTree> Reader::load(std::string_view text, size_t budgetBytes) {
+  YamlBuild built = buildYamlTree(text, maxDepth_, budgetBytes);
   if (built.problem) {
     issue(markOf(built.problem->mark), "", std::move(built.problem->message));
     return nullptr;

@@ -80,8 +80,9 @@ class Reader {
   }
 
   // Parses YAML text; a syntax error (or a broken limit, yaml_limits.h) becomes an issue at its
-  // position and nullptr. The document's root is the tree's root().
-  std::shared_ptr<YamlTree> load(std::string_view text);
+  // position and nullptr. The document's root is the tree's root(). `budgetBytes`: the size
+  // the alias budget is computed from, when `text` is a part of a larger text (0: its own).
+  std::shared_ptr<YamlTree> load(std::string_view text, size_t budgetBytes = 0);
 
   // The entries of `map`, reporting keys that are not in `known` (typos) and keys given twice
   // (the tree keeps both; a silent choice between them would hide a mistake).

@@ -334,12 +334,13 @@ class TreeBuilder {
 
 }  // namespace
 
-YamlBuild buildYamlTree(std::string_view text, size_t maxDepth) {
+YamlBuild buildYamlTree(std::string_view text, size_t maxDepth, size_t budgetBytes) {
   YamlBuild out;
   auto tree = std::make_shared<YamlTree>();
   // About one node per 8 bytes and half the text in scalars, as in a cluster file.
   tree->reserve(text.size() / 8 + 4, text.size() / 2 + 16);
-  YamlLimits limits(text.size(), maxDepth == 0 ? kMaxFileDepth : maxDepth);
+  YamlLimits limits(budgetBytes == 0 ? text.size() : budgetBytes,
+                    maxDepth == 0 ? kMaxFileDepth : maxDepth);
   TreeBuilder builder(*tree, limits);
   YamlEvents events(text);
   while (const yaml_event_t* e = events.next()) {

@@ -158,12 +158,13 @@ struct YamlProblem {
   std::string message;
 };
 
-// The document of `text`, or its first problem. `maxDepth`: how deep nodes may nest.
+// The document of `text`, or its first problem. `maxDepth`: how deep nodes may nest (0:
+// kMaxFileDepth); `budgetBytes`: the size the alias budget is computed from (0: the text's).
 struct YamlBuild {
   std::shared_ptr<YamlTree> tree;
   std::optional<YamlProblem> problem;
 };
-YamlBuild buildYamlTree(std::string_view text, size_t maxDepth);
+YamlBuild buildYamlTree(std::string_view text, size_t maxDepth, size_t budgetBytes = 0);
 
 // The subtree at `node` as YAML text (block style; scalars quoted where they would not read back
 // as the same string), as a stored document.
