@@ -1,5 +1,6 @@
 #include "model/service_scan.h"
 
+#include "model/yaml_limits.h"
 #include "model/yaml_tree.h"
 
 #include <algorithm>
@@ -26,6 +27,8 @@ class ServiceLineScan {
     }
     return out_;
   }
+
+  int depth() const { return depth_; }
 
   // One event of the first document; false once it ends.
   bool on(const yaml_event_t& e) {
@@ -153,6 +156,11 @@ std::optional<ServiceLines> findServiceLines(const std::string& text,
   while (const yaml_event_t* e = events.next()) {
     if (!scan.on(*e)) {
       return scan.result();
+    }
+    // Deeper than a file may be: the whole-file parse reports it. Stopping here also keeps
+    // libyaml's scanner, whose cost per token grows with the flow depth, from reading on.
+    if (scan.depth() > static_cast<int>(kMaxFileDepth)) {
+      return std::nullopt;
     }
   }
   return std::nullopt;  // a syntax error (the whole-file parse reports it), or no document

@@ -18,9 +18,10 @@ namespace ovl {
 
 // The depth of a stored document (a cluster file is 6 levels deep).
 constexpr size_t kMaxDocumentDepth = 64;
-// The depth of a file. Nothing that reads the tree recurses, so this only keeps an absurd text
-// from building an absurd tree; it is far above any configuration.
-constexpr size_t kMaxFileDepth = 1000;
+// The depth of a file, far above any configuration. Nothing that reads the tree recurses, but
+// libyaml's scanner spends time in proportion to the flow depth ([ and {) on every token, so
+// the depth also bounds what a 64 MiB file of nested brackets can cost.
+constexpr size_t kMaxFileDepth = 100;
 // The alias budget: with every alias replaced by the node it stands for (scalar, list or map,
 // counted with everything inside it), a text may hold at most one node per byte of the text,
 // and at least kMinYamlNodeBudget in any text. A text without aliases stays well within it (a
