@@ -1,7 +1,6 @@
 #include "model/agent_config.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
@@ -113,25 +112,26 @@ std::optional<std::string> etcdEndpoint(std::string_view text) {
 
 // ---- the etcd section ----
 
-void parseEtcdEndpoints(Reader& r, const Fields& f, const YAML::Node& v, EtcdConfig& e) {
+void parseEtcdEndpoints(Reader& r, const Fields& f, const YamlNode& v, EtcdConfig& e) {
   constexpr std::string_view kEndpoint = "host:port, such as 127.0.0.1:2379";
-  const YAML::Node* eps =
+  const YamlNode* eps =
       r.require(f, v, "etcd", "endpoints", "a list of etcd endpoints (host:port)");
   if (eps == nullptr) {
     return;
   }
-  if (!eps->IsSequence() || eps->size() == 0) {
+  if (!eps->isSequence() || eps->size() == 0) {
     r.issue(*eps, "etcd.endpoints",
             fmt::format("expected a non-empty list of {}; got {}", kEndpoint, describe(*eps)));
     return;
   }
-  for (size_t i = 0; i < eps->size(); ++i) {
-    const std::string field = fmt::format("etcd.endpoints[{}]", i);
-    if (auto text = r.text((*eps)[i], field, kEndpoint)) {
+  size_t i = 0;
+  for (const YamlNode& item : *eps) {
+    const std::string field = fmt::format("etcd.endpoints[{}]", i++);
+    if (auto text = r.text(item, field, kEndpoint)) {
       if (auto ep = etcdEndpoint(*text)) {
         e.endpoints.push_back(*ep);
       } else {
-        r.issue((*eps)[i], field,
+        r.issue(item, field,
                 fmt::format("invalid endpoint {}; expected {}", quoteValue(*text), kEndpoint));
       }
     }
@@ -139,11 +139,11 @@ void parseEtcdEndpoints(Reader& r, const Fields& f, const YAML::Node& v, EtcdCon
 }
 
 // etcd.caFile, certFile and keyFile: TLS, and mutual TLS when the client certificate is given.
-void parseEtcdTls(Reader& r, const Fields& f, const YAML::Node& v, AgentConfig& c) {
+void parseEtcdTls(Reader& r, const Fields& f, const YamlNode& v, AgentConfig& c) {
   EtcdConfig& e = c.etcd;
   for (auto [key, target] : {std::pair{"caFile", &e.caFile}, std::pair{"certFile", &e.certFile},
                              std::pair{"keyFile", &e.keyFile}}) {
-    if (const YAML::Node* p = Reader::find(f, key)) {
+    if (const YamlNode* p = Reader::find(f, key)) {
       const std::string field = fmt::format("etcd.{}", key);
       if (auto path = r.text(*p, field, "a file path")) {
         *target = besideAgentFile(c, *path);
@@ -162,8 +162,8 @@ void parseEtcdTls(Reader& r, const Fields& f, const YAML::Node& v, AgentConfig& 
   }
 }
 
-void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
-  if (!v.IsMap()) {
+void parseEtcd(Reader& r, const YamlNode& v, AgentConfig& c) {
+  if (!v.isMap()) {
     r.issue(
         v, "etcd",
         fmt::format("expected a map with fields {}; got {}", joinNames(kEtcdFields), describe(v)));
@@ -172,7 +172,7 @@ void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
   EtcdConfig& e = c.etcd;
   Fields f = r.fields(v, "etcd", kEtcdFields);
   parseEtcdEndpoints(r, f, v, e);
-  if (const YAML::Node* p = Reader::find(f, "prefix")) {
+  if (const YamlNode* p = Reader::find(f, "prefix")) {
     if (auto text = r.text(*p, "etcd.prefix", "a key prefix such as /ovl")) {
       if (text->empty() || text->front() != '/' || text->back() == '/') {
         r.issue(*p, "etcd.prefix",
@@ -185,13 +185,13 @@ void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
     }
   }
   parseEtcdTls(r, f, v, c);
-  if (const YAML::Node* p = Reader::find(f, "leaseTTL")) {
+  if (const YamlNode* p = Reader::find(f, "leaseTTL")) {
     if (auto ttl = r.integer(*p, "etcd.leaseTTL", EtcdConfig::kMinLeaseTtlSeconds,
                              EtcdConfig::kMaxLeaseTtlSeconds)) {
       e.leaseTtlSeconds = static_cast<int>(*ttl);
     }
   }
-  if (const YAML::Node* p = Reader::find(f, "podSubnet")) {
+  if (const YamlNode* p = Reader::find(f, "podSubnet")) {
     e.podSubnet = r.networkPrefix(*p, "etcd.podSubnet", "10.244.2.0/24");
   }
 }
@@ -199,15 +199,15 @@ void parseEtcd(Reader& r, const YAML::Node& v, AgentConfig& c) {
 // ---- the top level ----
 
 // With the etcd datastore the node registers itself: where etcd is, and its underlay IP.
-void parseEtcdRegistration(Reader& r, const Fields& f, const YAML::Node& root, AgentConfig& c) {
-  if (const YAML::Node* v = r.require(f, root, "", "etcd",
-                                      "a map with the etcd endpoints (etcd: {endpoints: "
-                                      "[127.0.0.1:2379]})")) {
+void parseEtcdRegistration(Reader& r, const Fields& f, const YamlNode& root, AgentConfig& c) {
+  if (const YamlNode* v = r.require(f, root, "", "etcd",
+                                    "a map with the etcd endpoints (etcd: {endpoints: "
+                                    "[127.0.0.1:2379]})")) {
     parseEtcd(r, *v, c);
   }
-  if (const YAML::Node* v = r.require(f, root, "", "underlayIP",
-                                      "this node's underlay IPv4 address, such as "
-                                      "192.168.50.1 (with etcd the node registers itself)")) {
+  if (const YamlNode* v = r.require(f, root, "", "underlayIP",
+                                    "this node's underlay IPv4 address, such as "
+                                    "192.168.50.1 (with etcd the node registers itself)")) {
     c.underlayIp = r.ipv4(*v, "underlayIP");
     if (c.underlayIp) {
       if (auto why = unusableUnderlayIp(*c.underlayIp, std::nullopt, std::nullopt)) {
@@ -221,9 +221,9 @@ void parseEtcdRegistration(Reader& r, const Fields& f, const YAML::Node& root, A
 }
 
 // datastore, and what it requires. Returns whether the datastore is the cluster file.
-bool parseDatastore(Reader& r, const Fields& f, const YAML::Node& root, AgentConfig& c) {
+bool parseDatastore(Reader& r, const Fields& f, const YamlNode& root, AgentConfig& c) {
   bool fileDatastore = true;  // unless it says otherwise; an invalid one requires nothing more
-  if (const YAML::Node* v = Reader::find(f, "datastore")) {
+  if (const YamlNode* v = Reader::find(f, "datastore")) {
     auto ds = r.text(*v, "datastore", "file or etcd");
     if (ds && (*ds == "file" || *ds == "etcd")) {
       c.datastore = *ds;
@@ -240,7 +240,7 @@ bool parseDatastore(Reader& r, const Fields& f, const YAML::Node& root, AgentCon
     parseEtcdRegistration(r, f, root, c);
   } else {
     for (const char* key : {"etcd", "underlayIP"}) {
-      if (const YAML::Node* v = Reader::find(f, key)) {
+      if (const YamlNode* v = Reader::find(f, key)) {
         r.issue(*v, key,
                 fmt::format("'{}' is only used with datastore etcd (datastore is '{}')", key,
                             c.datastore));
@@ -250,9 +250,9 @@ bool parseDatastore(Reader& r, const Fields& f, const YAML::Node& root, AgentCon
   return fileDatastore;
 }
 
-void parseClusterFile(Reader& r, const Fields& f, const YAML::Node& root, bool fileDatastore,
+void parseClusterFile(Reader& r, const Fields& f, const YamlNode& root, bool fileDatastore,
                       AgentConfig& c) {
-  const YAML::Node* clusterFile =
+  const YamlNode* clusterFile =
       fileDatastore ? r.require(f, root, "", "clusterFile",
                                 "the path of the cluster file (relative to this file's directory)")
                     : Reader::find(f, "clusterFile");
@@ -276,7 +276,7 @@ void parseInterfaceNames(Reader& r, const Fields& f, AgentConfig& c) {
   for (auto [key, target] :
        {InterfaceField{"underlayInterface", &c.underlayInterface},
         InterfaceField{"vtepName", &c.vtepName}, InterfaceField{"bridgeName", &c.bridgeName}}) {
-    if (const YAML::Node* v = Reader::find(f, key)) {
+    if (const YamlNode* v = Reader::find(f, key)) {
       if (auto name = r.interfaceName(*v, std::string(key))) {
         *target = *name;
         c.marks[std::string(key)] = r.markOf(*v);
@@ -287,7 +287,7 @@ void parseInterfaceNames(Reader& r, const Fields& f, AgentConfig& c) {
 }
 
 void parseHealthAddress(Reader& r, const Fields& f, AgentConfig& c) {
-  if (const YAML::Node* v = Reader::find(f, "healthAddress")) {
+  if (const YamlNode* v = Reader::find(f, "healthAddress")) {
     constexpr std::string_view kExpected =
         "\"IP:port\" such as 127.0.0.1:9765 (port 1..65535), or \"\" to disable";
     if (auto addr = r.text(*v, "healthAddress", kExpected)) {
@@ -303,7 +303,7 @@ void parseHealthAddress(Reader& r, const Fields& f, AgentConfig& c) {
 
 // stateDir or endpointsDir: a directory path, not empty.
 void parseDirectory(Reader& r, const Fields& f, const char* key, std::string& target) {
-  if (const YAML::Node* v = Reader::find(f, key)) {
+  if (const YamlNode* v = Reader::find(f, key)) {
     if (auto dir = r.text(*v, key, "a directory path")) {
       if (dir->empty()) {
         r.issue(*v, key, "expected a directory path, got ''");
@@ -318,7 +318,7 @@ void parseDirectory(Reader& r, const Fields& f, const char* key, std::string& ta
 // in any case (log levels, as --log-level takes them: DEBUG is debug).
 void parseOneOf(Reader& r, const Fields& f, const char* key, FieldNames options,
                 std::string_view what, std::string& target, bool anyCase = false) {
-  if (const YAML::Node* v = Reader::find(f, key)) {
+  if (const YamlNode* v = Reader::find(f, key)) {
     std::string expected = fmt::format("one of {}", joinNames(options));
     if (auto value = r.text(*v, key, expected)) {
       if (anyCase) {
@@ -335,8 +335,8 @@ void parseOneOf(Reader& r, const Fields& f, const char* key, FieldNames options,
   }
 }
 
-void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
-  if (!root.IsMap()) {
+void parseAgent(Reader& r, const YamlNode& root, AgentConfig& c) {
+  if (!root.isMap()) {
     r.issue(root, "",
             fmt::format("expected a map with fields {}; got {}", joinNames(kAgentFields),
                         describe(root)));
@@ -344,7 +344,7 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
   }
   Fields f = r.fields(root, "", kAgentFields);
 
-  if (const YAML::Node* v =
+  if (const YamlNode* v =
           r.require(f, root, "", "nodeName", "this node's name, as in the cluster's node list")) {
     if (auto name = r.nodeName(*v, "nodeName")) {
       c.nodeName = *name;
@@ -356,7 +356,7 @@ void parseAgent(Reader& r, const YAML::Node& root, AgentConfig& c) {
   parseHealthAddress(r, f, c);
   parseDirectory(r, f, "stateDir", c.stateDir);
   parseDirectory(r, f, "endpointsDir", c.endpointsDir);
-  if (const YAML::Node* v = Reader::find(f, "resyncSeconds")) {
+  if (const YamlNode* v = Reader::find(f, "resyncSeconds")) {
     if (auto s = r.integer(*v, "resyncSeconds", 1, kMaxResyncSeconds)) {
       c.resyncSeconds = static_cast<int>(*s);
     }
@@ -379,8 +379,8 @@ const EnvironmentVariable* findVariable(std::string_view name) {
 }
 
 // "a, b" -> a YAML sequence of "a" and "b" (empty items kept, so that the parser names them).
-YAML::Node listNode(const std::string& text) {
-  YAML::Node seq(YAML::NodeType::Sequence);
+uint32_t listNode(YamlTree& tree, const std::string& text) {
+  const uint32_t seq = tree.add(YamlKind::kSequence, {});
   if (text.empty()) {
     return seq;
   }
@@ -390,8 +390,9 @@ YAML::Node listNode(const std::string& text) {
     std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
     const auto first = item.find_first_not_of(" \t");
     const auto last = item.find_last_not_of(" \t");
-    seq.push_back(first == std::string::npos ? std::string()
-                                             : item.substr(first, last - first + 1));
+    tree.append(seq, tree.add(YamlKind::kScalar, {},
+                              first == std::string::npos ? std::string()
+                                                         : item.substr(first, last - first + 1)));
     if (comma == std::string::npos) {
       return seq;
     }
@@ -403,27 +404,28 @@ YAML::Node listNode(const std::string& text) {
 // for etcd.endpoints, a list of strings): the parser checks it as it checks the file's. Where the
 // document has something other than a map at the field's parent, it is left alone and the
 // parser reports the file's problem.
-void setField(YAML::Node& root, const EnvironmentVariable& v, const std::string& value) {
+void setField(YamlTree& tree, const EnvironmentVariable& v, const std::string& value) {
   std::string_view field = v.field;
+  const uint32_t root = tree.root().index();
   if (!field.starts_with("etcd.")) {
-    root[std::string(field)] = YAML::Node(value);
+    tree.set(root, field, tree.add(YamlKind::kScalar, {}, value));
     return;
   }
   field.remove_prefix(5);
-  if (!root["etcd"] || root["etcd"].IsNull()) {
-    root["etcd"] = YAML::Node(YAML::NodeType::Map);
+  if (!tree.root()["etcd"] || tree.root()["etcd"].isNull()) {
+    tree.set(root, "etcd", tree.add(YamlKind::kMap, {}));
   }
-  // A node, not an assignment target: yaml-cpp's operator= would overwrite what it refers to.
-  YAML::Node etcd = root["etcd"];
-  if (!etcd.IsMap()) {
+  const YamlNode etcd = tree.root()["etcd"];
+  if (!etcd.isMap()) {
     return;
   }
-  etcd[std::string(field)] = field == "endpoints" ? listNode(value) : YAML::Node(value);
+  tree.set(etcd.index(), field,
+           field == "endpoints" ? listNode(tree, value) : tree.add(YamlKind::kScalar, {}, value));
 }
 
 // The document with the environment's overrides; `given` collects field -> variable name.
 // Unknown OVL_* variables are warned about.
-void applyEnvironment(YAML::Node& root, const Environment& env, AgentConfigResult& out,
+void applyEnvironment(YamlTree& tree, const Environment& env, AgentConfigResult& out,
                       std::map<std::string, std::string>& given) {
   for (const auto& [name, value] : env) {
     if (!name.starts_with(kEnvPrefix)) {
@@ -437,13 +439,13 @@ void applyEnvironment(YAML::Node& root, const Environment& env, AgentConfigResul
                       clipValue(name)));
       continue;
     }
-    if (root.IsNull()) {
-      root = YAML::Node(YAML::NodeType::Map);
+    if (tree.root().isNull()) {
+      tree.setRoot(tree.add(YamlKind::kMap, {}));
     }
-    if (!root.IsMap()) {
+    if (!tree.root().isMap()) {
       return;  // the parser reports the file's problem
     }
-    setField(root, *v, value);
+    setField(tree, *v, value);
     given[v->field] = name;
   }
 }
@@ -496,14 +498,9 @@ AgentConfigResult parseAgentConfig(const std::string& yamlText, const std::strin
   out.config.path = fileName;
   Reader r(fileName, out.issues);
   std::map<std::string, std::string> given;  // field -> the variable that set it
-  try {
-    if (auto root = r.load(yamlText)) {
-      applyEnvironment(*root, env, out, given);
-      parseAgent(r, *root, out.config);
-    }
-  } catch (const YAML::Exception& e) {
-    // Not expected: every value is type-checked before use. Reported rather than thrown.
-    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  if (std::shared_ptr<YamlTree> tree = r.load(yamlText)) {
+    applyEnvironment(*tree, env, out, given);
+    parseAgent(r, tree->root(), out.config);
   }
   blameEnvironment(out.issues, given);
   sortByPosition(out.issues);

@@ -2,7 +2,7 @@
 // services (model/service.h) as plain values, where each value came from (model/source_mark.h),
 // and reading them: agent.yaml, the cluster file and the documents stored in etcd, every problem
 // a ConfigIssue (model/config.h gathers those parsers). Its headers include only common/ and the
-// standard library; yaml-cpp and fmt are used privately, inside its sources and internal headers.
+// standard library; libyaml and fmt are used privately, inside its sources and internal headers.
 //
 // This header: the cluster model shared by every datastore, the network, the nodes and the
 // services. Plain values; validation lives in the parsers (model/config.h).

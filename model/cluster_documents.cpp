@@ -1,7 +1,6 @@
 #include "model/cluster_documents.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <iterator>
@@ -24,7 +23,8 @@ namespace ovl {
 // service document is read on its own when it is checked: ClusterDocuments::Impl.)
 struct ClusterDocuments::Doc {
   std::string source;
-  YAML::Node root;
+  std::shared_ptr<const YamlTree> tree;  // shared by the entries of one service file
+  YamlNode root;
   std::vector<ConfigIssue> syntax;
 };
 
@@ -65,8 +65,8 @@ void parseVettedNodes(Reader& r, ClusterLoad& out,
     std::string field;
     std::string why = identityProblem(*node, origin, vetting.claims, field);
     if (!why.empty()) {
-      const YAML::Node at = doc.root[field.substr(field.find('.') + 1)];
-      r.issue(at.IsDefined() ? r.markOf(at) : node->mark, field, std::move(why));
+      const YamlNode at = doc.root[field.substr(field.find('.') + 1)];
+      r.issue(at.isDefined() ? r.markOf(at) : node->mark, field, std::move(why));
       continue;
     }
     vetted.push_back(Vetted{&doc, &origin});
@@ -326,12 +326,9 @@ ClusterDocuments::Doc ClusterDocuments::parseDoc(const std::string& source,
                         text.size(), kMaxDocumentBytes));
     return doc;
   }
-  try {
-    if (auto root = r.load(text)) {
-      doc.root = *root;
-    }
-  } catch (const YAML::Exception& e) {
-    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
+  if (std::shared_ptr<YamlTree> tree = r.load(text)) {
+    doc.root = tree->root();
+    doc.tree = std::move(tree);
   }
   return doc;
 }
@@ -351,8 +348,9 @@ void ClusterDocuments::clearNetwork() {
 void ClusterDocuments::setNode(const std::string& source, const std::string& text) {
   Doc doc = parseDoc(source, text);
   // A node's own record also says whether its agent is ready: a status, not configuration.
-  if (doc.syntax.empty() && doc.root.IsMap() && doc.root["ready"]) {
-    doc.root.remove("ready");
+  if (doc.syntax.empty() && doc.root.isMap() && doc.root["ready"]) {
+    // The tree is this document's alone until it is stored.
+    std::const_pointer_cast<YamlTree>(doc.tree)->remove(doc.root.index(), "ready");
   }
   impl_->nodes[source] = std::move(doc);
   impl_->structureDirty = true;
@@ -399,11 +397,11 @@ namespace {
 
 // The service entries of a service file's tree: `services:` with a list, a bare list, or one
 // service map. nullopt after an issue when it is none of these.
-std::optional<std::vector<YAML::Node>> serviceFileEntries(Reader& r, const YAML::Node& root) {
-  std::vector<YAML::Node> entries;
-  if (root.IsMap() && root["services"]) {
-    const YAML::Node list = root["services"];
-    if (!list.IsSequence()) {
+std::optional<std::vector<YamlNode>> serviceFileEntries(Reader& r, const YamlNode& root) {
+  std::vector<YamlNode> entries;
+  if (root.isMap() && root["services"]) {
+    const YamlNode list = root["services"];
+    if (!list.isSequence()) {
       r.issue(list, "services",
               fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
                           describe(list)));
@@ -412,9 +410,9 @@ std::optional<std::vector<YAML::Node>> serviceFileEntries(Reader& r, const YAML:
     for (const auto& e : list) {
       entries.push_back(e);
     }
-  } else if (root.IsMap()) {
+  } else if (root.isMap()) {
     entries.push_back(root);  // one service
-  } else if (root.IsSequence()) {
+  } else if (root.isSequence()) {
     for (const auto& e : root) {
       entries.push_back(e);
     }
@@ -434,31 +432,27 @@ std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
     const std::string& fileName, const std::string& text, std::vector<ConfigIssue>& issues) {
   std::vector<ServiceEntry> out;
   Reader r(fileName, issues);
-  std::optional<YAML::Node> root;
-  try {
-    root = r.load(text);
-  } catch (const YAML::Exception& e) {
-    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
-  }
-  if (!root) {
+  std::shared_ptr<const YamlTree> tree = r.load(text);
+  if (!tree) {
     return out;
   }
-  std::optional<std::vector<YAML::Node>> entries = serviceFileEntries(r, *root);
+  std::optional<std::vector<YamlNode>> entries = serviceFileEntries(r, tree->root());
   if (!entries) {
     return out;
   }
   for (size_t i = 0; i < entries->size(); ++i) {
-    const YAML::Node& e = (*entries)[i];
+    const YamlNode& e = (*entries)[i];
     ServiceEntry se;
     se.source = fmt::format("{}[{}]", fileName, i);
     se.mark = r.markOf(e);
-    if (e.IsMap() && e["namespace"] && e["namespace"].IsScalar() && e["name"] &&
-        e["name"].IsScalar()) {
-      se.id = e["namespace"].Scalar() + "/" + e["name"].Scalar();
+    if (e.isMap() && e["namespace"] && e["namespace"].isScalar() && e["name"] &&
+        e["name"].isScalar()) {
+      se.id = fmt::format("{}/{}", e["namespace"].scalar(), e["name"].scalar());
     }
-    se.text = YAML::Dump(e) + "\n";
+    se.text = emitYaml(e);
     Doc doc;
     doc.source = fileName;
+    doc.tree = tree;
     doc.root = e;  // marks stay those of the file
     impl_->services[se.source] = std::move(doc);
     impl_->dirtyServices.insert(se.source);
@@ -470,29 +464,20 @@ std::vector<ClusterDocuments::ServiceEntry> ClusterDocuments::addServiceFile(
 ClusterLoad ClusterDocuments::build() {
   ClusterLoad out;
   Impl& m = *impl_;
-  try {
-    Reader r(networkSource_, out.issues);
-    const NodeVetting vetting{m.origins, m.claims};
-    const NetworkFacts facts = parseStructure(r, out, m.network ? &*m.network : nullptr, m.nodes,
-                                              networkSource_, m.vetNodes ? &vetting : nullptr);
-    // The same facts read the services as before: only the changed ones are read again.
-    m.facts = facts;
-    m.structureIssues = out.issues;
-    m.checkServices(r);
-    out.issues = m.issues();
-    out.cluster.services.reserve(m.slots.size());
-    for (const auto& [source, slot] : m.slots) {
-      if (slot.acceptedId) {
-        out.cluster.services.push_back(*slot.parsed->service);
-      }
+  Reader r(networkSource_, out.issues);
+  const NodeVetting vetting{m.origins, m.claims};
+  const NetworkFacts facts = parseStructure(r, out, m.network ? &*m.network : nullptr, m.nodes,
+                                            networkSource_, m.vetNodes ? &vetting : nullptr);
+  // The same facts read the services as before: only the changed ones are read again.
+  m.facts = facts;
+  m.structureIssues = out.issues;
+  m.checkServices(r);
+  out.issues = m.issues();
+  out.cluster.services.reserve(m.slots.size());
+  for (const auto& [source, slot] : m.slots) {
+    if (slot.acceptedId) {
+      out.cluster.services.push_back(*slot.parsed->service);
     }
-  } catch (const YAML::Exception& e) {
-    // Not expected (the reader catches what yaml-cpp throws), but a build must never leave the
-    // slots half-checked: the next one reads every service again.
-    m.checkedGeneration = 0;
-    Reader r(networkSource_, out.issues);
-    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
-    out.fatal = true;
   }
   m.structureDirty = false;
   m.lastFatal = out.fatal;
@@ -509,20 +494,14 @@ std::optional<ClusterDocuments::ServiceChanges> ClusterDocuments::serviceChanges
     return std::nullopt;
   }
   ServiceChanges out;
-  try {
-    std::vector<ConfigIssue> scratch;  // each service takes its own issues out of it
-    Reader r(networkSource_, scratch);
-    Impl::Diff diff = m.checkServices(r);
-    out.upserts.reserve(diff.upserts.size());
-    for (const std::string* source : diff.upserts) {
-      out.upserts.push_back(*m.slots.at(*source).parsed->service);
-    }
-    out.removed = std::move(diff.removed);
-  } catch (const YAML::Exception&) {
-    m.checkedGeneration = 0;  // as in build(): read everything again, in a build
-    m.structureDirty = true;
-    return std::nullopt;
+  std::vector<ConfigIssue> scratch;  // each service takes its own issues out of it
+  Reader r(networkSource_, scratch);
+  Impl::Diff diff = m.checkServices(r);
+  out.upserts.reserve(diff.upserts.size());
+  for (const std::string* source : diff.upserts) {
+    out.upserts.push_back(*m.slots.at(*source).parsed->service);
   }
+  out.removed = std::move(diff.removed);
   out.issues = m.issues();
   return out;
 }

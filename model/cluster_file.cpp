@@ -1,8 +1,8 @@
 #include "model/cluster_file.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -30,14 +30,14 @@ class ClusterFileParser {
   void parse(const std::string& text);
 
  private:
-  std::optional<YAML::Node> loadRest(const std::string& text,
+  std::shared_ptr<YamlTree> loadRest(const std::string& text,
                                      const std::vector<std::string_view>& lines,
                                      const std::optional<ServiceLines>& split);
   void parseNodes(const Fields& top, const NetworkFacts& facts);
   void parseServiceLines(const std::string& text, const std::vector<std::string_view>& lines,
                          const ServiceLines& split, const NetworkFacts& facts);
   void parseServiceList(const Fields& top, const NetworkFacts& facts);
-  void addService(const YAML::Node& entry, const std::string& path, const NetworkFacts& facts);
+  void addService(const YamlNode& entry, const std::string& path, const NetworkFacts& facts);
 
   ClusterLoad& out_;
   Reader r_;
@@ -51,22 +51,23 @@ void ClusterFileParser::parse(const std::string& text) {
   // then each entry from its own lines.
   const std::vector<std::string_view> lines = splitLines(text);
   const std::optional<ServiceLines> split = findServiceLines(text, lines);
-  std::optional<YAML::Node> root = loadRest(text, lines, split);
-  if (!root) {
+  std::shared_ptr<YamlTree> tree = loadRest(text, lines, split);
+  if (!tree) {
     out_.fatal = true;
     return;
   }
-  if (!root->IsMap()) {
-    r_.issue(*root, "",
+  const YamlNode root = tree->root();
+  if (!root.isMap()) {
+    r_.issue(root, "",
              fmt::format("expected a map with fields {}; got {}", joinNames(kClusterFields),
-                         describe(*root)));
+                         describe(root)));
     out_.fatal = true;
     return;
   }
-  Fields top = r_.fields(*root, "", kClusterFields);
+  Fields top = r_.fields(root, "", kClusterFields);
   NetworkFacts facts;
-  if (const YAML::Node* net = r_.require(top, *root, "", "network",
-                                         "a map with podCIDR and the other network settings")) {
+  if (const YamlNode* net = r_.require(top, root, "", "network",
+                                       "a map with podCIDR and the other network settings")) {
     facts = parseNetwork(r_, *net, out_.cluster.network);
   }
   out_.fatal = r_.issueCount() > 0;
@@ -82,32 +83,36 @@ void ClusterFileParser::parse(const std::string& text) {
 
 // The whole text, or, when the services are to be read one at a time, the text with the lines
 // of the services list blanked out.
-std::optional<YAML::Node> ClusterFileParser::loadRest(const std::string& text,
+std::shared_ptr<YamlTree> ClusterFileParser::loadRest(const std::string& text,
                                                       const std::vector<std::string_view>& lines,
                                                       const std::optional<ServiceLines>& split) {
   if (!split) {
     return r_.load(text);
   }
-  std::string rest = text;
+  // The list's lines become empty lines: every line keeps its number, and the parser skips
+  // them at little cost (blanks would still be scanned byte by byte). The alias budget stays
+  // that of the whole file.
   const size_t from = static_cast<size_t>(lines[split->itemStart.front()].data() - text.data());
   const size_t to = split->end < lines.size()
                         ? static_cast<size_t>(lines[split->end].data() - text.data())
                         : text.size();
-  for (size_t i = from; i < to; ++i) {
-    if (rest[i] != '\n') {
-      rest[i] = ' ';
-    }
-  }
-  return r_.load(rest);
+  std::string rest;
+  rest.reserve(from + (split->end - split->itemStart.front()) + (text.size() - to));
+  rest.append(text, 0, from);
+  rest.append(static_cast<size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(from),
+                                             text.begin() + static_cast<std::ptrdiff_t>(to), '\n')),
+              '\n');
+  rest.append(text, to);
+  return r_.load(rest, text.size());
 }
 
 void ClusterFileParser::parseNodes(const Fields& top, const NetworkFacts& facts) {
   // No nodes yet is valid: the agent reports its own node missing.
-  const YAML::Node* nodes = Reader::find(top, "nodes");
+  const YamlNode* nodes = Reader::find(top, "nodes");
   if (nodes == nullptr) {
     return;
   }
-  if (!nodes->IsSequence()) {
+  if (!nodes->isSequence()) {
     r_.issue(
         *nodes, "nodes",
         fmt::format("expected a sequence of node entries (- name: ...); got {}", describe(*nodes)));
@@ -132,14 +137,15 @@ void ClusterFileParser::parseServiceLines(const std::string& text,
     const char* begin = lines[first].data();
     const char* end = last < lines.size() ? lines[last].data() : text.data() + text.size();
     r_.setLineOffset(first);
-    std::optional<YAML::Node> entry = r_.load(std::string(begin, end));
-    if (entry && entry->IsSequence() && entry->size() == 1) {
-      addService((*entry)[0], fmt::format("services[{}]", i), facts);
+    std::shared_ptr<YamlTree> entry = r_.load(std::string_view(begin, end));
+    if (entry && entry->root().isSequence() && entry->root().size() == 1) {
+      addService(*entry->root().begin(), fmt::format("services[{}]", i), facts);
     } else if (entry) {
       r_.setLineOffset(0);
       // Not expected: the scan checked that every entry has lines of its own.
-      YAML::Mark at;
+      YamlMark at;
       at.line = static_cast<int>(first);
+      at.column = 0;
       r_.issue(r_.markOf(at), fmt::format("services[{}]", i),
                "expected one service entry (- namespace: ...) on these lines");
     }
@@ -149,11 +155,11 @@ void ClusterFileParser::parseServiceLines(const std::string& text,
 
 // The services list from the whole file's tree (layouts the scan does not split).
 void ClusterFileParser::parseServiceList(const Fields& top, const NetworkFacts& facts) {
-  const YAML::Node* services = Reader::find(top, "services");
+  const YamlNode* services = Reader::find(top, "services");
   if (services == nullptr) {
     return;
   }
-  if (!services->IsSequence()) {
+  if (!services->isSequence()) {
     r_.issue(*services, "services",
              fmt::format("expected a sequence of service entries (- namespace: ...); got {}",
                          describe(*services)));
@@ -165,7 +171,7 @@ void ClusterFileParser::parseServiceList(const Fields& top, const NetworkFacts& 
   }
 }
 
-void ClusterFileParser::addService(const YAML::Node& entry, const std::string& path,
+void ClusterFileParser::addService(const YamlNode& entry, const std::string& path,
                                    const NetworkFacts& facts) {
   services_.add(std::make_shared<const ParsedService>(parseService(r_, entry, path, facts)),
                 out_.cluster.services, out_.issues);
@@ -175,14 +181,7 @@ void ClusterFileParser::addService(const YAML::Node& entry, const std::string& p
 
 ClusterLoad parseCluster(const std::string& yamlText, const std::string& fileName) {
   ClusterLoad out;
-  try {
-    ClusterFileParser(fileName, out).parse(yamlText);
-  } catch (const YAML::Exception& e) {
-    // Not expected: every value is type-checked before use. Reported rather than thrown.
-    Reader r(fileName, out.issues);
-    r.issue(r.markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
-    out.fatal = true;
-  }
+  ClusterFileParser(fileName, out).parse(yamlText);
   sortByPosition(out.issues);
   return out;
 }

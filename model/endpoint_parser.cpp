@@ -16,21 +16,21 @@ constexpr std::string_view kEndpointFields[] = {"ip",          "node",   "ready"
 constexpr int64_t kMaxWeight = UINT32_MAX;
 
 // An endpoint's `ports`: per service-port name, the port on this endpoint.
-void parsePortOverrides(Reader& r, const YAML::Node& v, const std::string& path,
+void parsePortOverrides(Reader& r, const YamlNode& v, const std::string& path,
                         const PortNames& portNames, svc::Endpoint& ep) {
-  if (!v.IsMap()) {
+  if (!v.isMap()) {
     r.issue(
         v, path + ".ports",
         fmt::format("expected a map of port name to port ({{http: 8080}}); got {}", describe(v)));
     return;
   }
-  for (const auto& kv : v) {
-    if (!kv.first.IsScalar()) {
+  for (const YamlPair& kv : v.pairs()) {
+    if (!kv.first.isScalar()) {
       r.issue(kv.first, path + ".ports",
               fmt::format("expected port names as keys; got {}", describe(kv.first)));
       continue;
     }
-    const std::string& portName = kv.first.Scalar();
+    const std::string portName(kv.first.scalar());
     const std::string field = fmt::format("{}.ports.{}", path, clipValue(portName));
     if (!portNames.contains(portName)) {
       std::string known;
@@ -55,22 +55,22 @@ void parsePortOverrides(Reader& r, const YAML::Node& v, const std::string& path,
 
 // ready, serving and terminating: whether the endpoint takes new connections.
 void parseConditions(Reader& r, const Fields& f, const std::string& path, svc::Endpoint& ep) {
-  if (const YAML::Node* v = Reader::find(f, "ready")) {
+  if (const YamlNode* v = Reader::find(f, "ready")) {
     ep.ready = r.boolean(*v, path + ".ready").value_or(true);
   }
   ep.serving = ep.ready;
-  if (const YAML::Node* v = Reader::find(f, "serving")) {
+  if (const YamlNode* v = Reader::find(f, "serving")) {
     ep.serving = r.boolean(*v, path + ".serving").value_or(ep.ready);
   }
-  if (const YAML::Node* v = Reader::find(f, "terminating")) {
+  if (const YamlNode* v = Reader::find(f, "terminating")) {
     ep.terminating = r.boolean(*v, path + ".terminating").value_or(false);
   }
 }
 
-std::optional<svc::Endpoint> parseEndpoint(Reader& r, const YAML::Node& entry,
+std::optional<svc::Endpoint> parseEndpoint(Reader& r, const YamlNode& entry,
                                            const std::string& path, const PortNames& portNames) {
   const size_t issuesBefore = r.issueCount();
-  if (!entry.IsMap()) {
+  if (!entry.isMap()) {
     r.issue(entry, path,
             fmt::format("expected a map with fields {}; got {}", joinNames(kEndpointFields),
                         describe(entry)));
@@ -79,7 +79,7 @@ std::optional<svc::Endpoint> parseEndpoint(Reader& r, const YAML::Node& entry,
   Fields f = r.fields(entry, path, kEndpointFields);
   svc::Endpoint ep;
 
-  if (const YAML::Node* v =
+  if (const YamlNode* v =
           r.require(f, entry, path, "ip", "the endpoint's IPv4 address, such as 10.244.1.11")) {
     if (auto ip = r.ipv4(*v, path + ".ip")) {
       ep.ip = *ip;
@@ -90,18 +90,18 @@ std::optional<svc::Endpoint> parseEndpoint(Reader& r, const YAML::Node& entry,
       }
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "node")) {
+  if (const YamlNode* v = Reader::find(f, "node")) {
     if (auto node = r.nodeName(*v, path + ".node")) {
       ep.node = *node;
     }
   }
   parseConditions(r, f, path, ep);
-  if (const YAML::Node* v = Reader::find(f, "weight")) {
+  if (const YamlNode* v = Reader::find(f, "weight")) {
     if (auto w = r.integer(*v, path + ".weight", 0, kMaxWeight)) {
       ep.weight = static_cast<uint32_t>(*w);
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "ports")) {
+  if (const YamlNode* v = Reader::find(f, "ports")) {
     parsePortOverrides(r, *v, path, portNames, ep);
   }
   if (r.issueCount() != issuesBefore) {
@@ -112,21 +112,22 @@ std::optional<svc::Endpoint> parseEndpoint(Reader& r, const YAML::Node& entry,
 
 }  // namespace
 
-void parseEndpoints(Reader& r, const YAML::Node& list, const std::string& path,
+void parseEndpoints(Reader& r, const YamlNode& list, const std::string& path,
                     const PortNames& portNames, std::vector<svc::Endpoint>& out) {
-  if (!list.IsSequence()) {
+  if (!list.isSequence()) {
     r.issue(list, path + ".endpoints",
             fmt::format("expected a sequence of endpoints (- ip: 10.244.1.11); got {}",
                         describe(list)));
     return;
   }
   std::map<uint32_t, std::string> endpointIps;  // ip -> the endpoint that gave it first
-  for (size_t i = 0; i < list.size(); ++i) {
-    const std::string epPath = fmt::format("{}.endpoints[{}]", path, i);
-    if (auto ep = parseEndpoint(r, list[i], epPath, portNames)) {
+  size_t i = 0;
+  for (const YamlNode& item : list) {
+    const std::string epPath = fmt::format("{}.endpoints[{}]", path, i++);
+    if (auto ep = parseEndpoint(r, item, epPath, portNames)) {
       auto [it, inserted] = endpointIps.try_emplace(ep->ip.value, epPath);
       if (!inserted) {
-        r.issue(list[i]["ip"], epPath + ".ip",
+        r.issue(item["ip"], epPath + ".ip",
                 fmt::format("endpoint {} is already listed as {}; expected each endpoint "
                             "once (use weight for a larger share)",
                             ep->ip.toString(), it->second));

@@ -2,8 +2,6 @@
 // its own (address, node, conditions, weight, per-port overrides) and for being listed once.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <functional>
 #include <map>
 #include <string>
@@ -19,7 +17,7 @@ using PortNames = std::map<std::string, std::string, std::less<>>;
 
 // The endpoints of the service at `path` (the value of its `endpoints` field) into `out`; an
 // endpoint with a problem is left out, after issues saying why.
-void parseEndpoints(Reader& r, const YAML::Node& list, const std::string& path,
+void parseEndpoints(Reader& r, const YamlNode& list, const std::string& path,
                     const PortNames& portNames, std::vector<svc::Endpoint>& out);
 
 }  // namespace ovl

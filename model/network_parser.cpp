@@ -22,9 +22,9 @@ constexpr int64_t kMaxMtu = 65535;
 
 // network.podCIDR and network.subnetLength: the pod range and how it is split per node, which
 // must leave each node a subnet of its own.
-void parsePodRange(Reader& r, const YAML::Node& net, const Fields& f, NetworkConfig& nc,
+void parsePodRange(Reader& r, const YamlNode& net, const Fields& f, NetworkConfig& nc,
                    NetworkFacts& facts) {
-  if (const YAML::Node* v =
+  if (const YamlNode* v =
           r.require(f, net, "network", "podCIDR", "an IPv4 CIDR such as 10.244.0.0/16")) {
     facts.podCidr = r.networkPrefix(*v, "network.podCIDR", "10.244.0.0/16");
     if (facts.podCidr) {
@@ -33,7 +33,7 @@ void parsePodRange(Reader& r, const YAML::Node& net, const Fields& f, NetworkCon
   }
 
   std::optional<int64_t> subnetLength = nc.subnetLength;
-  const YAML::Node* lengthNode = Reader::find(f, "subnetLength");
+  const YamlNode* lengthNode = Reader::find(f, "subnetLength");
   if (lengthNode != nullptr) {
     subnetLength = r.integer(*lengthNode, "network.subnetLength", 1, kMaxSubnetLength);
   }
@@ -63,7 +63,7 @@ void parsePodRange(Reader& r, const YAML::Node& net, const Fields& f, NetworkCon
 
 // network.serviceCIDR: the range of cluster IPs, apart from the pods'.
 void parseServiceRange(Reader& r, const Fields& f, NetworkConfig& nc, NetworkFacts& facts) {
-  if (const YAML::Node* v = Reader::find(f, "serviceCIDR")) {
+  if (const YamlNode* v = Reader::find(f, "serviceCIDR")) {
     facts.serviceCidrGiven = true;
     auto service = r.networkPrefix(*v, "network.serviceCIDR", "10.96.0.0/12");
     if (service && facts.podCidr && service->overlaps(*facts.podCidr)) {
@@ -79,20 +79,20 @@ void parseServiceRange(Reader& r, const Fields& f, NetworkConfig& nc, NetworkFac
 
 // network.vni, network.port and network.mtu: the VXLAN device's settings.
 void parseVxlan(Reader& r, const Fields& f, NetworkConfig& nc) {
-  if (const YAML::Node* v = Reader::find(f, "vni")) {
+  if (const YamlNode* v = Reader::find(f, "vni")) {
     if (auto vni = r.integer(*v, "network.vni", 1, kMaxVni)) {
       nc.vni = static_cast<uint32_t>(*vni);
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "port")) {
+  if (const YamlNode* v = Reader::find(f, "port")) {
     if (auto port = r.integer(*v, "network.port", 1, kMaxPort)) {
       nc.port = static_cast<uint16_t>(*port);
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "mtu")) {
-    if (v->IsScalar() && v->Scalar() == "auto") {
+  if (const YamlNode* v = Reader::find(f, "mtu")) {
+    if (v->isScalar() && v->scalar() == "auto") {
       nc.mtu.reset();
-    } else if (v->IsScalar() && isDecimal(v->Scalar())) {
+    } else if (v->isScalar() && isDecimal(v->scalar())) {
       if (auto mtu = r.integer(*v, "network.mtu", kMinMtu, kMaxMtu)) {
         nc.mtu = static_cast<uint32_t>(*mtu);
       }
@@ -106,9 +106,9 @@ void parseVxlan(Reader& r, const Fields& f, NetworkConfig& nc) {
 
 }  // namespace
 
-NetworkFacts parseNetwork(Reader& r, const YAML::Node& net, NetworkConfig& nc) {
+NetworkFacts parseNetwork(Reader& r, const YamlNode& net, NetworkConfig& nc) {
   NetworkFacts facts;
-  if (!net.IsMap()) {
+  if (!net.isMap()) {
     r.issue(net, "network",
             fmt::format("expected a map with fields {}; got {}", joinNames(kNetworkFields),
                         describe(net)));
@@ -118,7 +118,7 @@ NetworkFacts parseNetwork(Reader& r, const YAML::Node& net, NetworkConfig& nc) {
   parsePodRange(r, net, f, nc, facts);
   parseServiceRange(r, f, nc, facts);
   parseVxlan(r, f, nc);
-  if (const YAML::Node* v = Reader::find(f, "masquerade")) {
+  if (const YamlNode* v = Reader::find(f, "masquerade")) {
     if (auto mode = r.keyword(*v, "network.masquerade", kMasqueradeModes, "masquerade mode")) {
       nc.masquerade = static_cast<svc::MasqueradeMode>(*mode);
     }

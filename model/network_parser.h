@@ -3,8 +3,6 @@
 // are checked against.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <optional>
 
@@ -23,6 +21,6 @@ struct NetworkFacts {
 
 // Reads `net` (which must be a map; anything else is an issue) into `nc`, which keeps its
 // defaults where a value is missing or invalid.
-NetworkFacts parseNetwork(Reader& r, const YAML::Node& net, NetworkConfig& nc);
+NetworkFacts parseNetwork(Reader& r, const YamlNode& net, NetworkConfig& nc);
 
 }  // namespace ovl

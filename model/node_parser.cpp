@@ -20,18 +20,18 @@ struct NodeParser::Values {
   std::string path;
   Node node;  // its mark and vtepMac so far
   std::optional<std::string> name;
-  const YAML::Node* nameNode = nullptr;
+  const YamlNode* nameNode = nullptr;
   std::optional<Ipv4> ip;
-  const YAML::Node* ipNode = nullptr;
+  const YamlNode* ipNode = nullptr;
   std::optional<Ipv4Prefix> subnet;
-  const YAML::Node* subnetNode = nullptr;
-  const YAML::Node* macNode = nullptr;
+  const YamlNode* subnetNode = nullptr;
+  const YamlNode* macNode = nullptr;
 };
 
-std::optional<Node> NodeParser::parse(const YAML::Node& entry, const std::string& path,
+std::optional<Node> NodeParser::parse(const YamlNode& entry, const std::string& path,
                                       const NetworkFacts& facts) {
   const size_t issuesBefore = r_.issueCount();
-  if (!entry.IsMap()) {
+  if (!entry.isMap()) {
     r_.issue(entry, path,
              fmt::format("expected a map with fields {}; got {}", joinNames(kNodeFields),
                          describe(entry)));
@@ -66,14 +66,14 @@ std::optional<Node> NodeParser::parse(const YAML::Node& entry, const std::string
   return std::move(e.node);
 }
 
-void NodeParser::readName(const Fields& f, const YAML::Node& entry, Values& e) {
+void NodeParser::readName(const Fields& f, const YamlNode& entry, Values& e) {
   e.nameNode = r_.require(f, entry, e.path, "name", "the node's name");
   if (e.nameNode != nullptr) {
     e.name = r_.nodeName(*e.nameNode, e.path + ".name");
   }
 }
 
-void NodeParser::readUnderlayIp(const Fields& f, const YAML::Node& entry, const NetworkFacts& facts,
+void NodeParser::readUnderlayIp(const Fields& f, const YamlNode& entry, const NetworkFacts& facts,
                                 Values& e) {
   e.ipNode = r_.require(f, entry, e.path, "underlayIP", "an IPv4 address such as 192.168.50.1");
   if (e.ipNode != nullptr) {
@@ -90,7 +90,7 @@ void NodeParser::readUnderlayIp(const Fields& f, const YAML::Node& entry, const 
   }
 }
 
-void NodeParser::readPodSubnet(const Fields& f, const YAML::Node& entry, const NetworkFacts& facts,
+void NodeParser::readPodSubnet(const Fields& f, const YamlNode& entry, const NetworkFacts& facts,
                                Values& e) {
   e.subnetNode = r_.require(f, entry, e.path, "podSubnet", "an IPv4 CIDR such as 10.244.1.0/24");
   if (e.subnetNode != nullptr) {

@@ -2,8 +2,6 @@
 // and against the entries read before it (one name, underlay IP, VTEP MAC and pod subnet each).
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <functional>
 #include <map>
 #include <optional>
@@ -25,16 +23,14 @@ class NodeParser {
 
   // The node of `entry` (at `path`, such as "nodes[2]"), or nullopt when it is rejected: its
   // issues, recorded by the reader, say why.
-  std::optional<Node> parse(const YAML::Node& entry, const std::string& path,
+  std::optional<Node> parse(const YamlNode& entry, const std::string& path,
                             const NetworkFacts& facts);
 
  private:
   struct Values;  // one entry's values as read
-  void readName(const Fields& f, const YAML::Node& entry, Values& e);
-  void readUnderlayIp(const Fields& f, const YAML::Node& entry, const NetworkFacts& facts,
-                      Values& e);
-  void readPodSubnet(const Fields& f, const YAML::Node& entry, const NetworkFacts& facts,
-                     Values& e);
+  void readName(const Fields& f, const YamlNode& entry, Values& e);
+  void readUnderlayIp(const Fields& f, const YamlNode& entry, const NetworkFacts& facts, Values& e);
+  void readPodSubnet(const Fields& f, const YamlNode& entry, const NetworkFacts& facts, Values& e);
   bool claimName(const Values& e, const Claim& claim);
   void claimVtepMac(const Values& e, bool uniqueName, const Claim& claim);
   void claimUnderlayIp(const Values& e, const Claim& claim);

@@ -49,16 +49,16 @@ constexpr int64_t kMaxAffinityTimeout = 86400;  // one day, as in Kubernetes
 // A cluster or external IP of the service being parsed, with where it was given.
 struct Address {
   Ipv4 ip;
-  YAML::Node node;
+  YamlNode node;
   std::string field;
 };
 
 // A port of the service being parsed, with where its values were given.
 struct PortEntry {
   svc::ServicePort port;
-  YAML::Node nameNode;
-  YAML::Node portNode;
-  YAML::Node nodePortNode;
+  YamlNode nameNode;
+  YamlNode portNode;
+  YamlNode nodePortNode;
   std::string path;            // "services[1].ports[0]"
   bool valid = false;          // every value in it is valid and its port/protocol is unique
   bool uniqueNodePort = true;  // no earlier port of the service has its nodePort/protocol
@@ -68,8 +68,7 @@ struct PortEntry {
 // policies, ports, endpoints; then what it claims, and the service when nothing was wrong.
 class EntryParser {
  public:
-  EntryParser(Reader& r, const YAML::Node& entry, const std::string& path,
-              const NetworkFacts& facts)
+  EntryParser(Reader& r, const YamlNode& entry, const std::string& path, const NetworkFacts& facts)
       : r_(r), entry_(entry), path_(path), facts_(facts) {
     s_.mark = r_.markOf(entry);
     f_ = r_.fields(entry, path, kServiceFields);
@@ -87,21 +86,21 @@ class EntryParser {
   svc::Service finish();
 
  private:
-  bool addAddress(std::vector<Address>& to, const YAML::Node& v, const std::string& field);
+  bool addAddress(std::vector<Address>& to, const YamlNode& v, const std::string& field);
   void checkClusterIpRanges();
   void checkExternalIp(const Address& a);
-  PortEntry parsePort(const YAML::Node& entry, const std::string& path, size_t portCount);
+  PortEntry parsePort(const YamlNode& entry, const std::string& path, size_t portCount);
   void checkPortsWithinService();
 
   Reader& r_;
-  const YAML::Node& entry_;
+  const YamlNode& entry_;
   const std::string& path_;
   const NetworkFacts& facts_;
   Fields f_;
   svc::Service s_;
   std::optional<std::string> ns_;
   std::optional<std::string> name_;
-  const YAML::Node* nameNode_ = nullptr;
+  const YamlNode* nameNode_ = nullptr;
   std::optional<svc::ServiceType> type_ = svc::ServiceType::kClusterIP;
   // Addresses: the cluster IPs, then the external IPs. One address given twice in a service
   // is reported once here and claimed once below.
@@ -112,7 +111,7 @@ class EntryParser {
 };
 
 void EntryParser::readIdentity(ParsedService& out) {
-  if (const YAML::Node* v =
+  if (const YamlNode* v =
           r_.require(f_, entry_, path_, "namespace", "the service's namespace, such as default")) {
     ns_ = r_.label(*v, path_ + ".namespace", "namespace", kMaxLabelLength);
   }
@@ -128,13 +127,13 @@ void EntryParser::readIdentity(ParsedService& out) {
 }
 
 void EntryParser::readType() {
-  if (const YAML::Node* v = Reader::find(f_, "type")) {
+  if (const YamlNode* v = Reader::find(f_, "type")) {
     auto i = r_.keyword(*v, path_ + ".type", kServiceTypes, "service type");
     type_ = i ? std::optional(kServiceTypeValues[*i]) : std::nullopt;
   }
 }
 
-bool EntryParser::addAddress(std::vector<Address>& to, const YAML::Node& v,
+bool EntryParser::addAddress(std::vector<Address>& to, const YamlNode& v,
                              const std::string& field) {
   auto ip = r_.ipv4(v, field);
   if (!ip) {
@@ -153,8 +152,8 @@ bool EntryParser::addAddress(std::vector<Address>& to, const YAML::Node& v,
 }
 
 void EntryParser::readClusterIps() {
-  const YAML::Node* clusterIpNode = Reader::find(f_, "clusterIP");
-  const YAML::Node* clusterIpsNode = Reader::find(f_, "clusterIPs");
+  const YamlNode* clusterIpNode = Reader::find(f_, "clusterIP");
+  const YamlNode* clusterIpsNode = Reader::find(f_, "clusterIPs");
   if (clusterIpNode != nullptr && clusterIpsNode != nullptr) {
     r_.issue(*clusterIpsNode, path_ + ".clusterIPs",
              fmt::format("both clusterIP (at {}) and clusterIPs are given; expected one of them",
@@ -162,15 +161,16 @@ void EntryParser::readClusterIps() {
   } else if (clusterIpNode != nullptr) {
     addAddress(clusterIps_, *clusterIpNode, path_ + ".clusterIP");
   } else if (clusterIpsNode != nullptr) {
-    if (!clusterIpsNode->IsSequence() || clusterIpsNode->size() == 0) {
+    if (!clusterIpsNode->isSequence() || clusterIpsNode->size() == 0) {
       r_.issue(*clusterIpsNode, path_ + ".clusterIPs",
                fmt::format(
                    "expected a non-empty sequence of IPv4 addresses inside "
                    "network.serviceCIDR; got {}",
-                   clusterIpsNode->IsSequence() ? "an empty sequence" : describe(*clusterIpsNode)));
+                   clusterIpsNode->isSequence() ? "an empty sequence" : describe(*clusterIpsNode)));
     } else {
-      for (size_t i = 0; i < clusterIpsNode->size(); ++i) {
-        addAddress(clusterIps_, (*clusterIpsNode)[i], fmt::format("{}.clusterIPs[{}]", path_, i));
+      const std::vector<YamlNode> items = clusterIpsNode->items();
+      for (size_t i = 0; i < items.size(); ++i) {
+        addAddress(clusterIps_, items[i], fmt::format("{}.clusterIPs[{}]", path_, i));
       }
     }
   } else {
@@ -198,17 +198,18 @@ void EntryParser::checkClusterIpRanges() {
 }
 
 void EntryParser::readExternalIps() {
-  const YAML::Node* v = Reader::find(f_, "externalIPs");
+  const YamlNode* v = Reader::find(f_, "externalIPs");
   if (v == nullptr) {
     return;
   }
-  if (!v->IsSequence()) {
+  if (!v->isSequence()) {
     r_.issue(*v, path_ + ".externalIPs",
              fmt::format("expected a sequence of IPv4 addresses; got {}", describe(*v)));
     return;
   }
-  for (size_t i = 0; i < v->size(); ++i) {
-    if (addAddress(externalIps_, (*v)[i], fmt::format("{}.externalIPs[{}]", path_, i))) {
+  const std::vector<YamlNode> items = v->items();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (addAddress(externalIps_, items[i], fmt::format("{}.externalIPs[{}]", path_, i))) {
       checkExternalIp(externalIps_.back());
     }
   }
@@ -235,12 +236,12 @@ void EntryParser::checkExternalIp(const Address& a) {
 
 void EntryParser::readAffinity() {
   bool affinityKnown = true;  // false when the value given is invalid
-  if (const YAML::Node* v = Reader::find(f_, "sessionAffinity")) {
+  if (const YamlNode* v = Reader::find(f_, "sessionAffinity")) {
     auto i = r_.keyword(*v, path_ + ".sessionAffinity", kAffinities, "session affinity");
     affinityKnown = i.has_value();
     s_.affinityClientIp = i == size_t{1};
   }
-  if (const YAML::Node* v = Reader::find(f_, "sessionAffinityTimeoutSeconds")) {
+  if (const YamlNode* v = Reader::find(f_, "sessionAffinityTimeoutSeconds")) {
     const std::string field = path_ + ".sessionAffinityTimeoutSeconds";
     if (auto t = r_.integer(*v, field, 1, kMaxAffinityTimeout)) {
       s_.affinityTimeoutSeconds = static_cast<uint32_t>(*t);
@@ -255,13 +256,13 @@ void EntryParser::readAffinity() {
 }
 
 void EntryParser::readTrafficPolicies() {
-  if (const YAML::Node* v = Reader::find(f_, "internalTrafficPolicy")) {
+  if (const YamlNode* v = Reader::find(f_, "internalTrafficPolicy")) {
     if (auto i =
             r_.keyword(*v, path_ + ".internalTrafficPolicy", kTrafficPolicies, "traffic policy")) {
       s_.internalTrafficPolicy = kPolicies[*i];
     }
   }
-  if (const YAML::Node* v = Reader::find(f_, "externalTrafficPolicy")) {
+  if (const YamlNode* v = Reader::find(f_, "externalTrafficPolicy")) {
     if (auto i =
             r_.keyword(*v, path_ + ".externalTrafficPolicy", kTrafficPolicies, "traffic policy")) {
       s_.externalTrafficPolicy = kPolicies[*i];
@@ -270,15 +271,16 @@ void EntryParser::readTrafficPolicies() {
 }
 
 void EntryParser::readPorts() {
-  if (const YAML::Node* v = r_.require(f_, entry_, path_, "ports",
-                                       "a sequence of ports (- port: 80), at least one")) {
-    if (!v->IsSequence() || v->size() == 0) {
+  if (const YamlNode* v = r_.require(f_, entry_, path_, "ports",
+                                     "a sequence of ports (- port: 80), at least one")) {
+    if (!v->isSequence() || v->size() == 0) {
       r_.issue(*v, path_ + ".ports",
                fmt::format("expected a sequence of ports (- port: 80), at least one; got {}",
-                           v->IsSequence() ? "an empty sequence" : describe(*v)));
+                           v->isSequence() ? "an empty sequence" : describe(*v)));
     } else {
-      for (size_t i = 0; i < v->size(); ++i) {
-        ports_.push_back(parsePort((*v)[i], fmt::format("{}.ports[{}]", path_, i), v->size()));
+      const std::vector<YamlNode> items = v->items();
+      for (size_t i = 0; i < items.size(); ++i) {
+        ports_.push_back(parsePort(items[i], fmt::format("{}.ports[{}]", path_, i), items.size()));
       }
     }
   }
@@ -286,12 +288,11 @@ void EntryParser::readPorts() {
 }
 
 // One entry of a service's `ports`; `valid` when every value in it is.
-PortEntry EntryParser::parsePort(const YAML::Node& entry, const std::string& path,
-                                 size_t portCount) {
+PortEntry EntryParser::parsePort(const YamlNode& entry, const std::string& path, size_t portCount) {
   PortEntry out;
   out.path = path;
   const size_t issuesBefore = r_.issueCount();
-  if (!entry.IsMap()) {
+  if (!entry.isMap()) {
     r_.issue(entry, path,
              fmt::format("expected a map with fields {}; got {}", joinNames(kServicePortFields),
                          describe(entry)));
@@ -300,7 +301,7 @@ PortEntry EntryParser::parsePort(const YAML::Node& entry, const std::string& pat
   Fields f = r_.fields(entry, path, kServicePortFields);
   svc::ServicePort& p = out.port;
 
-  const YAML::Node* nameNode =
+  const YamlNode* nameNode =
       portCount > 1 ? r_.require(f, entry, path, "name",
                                  "a port name (required when a service has more than one port)")
                     : Reader::find(f, "name");
@@ -310,12 +311,12 @@ PortEntry EntryParser::parsePort(const YAML::Node& entry, const std::string& pat
       p.name = *name;
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "protocol")) {
+  if (const YamlNode* v = Reader::find(f, "protocol")) {
     if (auto i = r_.keyword(*v, path + ".protocol", kProtocols, "protocol", /*anyCase=*/true)) {
       p.protocol = kProtocolValues[*i];
     }
   }
-  if (const YAML::Node* v =
+  if (const YamlNode* v =
           r_.require(f, entry, path, "port", fmt::format("an integer in 1..{}", kMaxPort))) {
     out.portNode = *v;
     if (auto port = r_.integer(*v, path + ".port", 1, kMaxPort)) {
@@ -323,12 +324,12 @@ PortEntry EntryParser::parsePort(const YAML::Node& entry, const std::string& pat
     }
   }
   p.targetPort = p.port;
-  if (const YAML::Node* v = Reader::find(f, "targetPort")) {
+  if (const YamlNode* v = Reader::find(f, "targetPort")) {
     if (auto port = r_.integer(*v, path + ".targetPort", 1, kMaxPort)) {
       p.targetPort = static_cast<uint16_t>(*port);
     }
   }
-  if (const YAML::Node* v = Reader::find(f, "nodePort")) {
+  if (const YamlNode* v = Reader::find(f, "nodePort")) {
     out.nodePortNode = *v;
     if (auto port = r_.integer(*v, path + ".nodePort", 1, kMaxPort)) {
       p.nodePort = static_cast<uint16_t>(*port);
@@ -389,7 +390,7 @@ void EntryParser::readEndpoints() {
       portNames.try_emplace(p.port.name, p.path);
     }
   }
-  if (const YAML::Node* v = Reader::find(f_, "endpoints")) {
+  if (const YamlNode* v = Reader::find(f_, "endpoints")) {
     parseEndpoints(r_, *v, path_, portNames, s_.endpoints);
   }
 }
@@ -452,11 +453,11 @@ svc::Service EntryParser::finish() {
 
 }  // namespace
 
-ParsedService parseService(Reader& r, const YAML::Node& entry, const std::string& path,
+ParsedService parseService(Reader& r, const YamlNode& entry, const std::string& path,
                            const NetworkFacts& facts) {
   ParsedService out;
   const size_t issuesBefore = r.issueCount();
-  if (!entry.IsMap()) {
+  if (!entry.isMap()) {
     r.issue(entry, path,
             fmt::format("expected a map with fields {}; got {}", joinNames(kServiceFields),
                         describe(entry)));

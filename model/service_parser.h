@@ -3,8 +3,6 @@
 // across services by ServiceClaims (a cluster file) or ClusterDocuments (documents stored apart).
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 
 #include "model/network_parser.h"
@@ -16,7 +14,7 @@ namespace ovl {
 // The entry on its own: its problems and claims are recorded, not yet checked against other
 // services, so a stored document is read once and checked again cheaply whenever another one
 // changes. The issues it causes are taken out of the reader's list into the result.
-ParsedService parseService(Reader& r, const YAML::Node& entry, const std::string& path,
+ParsedService parseService(Reader& r, const YamlNode& entry, const std::string& path,
                            const NetworkFacts& facts);
 
 }  // namespace ovl

@@ -1,10 +1,9 @@
 #include "model/service_scan.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
+#include "model/yaml_limits.h"
+#include "model/yaml_tree.h"
 
 #include <algorithm>
-#include <sstream>
 
 namespace ovl {
 
@@ -12,7 +11,7 @@ namespace {
 
 // The events of one document: where the list starts, each of its entries starts, and the list
 // ends; and whether the layout qualifies (see ServiceLines).
-class ServiceLineScan : public YAML::EventHandler {
+class ServiceLineScan {
  public:
   explicit ServiceLineScan(const std::vector<std::string_view>& lines) : lines_(lines) {}
 
@@ -29,50 +28,58 @@ class ServiceLineScan : public YAML::EventHandler {
     return out_;
   }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { node(m, a, false); }
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override {
-    if (state_ == State::kIn) {
-      usable_ = false;
+  int depth() const { return depth_; }
+
+  // One event of the first document; false once it ends.
+  bool on(const yaml_event_t& e) {
+    const YamlMark m{static_cast<int>(e.start_mark.line), static_cast<int>(e.start_mark.column)};
+    switch (e.type) {
+      case YAML_SCALAR_EVENT:
+        if (depth_ == 1 && expectKey_ &&
+            std::string_view(reinterpret_cast<const char*>(e.data.scalar.value),
+                             e.data.scalar.length) == "services") {
+          usable_ = usable_ && state_ == State::kBefore;
+          servicesKey_ = true;
+        }
+        node(m, e.data.scalar.anchor != nullptr, false);
+        return true;
+      case YAML_ALIAS_EVENT:
+        if (state_ == State::kIn) {
+          usable_ = false;
+        }
+        node(m, false, false);
+        return true;
+      case YAML_SEQUENCE_START_EVENT:
+        if (depth_ == 1 && !expectKey_ && servicesKey_) {
+          if (e.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE) {
+            usable_ = false;
+          }
+          state_ = State::kIn;
+          servicesKey_ = false;
+          ++depth_;
+          return true;
+        }
+        node(m, e.data.sequence_start.anchor != nullptr, true);
+        return true;
+      case YAML_MAPPING_START_EVENT:
+        node(m, e.data.mapping_start.anchor != nullptr, true);
+        return true;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        close();
+        return true;
+      default:
+        return e.type != YAML_DOCUMENT_END_EVENT;
     }
-    node(m, 0, false);
   }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
-                const std::string& value) override {
-    if (depth_ == 1 && expectKey_ && value == "services") {
-      usable_ = usable_ && state_ == State::kBefore;
-      servicesKey_ = true;
-    }
-    node(m, a, false);
-  }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
-                       YAML::EmitterStyle::value style) override {
-    if (depth_ == 1 && !expectKey_ && servicesKey_) {
-      if (style == YAML::EmitterStyle::Flow) {
-        usable_ = false;
-      }
-      state_ = State::kIn;
-      servicesKey_ = false;
-      ++depth_;
-      return;
-    }
-    node(m, a, true);
-  }
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
-                  YAML::EmitterStyle::value) override {
-    node(m, a, true);
-  }
-  void OnSequenceEnd() override { close(); }
-  void OnMapEnd() override { close(); }
 
  private:
   enum class State { kBefore, kIn, kAfter, kDone };
 
-  void node(const YAML::Mark& m, YAML::anchor_t anchor, bool opens) {
+  void node(const YamlMark& m, bool anchor, bool opens) {
     const size_t line = static_cast<size_t>(std::max(m.line, 0));
     if (state_ == State::kIn) {
-      if (anchor != 0) {
+      if (anchor) {
         usable_ = false;
       }
       if (depth_ == 2) {  // an entry starts: "- " and nothing else before it on its line
@@ -144,15 +151,19 @@ std::vector<std::string_view> splitLines(std::string_view text) {
 
 std::optional<ServiceLines> findServiceLines(const std::string& text,
                                              const std::vector<std::string_view>& lines) {
-  try {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    ServiceLineScan scan(lines);
-    parser.HandleNextDocument(scan);
-    return scan.result();
-  } catch (const YAML::Exception&) {
-    return std::nullopt;  // the whole-file parse reports it
+  YamlEvents events(text);
+  ServiceLineScan scan(lines);
+  while (const yaml_event_t* e = events.next()) {
+    if (!scan.on(*e)) {
+      return scan.result();
+    }
+    // Deeper than a file may be: the whole-file parse reports it. Stopping here also keeps
+    // libyaml's scanner, whose cost per token grows with the flow depth, from reading on.
+    if (scan.depth() > static_cast<int>(kMaxFileDepth)) {
+      return std::nullopt;
+    }
   }
+  return std::nullopt;  // a syntax error (the whole-file parse reports it), or no document
 }
 
 }  // namespace ovl

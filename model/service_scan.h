@@ -11,9 +11,8 @@
 namespace ovl {
 
 // Where the entries of the top-level `services:` list are, found by an event scan of the file
-// (yaml-cpp's parser without a document tree). yaml-cpp's tree takes about fifty times the
-// text's size, so a cluster file of 10,000 services (3 MB) would cost 150 MB at once; with
-// these lines the file is parsed one service at a time instead. Only plain layouts qualify:
+// (libyaml's events, without a document tree). With these lines the file is parsed one service
+// at a time, so that only one service's tree is held at once. Only plain layouts qualify:
 // a block list whose entries each start on a line of their own with "- " and share no line;
 // no anchors or aliases inside it. Anything else (or a syntax error, which the whole-file
 // parse then reports) gives nullopt, and the file is parsed whole.

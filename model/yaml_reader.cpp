@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml-cpp/depthguard.h>
 
 #include <cerrno>
 #include <charconv>
@@ -60,19 +59,14 @@ bool contains(FieldNames names, std::string_view name) {
   return false;
 }
 
-std::string describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Scalar:
-      return quoteValue(n.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a sequence";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
+std::string describe(const YamlNode& n) {
+  if (n.isScalar()) {
+    return quoteValue(n.scalar());
   }
-  return "nothing";
+  if (n.isSequence()) {
+    return "a sequence";
+  }
+  return n.isMap() ? "a map" : "nothing";
 }
 
 std::string joinPath(const std::string& prefix, std::string_view key) {
@@ -131,59 +125,44 @@ std::vector<ConfigIssue> Reader::takeIssuesSince(size_t from) {
   return out;
 }
 
-std::optional<YAML::Node> Reader::load(const std::string& text) {
-  // Before the tree: a second document, aliases that would multiply the cost of everything that
-  // reads the tree, and the depth when one is set (see yaml_limits.h).
-  std::optional<YamlLimitBreach> breach;
-  if (maxDepth_ != 0 || mayBreakYamlLimits(text)) {
-    breach = checkYamlLimits(text, maxDepth_);
+std::shared_ptr<YamlTree> Reader::load(std::string_view text, size_t budgetBytes) {
+  YamlBuild built = buildYamlTree(text, maxDepth_, budgetBytes);
+  if (built.problem) {
+    issue(markOf(built.problem->mark), "", std::move(built.problem->message));
+    return nullptr;
   }
-  if (breach) {
-    issue(markOf(breach->mark), "", std::move(breach->message));
-    return std::nullopt;
-  }
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::DeepRecursion& e) {
-    // yaml-cpp 0.7 gives this one the message "bad file"; say what it means.
-    issue(markOf(e.mark), "",
-          fmt::format("invalid YAML: nested too deeply (the limit is {} levels)", e.depth()));
-  } catch (const YAML::Exception& e) {
-    issue(markOf(e.mark), "", fmt::format("invalid YAML: {}", e.msg));
-  }
-  return std::nullopt;
+  return std::move(built.tree);
 }
 
-Fields Reader::fields(const YAML::Node& map, const std::string& path, FieldNames known) {
+Fields Reader::fields(const YamlNode& map, const std::string& path, FieldNames known) {
   Fields out;
-  for (const auto& kv : map) {
-    const YAML::Node& key = kv.first;
-    if (!key.IsScalar()) {
+  for (const YamlPair& kv : map.pairs()) {
+    const YamlNode& key = kv.first;
+    if (!key.isScalar()) {
       issue(key, path,
             fmt::format("expected field names ({}), got {} as a key", joinNames(known),
                         describe(key)));
       continue;
     }
-    if (!contains(known, key.Scalar())) {
-      issue(key, joinPath(path, clipValue(key.Scalar())),
-            fmt::format("unknown field {}; known fields are {}", quoteValue(key.Scalar()),
+    if (!contains(known, key.scalar())) {
+      issue(key, joinPath(path, clipValue(key.scalar())),
+            fmt::format("unknown field {}; known fields are {}", quoteValue(key.scalar()),
                         joinNames(known)));
       continue;
     }
-    auto [pos, inserted] = out.try_emplace(key.Scalar(), Entry{key, kv.second});
+    auto [pos, inserted] = out.try_emplace(std::string(key.scalar()), Entry{key, kv.second});
     if (!inserted) {
-      issue(key, joinPath(path, key.Scalar()),
-            fmt::format("field '{}' is given twice; the first is at {}", key.Scalar(),
+      issue(key, joinPath(path, key.scalar()),
+            fmt::format("field '{}' is given twice; the first is at {}", key.scalar(),
                         markOf(pos->second.key).toString()));
     }
   }
   return out;
 }
 
-const YAML::Node* Reader::require(const Fields& entries, const YAML::Node& map,
-                                  const std::string& path, std::string_view key,
-                                  std::string_view expected) {
-  if (const YAML::Node* v = find(entries, key)) {
+const YamlNode* Reader::require(const Fields& entries, const YamlNode& map, const std::string& path,
+                                std::string_view key, std::string_view expected) {
+  if (const YamlNode* v = find(entries, key)) {
     return v;
   }
   auto it = entries.find(key);
@@ -192,22 +171,22 @@ const YAML::Node* Reader::require(const Fields& entries, const YAML::Node& map,
   return nullptr;
 }
 
-std::optional<std::string> Reader::text(const YAML::Node& v, const std::string& field,
+std::optional<std::string> Reader::text(const YamlNode& v, const std::string& field,
                                         std::string_view expected) {
-  if (!v.IsScalar()) {
+  if (!v.isScalar()) {
     issue(v, field, fmt::format("expected {}, got {}", expected, describe(v)));
     return std::nullopt;
   }
-  return v.Scalar();
+  return std::string(v.scalar());
 }
 
-std::optional<int64_t> Reader::integer(const YAML::Node& v, const std::string& field, int64_t min,
+std::optional<int64_t> Reader::integer(const YamlNode& v, const std::string& field, int64_t min,
                                        int64_t max) {
-  if (!v.IsScalar() || !isDecimal(v.Scalar())) {
+  if (!v.isScalar() || !isDecimal(v.scalar())) {
     issue(v, field, fmt::format("expected an integer in {}..{}, got {}", min, max, describe(v)));
     return std::nullopt;
   }
-  const std::string& digits = v.Scalar();
+  const std::string_view digits = v.scalar();
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc{} || ptr != digits.data() + digits.size() ||
@@ -220,7 +199,7 @@ std::optional<int64_t> Reader::integer(const YAML::Node& v, const std::string& f
   return static_cast<int64_t>(value);
 }
 
-std::optional<Ipv4> Reader::ipv4(const YAML::Node& v, const std::string& field) {
+std::optional<Ipv4> Reader::ipv4(const YamlNode& v, const std::string& field) {
   auto str = text(v, field, "an IPv4 address such as 192.168.50.1");
   if (!str) {
     return std::nullopt;
@@ -234,7 +213,7 @@ std::optional<Ipv4> Reader::ipv4(const YAML::Node& v, const std::string& field) 
   return ip;
 }
 
-std::optional<Ipv4Prefix> Reader::networkPrefix(const YAML::Node& v, const std::string& field,
+std::optional<Ipv4Prefix> Reader::networkPrefix(const YamlNode& v, const std::string& field,
                                                 std::string_view example) {
   std::string expected = fmt::format("an IPv4 CIDR such as {}", example);
   auto str = text(v, field, expected);
@@ -255,7 +234,7 @@ std::optional<Ipv4Prefix> Reader::networkPrefix(const YAML::Node& v, const std::
   return prefix;
 }
 
-std::optional<MacAddr> Reader::unicastMac(const YAML::Node& v, const std::string& field) {
+std::optional<MacAddr> Reader::unicastMac(const YamlNode& v, const std::string& field) {
   constexpr std::string_view kExpected = "a unicast MAC address such as 0a:58:0a:f4:01:01";
   auto str = text(v, field, kExpected);
   if (!str) {
@@ -280,7 +259,7 @@ std::optional<MacAddr> Reader::unicastMac(const YAML::Node& v, const std::string
   return mac;
 }
 
-std::optional<std::string> Reader::nodeName(const YAML::Node& v, const std::string& field) {
+std::optional<std::string> Reader::nodeName(const YamlNode& v, const std::string& field) {
   auto name = text(v, field, "a node name");
   if (name && !isValidNodeName(*name)) {
     issue(v, field,
@@ -293,7 +272,7 @@ std::optional<std::string> Reader::nodeName(const YAML::Node& v, const std::stri
   return name;
 }
 
-std::optional<size_t> Reader::keyword(const YAML::Node& v, const std::string& field,
+std::optional<size_t> Reader::keyword(const YamlNode& v, const std::string& field,
                                       FieldNames options, std::string_view what, bool anyCase) {
   const std::string expected =
       fmt::format("one of {}{}", joinNames(options), anyCase ? " (in any case)" : "");
@@ -310,7 +289,7 @@ std::optional<size_t> Reader::keyword(const YAML::Node& v, const std::string& fi
   return std::nullopt;
 }
 
-std::optional<bool> Reader::boolean(const YAML::Node& v, const std::string& field) {
+std::optional<bool> Reader::boolean(const YamlNode& v, const std::string& field) {
   auto index = keyword(v, field, kBooleans, "boolean", /*anyCase=*/true);
   if (!index) {
     return std::nullopt;
@@ -318,7 +297,7 @@ std::optional<bool> Reader::boolean(const YAML::Node& v, const std::string& fiel
   return *index == 1;
 }
 
-std::optional<std::string> Reader::label(const YAML::Node& v, const std::string& field,
+std::optional<std::string> Reader::label(const YamlNode& v, const std::string& field,
                                          std::string_view what, size_t max) {
   auto name = text(v, field, what);
   if (name && !isDnsLabel(*name, max)) {
@@ -331,7 +310,7 @@ std::optional<std::string> Reader::label(const YAML::Node& v, const std::string&
   return name;
 }
 
-std::optional<std::string> Reader::interfaceName(const YAML::Node& v, const std::string& field) {
+std::optional<std::string> Reader::interfaceName(const YamlNode& v, const std::string& field) {
   auto name = text(v, field, "an interface name");
   if (name && !isValidInterfaceName(*name)) {
     issue(v, field,

@@ -12,6 +12,8 @@ packages=(
   # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
   libip4tc-dev
   libyaml-cpp-dev libfmt-dev
+  # reading YAML (model/yaml_tree.cpp): libyaml's event parser
+  libyaml-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # etcd datastore: gRPC + protobuf (the client is generated from etcd/proto/etcd.proto)

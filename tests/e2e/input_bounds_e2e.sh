@@ -74,8 +74,8 @@ expect_fast_refusal "a second document" 'cluster\.yaml:[0-9]+:1: a second YAML d
   head -c 50000000 /dev/zero | tr '\0' 'n'
   printf 'X\nclusterFile: cluster.yaml\n'
 } >"$E2E_DIR/node1.yaml"
-# Read whole (it is under 64 MiB): yaml-cpp takes a few seconds for 50 MB, in proportion to the
-# size, so the bound here is the message, with a generous time.
+# Read whole (it is under 64 MiB): the parser takes time in proportion to the size (a second
+# or so for 50 MB), so the bound here is the message, with a generous time.
 expect_fast_refusal "a 50 MB node name" "node1\.yaml:1:[0-9]+: nodeName: invalid node name 'n{64}\.\.\.' \(50000001 bytes\)" 60000
 
 echo "PASS: input bounds"

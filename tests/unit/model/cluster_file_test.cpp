@@ -100,7 +100,7 @@ TEST(ClusterConfig, YamlSyntaxErrorIsFatalWithOneBasedPosition) {
   auto load = parseCluster(network("  vni: b: c\n"), kFile);
   EXPECT_TRUE(load.fatal);
   ASSERT_EQ(load.issues.size(), 1u) << dump(load.issues);
-  EXPECT_EQ(load.issues[0].mark.line, 3);  // yaml-cpp says line 2 (0-based)
+  EXPECT_EQ(load.issues[0].mark.line, 3);  // the parser says line 2 (0-based)
   EXPECT_EQ(load.issues[0].mark.column, 9);
   EXPECT_NE(load.issues[0].message.find("invalid YAML"), std::string::npos);
   EXPECT_EQ(load.issues[0].toString().rfind("cluster.yaml:3:9: invalid YAML: ", 0), 0u)

@@ -19,7 +19,7 @@ using test::withServices;
 
 constexpr const char* kFile = "cluster.yaml";
 
-// A large services list is parsed one entry at a time (to keep yaml-cpp's tree small); layouts
+// A large services list is parsed one entry at a time (to keep the tree small); layouts
 // that do not allow it are parsed whole. Both must give the same services and the same issues
 // at the same file:line:column.
 std::vector<std::string> issueStrings(const ClusterLoad& load) {
