@@ -2,8 +2,10 @@
 
 #include <sys/inotify.h>
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
 #include <filesystem>
-#include <functional>
 
 namespace ovl {
 
@@ -33,27 +35,61 @@ bool FileDatastore::maybeChanged() {
   return watch_.drain([](std::string_view) { return true; });
 }
 
-std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
+Result<std::string> FileDatastore::read() {
   watch_.ensureWatching();
   // Read as ovlctl reads it: a regular file of at most 64 MiB, so /dev/zero or a FIFO fails
   // at once instead of growing (or blocking) the agent.
-  Result<std::string> text = readConfigFile(path_);
-  if (!text) {
-    lastHash_.reset();
-    ClusterLoad load;
-    load.fatal = true;
-    load.issues.push_back(ConfigIssue{SourceMark{path_}, "", text.error().message});
-    load.revision = ++revision_;
-    return load;
-  }
-  const size_t hash = std::hash<std::string>{}(*text);
-  if (lastHash_ == hash) {
-    return std::nullopt;
-  }
-  lastHash_ = hash;
-  ClusterLoad load = parseCluster(*text, path_);
+  return readConfigFile(path_);
+}
+
+ClusterLoad FileDatastore::unreadable(const Error& e) {
+  state_.forget();  // the next content is new, whatever it is
+  ClusterLoad load;
+  load.fatal = true;
+  load.issues.push_back(ConfigIssue{SourceMark{path_}, "", e.message});
   load.revision = ++revision_;
   return load;
+}
+
+std::optional<ClusterLoad> FileDatastore::loadIfChanged() {
+  Result<std::string> text = read();
+  if (!text) {
+    return unreadable(text.error());
+  }
+  if (state_.same(*text)) {
+    return std::nullopt;
+  }
+  ClusterLoad load = state_.parseWhole(std::move(*text));
+  load.revision = ++revision_;
+  return load;
+}
+
+std::optional<ClusterChange> FileDatastore::nextChange() {
+  Result<std::string> text = read();
+  if (!text) {
+    return ClusterChange{unreadable(text.error())};
+  }
+  if (state_.same(*text)) {
+    return std::nullopt;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto changes = state_.update(*text)) {
+    ServiceDelta delta{std::move(changes->upserts), std::move(changes->removed),
+                       std::move(changes->issues), ++revision_};
+    spdlog::debug(
+        "{}: revision {}: {} service(s) changed, {} removed ({} entries read again) in "
+        "{:.2f} ms",
+        path_, delta.revision, delta.upserts.size(), delta.removed.size(), changes->reparsed,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    return ClusterChange{std::move(delta)};
+  }
+  ClusterLoad load = state_.parseWhole(std::move(*text));
+  load.revision = ++revision_;
+  spdlog::debug(
+      "{}: revision {}: read whole ({} services) in {:.2f} ms", path_, load.revision,
+      load.cluster.services.size(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  return ClusterChange{std::move(load)};
 }
 
 }  // namespace ovl
