@@ -1,6 +1,7 @@
 #include "datastore/file_datastore.h"
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
 
@@ -31,8 +32,17 @@ Result<FileDatastore> FileDatastore::create(const std::string& path) {
 }
 
 bool FileDatastore::maybeChanged() {
-  // Any change in the directory: the content is compared to know.
-  return watch_.drain([](std::string_view) { return true; });
+  // Events about other files of the directory (a temporary file written before it is renamed
+  // onto the name, an editor's swap file) do not make the file a candidate: reading a large
+  // cluster file again for each of them would delay the change that follows. The name itself,
+  // the ConfigMap swap (..data), the directory's own events do; and any event does when the
+  // name is a symlink, which may point at any file of the directory.
+  struct stat st {};
+  const bool link = ::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+  const std::string base = std::filesystem::path(path_).filename().string();
+  return watch_.drain([&](std::string_view name) {
+    return link || name.empty() || name == base || name.starts_with("..");
+  });
 }
 
 Result<std::string> FileDatastore::read() {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "model/cluster_parts.h"
@@ -15,31 +16,28 @@ namespace ovl {
 
 namespace {
 
-// One entry of the services list: its reading, where it is now, and where it was read (its
-// marks count from that line, its fields name that index).
-struct ListEntry {
+// One entry of the services list, at one address while it lives (the claims point to it): its
+// reading, where it is now and where it was read (its marks count from that line, its fields
+// name that index), and what it adds to the file's result.
+struct Slot {
   std::shared_ptr<const ParsedService> parsed;
   size_t start = 0;        // byte offset of its first line in the text
   size_t line = 0;         // its first line (0-based)
   size_t parsedLine = 0;   // the first line it was read at
   size_t index = 0;        // its index in the list now
   size_t parsedIndex = 0;  // the index it was read at
+  bool accepted = false;
+  std::vector<ConfigIssue> issues;  // its own and its lost claims, as the file lists them
+  bool retired = false;             // replaced by a new reading (scratch of one update)
+  bool queued = false;              // to be checked again (scratch of one update)
 
   int shift() const { return static_cast<int>(line) - static_cast<int>(parsedLine); }
   bool moved() const { return line != parsedLine || index != parsedIndex; }
 };
-
-// The accepted services: id (a view into its entry's reading) -> index of the entry.
-using AcceptedIndex = std::unordered_map<std::string_view, size_t>;
-
-// The claims of every entry checked in file order, as ServiceClaims does for a whole parse.
-struct ClaimsOutcome {
-  std::vector<char> accepted;  // per entry
-  std::vector<ConfigIssue> issues;
-};
+using Slots = std::vector<std::unique_ptr<Slot>>;
 
 // A claim's field names the index the entry was read at ("services[7].clusterIP").
-std::string fieldNow(const std::string& field, const ListEntry& e) {
+std::string fieldNow(const std::string& field, const Slot& e) {
   if (e.index == e.parsedIndex) {
     return field;
   }
@@ -50,7 +48,7 @@ std::string fieldNow(const std::string& field, const ListEntry& e) {
   return fmt::format("services[{}]", e.index) + field.substr(was.size());
 }
 
-ConfigIssue lostTo(const ServiceClaim& c, const ListEntry& claimer, const ListEntry& holder) {
+ConfigIssue lostTo(const ServiceClaim& c, const Slot& claimer, const Slot& holder) {
   if (!claimer.moved() && !holder.moved()) {
     return lostClaim(c, *holder.parsed);
   }
@@ -62,56 +60,73 @@ ConfigIssue lostTo(const ServiceClaim& c, const ListEntry& claimer, const ListEn
   return lostClaim(now, holder.parsed->who, where);
 }
 
-// Entries that moved keep their reading only when it has no issue of its own (an issue's
-// message may quote a position or the index), so only their marks and claim fields move here.
-ClaimsOutcome runClaims(const std::vector<ListEntry>& entries) {
-  ClaimsOutcome out;
-  out.accepted.assign(entries.size(), 0);
-  std::unordered_map<std::string_view, size_t> spaces[3];
-  spaces[0].reserve(entries.size());
-  spaces[1].reserve(entries.size() * 2);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const ParsedService& p = *entries[i].parsed;
-    std::vector<ConfigIssue> own = p.issues;
-    for (const ServiceClaim& c : p.claims) {
-      auto& space = spaces[static_cast<size_t>(c.space)];
-      auto [it, inserted] = space.try_emplace(c.key, i);
-      if (!inserted) {
-        own.push_back(lostTo(c, entries[i], entries[it->second]));
+// Who claims each value (ServiceClaim), in every entry of the list: the first by position holds
+// it, as when ServiceClaims checks them in file order. Kept across updates, so that a change
+// checks again only the entries that claim what the changed entries claim(ed).
+class ClaimIndex {
+ public:
+  // Adds (removes) the slot's claims; the other claimers of those values go to `touched`.
+  void add(Slot* s, std::vector<Slot*>& touched) {
+    for (const ServiceClaim& c : s->parsed->claims) {
+      std::vector<Slot*>& list = space(c)[c.key];
+      touched.insert(touched.end(), list.begin(), list.end());
+      list.push_back(s);
+    }
+  }
+  void remove(Slot* s, std::vector<Slot*>& touched) {
+    for (const ServiceClaim& c : s->parsed->claims) {
+      auto it = space(c).find(c.key);
+      if (it == space(c).end()) {
+        continue;
+      }
+      std::erase(it->second, s);
+      touched.insert(touched.end(), it->second.begin(), it->second.end());
+      if (it->second.empty()) {
+        space(c).erase(it);
       }
     }
-    if (own.empty()) {
-      out.accepted[i] = 1;
-      continue;
-    }
-    annotateRejected(p, own);
-    std::move(own.begin(), own.end(), std::back_inserter(out.issues));
   }
-  return out;
-}
-
-// nullopt when an accepted entry has no id (not expected: then nothing is sure).
-std::optional<AcceptedIndex> acceptedIndex(const std::vector<ListEntry>& entries,
-                                           const std::vector<char>& accepted) {
-  AcceptedIndex out;
-  out.reserve(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (accepted[i] == 0) {
-      continue;
+  // The slot's share of the file's result from its claims and its own issues.
+  void check(Slot& s) const {
+    const ParsedService& p = *s.parsed;
+    s.issues = p.issues;
+    std::vector<const ServiceClaim*> held;  // a value it claims twice: it loses it to itself
+    for (const ServiceClaim& c : p.claims) {
+      const Slot* holder = holderOf(c);
+      if (holder != &s) {
+        s.issues.push_back(lostTo(c, s, *holder));
+        continue;
+      }
+      const bool again = std::any_of(held.begin(), held.end(), [&](const ServiceClaim* h) {
+        return h->space == c.space && h->key == c.key;
+      });
+      if (again) {
+        s.issues.push_back(lostTo(c, s, s));
+      }
+      held.push_back(&c);
     }
-    const ParsedService& p = *entries[i].parsed;
-    if (!p.id || !p.service) {
-      return std::nullopt;
+    s.accepted = s.issues.empty() && p.service && p.id;
+    if (!s.issues.empty()) {
+      annotateRejected(p, s.issues);
     }
-    out.emplace(*p.id, i);
   }
-  return out;
-}
 
-svc::Service serviceNow(const ListEntry& e) {
-  svc::Service s = *e.parsed->service;
-  s.mark.line += e.shift();
-  return s;
+ private:
+  using Space = std::unordered_map<std::string, std::vector<Slot*>>;
+  Space& space(const ServiceClaim& c) { return spaces_[static_cast<size_t>(c.space)]; }
+  const Slot* holderOf(const ServiceClaim& c) const {
+    const std::vector<Slot*>& list = spaces_[static_cast<size_t>(c.space)].at(c.key);
+    return *std::min_element(list.begin(), list.end(),
+                             [](const Slot* a, const Slot* b) { return a->index < b->index; });
+  }
+
+  Space spaces_[3];
+};
+
+svc::Service serviceNow(const Slot& s) {
+  svc::Service out = *s.parsed->service;
+  out.mark.line += s.shift();
+  return out;
 }
 
 size_t commonPrefix(std::string_view a, std::string_view b) {
@@ -171,13 +186,12 @@ struct ClusterFileState::State {
   ClusterLoad rest;     // network, nodes and fatal; no services, no issues
   std::vector<ConfigIssue> restIssues;
   NetworkFacts facts;
-  std::vector<ListEntry> entries;
+  Slots slots;
+  ClaimIndex claims;
+  std::unordered_map<std::string_view, Slot*> acceptedById;  // views into the slots' ids
   size_t listFrom = 0;  // bytes of the services list in the text
   size_t listTo = 0;
   size_t dashColumn = 0;
-  std::vector<char> accepted;  // per entry
-  AcceptedIndex acceptedIds;
-  std::vector<ConfigIssue> issues;  // the whole file's, sorted
 
   // The bytes and entries a change touches, in the last text and in the next.
   struct Span {
@@ -188,15 +202,29 @@ struct ClusterFileState::State {
     ptrdiff_t bytes = 0;
     ptrdiff_t lines = 0;
   };
+  // What one update replaces: the slots of the span and the moved slots read again, and their
+  // new readings; and what was accepted before among the slots it checks again.
+  struct Swap {
+    std::vector<std::pair<size_t, std::unique_ptr<Slot>>> reread;  // old index, new slot
+    Slots region;
+    std::unordered_map<std::string, std::shared_ptr<const ParsedService>> wasAccepted;
+    std::vector<Slot*> added;  // the new readings, in their places
+    std::vector<Slot*> touched;
+    Slots retired;
+  };
 
   void adopt(ClusterParts& parts);
-  std::optional<ClusterServiceChanges> apply(std::string next);
+  bool matches(const ClusterLoad& whole) const;
+  std::optional<ClusterServiceChanges> apply(std::string& next);
   std::optional<Span> findSpan(const std::string& next) const;
-  std::optional<std::vector<ListEntry>> readSpan(const std::string& next, const Span& span) const;
-  std::vector<ListEntry> entriesAfter(const std::string& next, const Span& span, size_t count,
-                                      size_t& reparsed) const;
-  ListEntry readEntry(const std::string& next, size_t from, size_t to, size_t line,
-                      size_t index) const;
+  std::optional<Slots> readSpan(const std::string& next, const Span& span) const;
+  void rereadMoved(const std::string& next, const Span& span, Swap& swap) const;
+  std::unique_ptr<Slot> readEntry(const std::string& next, size_t from, size_t to, size_t line,
+                                  size_t index) const;
+  void retire(std::unique_ptr<Slot>& s, Swap& swap);
+  void placeSlots(const Span& span, Swap& swap);
+  ClusterServiceChanges checkAgain(const Span& span, Swap& swap);
+  std::vector<ConfigIssue> allIssues() const;
 };
 
 void ClusterFileState::State::adopt(ClusterParts& parts) {
@@ -206,11 +234,22 @@ void ClusterFileState::State::adopt(ClusterParts& parts) {
     return line < lines.size() ? static_cast<size_t>(lines[line].data() - text.data())
                                : text.size();
   };
-  entries.clear();
-  entries.reserve(split.itemStart.size());
+  std::vector<Slot*> touched;  // every slot is checked below
   for (size_t i = 0; i < split.itemStart.size() && i < parts.entries.size(); ++i) {
     const size_t line = split.itemStart[i];
-    entries.push_back(ListEntry{std::move(parts.entries[i]), offset(line), line, line, i, i});
+    auto slot = std::make_unique<Slot>();
+    slot->parsed = std::move(parts.entries[i]);
+    slot->start = offset(line);
+    slot->line = slot->parsedLine = line;
+    slot->index = slot->parsedIndex = i;
+    claims.add(slot.get(), touched);
+    slots.push_back(std::move(slot));
+  }
+  for (auto& s : slots) {
+    claims.check(*s);
+    if (s->accepted) {
+      acceptedById.emplace(*s->parsed->id, s.get());
+    }
   }
   listFrom = offset(split.itemStart.front());
   listTo = offset(split.end);
@@ -220,23 +259,31 @@ void ClusterFileState::State::adopt(ClusterParts& parts) {
   rest.fatal = parts.load.fatal;
   restIssues = std::move(parts.restIssues);
   facts = parts.facts;
-  ClaimsOutcome claims = runClaims(entries);
-  issues = restIssues;
-  std::move(claims.issues.begin(), claims.issues.end(), std::back_inserter(issues));
-  sortByPosition(issues);
-  accepted = std::move(claims.accepted);
-  auto ids = acceptedIndex(entries, accepted);
-  // The re-check of the claims must give what the whole parse gave, or nothing is sure.
-  usable = ids && entries.size() == split.itemStart.size() &&
-           static_cast<size_t>(std::count(accepted.begin(), accepted.end(), 1)) ==
-               parts.load.cluster.services.size() &&
-           issues.size() == parts.load.issues.size();
-  for (size_t i = 0; usable && i < issues.size(); ++i) {
-    usable = issues[i].toString() == parts.load.issues[i].toString();
+  // The claims checked here must give what the whole parse gave, or nothing is sure.
+  usable = slots.size() == split.itemStart.size() && matches(parts.load);
+}
+
+bool ClusterFileState::State::matches(const ClusterLoad& whole) const {
+  const std::vector<ConfigIssue> issues = allIssues();
+  if (acceptedById.size() != whole.cluster.services.size() ||
+      issues.size() != whole.issues.size()) {
+    return false;
   }
-  if (ids) {
-    acceptedIds = std::move(*ids);
+  for (size_t i = 0; i < issues.size(); ++i) {
+    if (issues[i].toString() != whole.issues[i].toString()) {
+      return false;
+    }
   }
+  return true;
+}
+
+std::vector<ConfigIssue> ClusterFileState::State::allIssues() const {
+  std::vector<ConfigIssue> out = restIssues;
+  for (const auto& s : slots) {
+    out.insert(out.end(), s->issues.begin(), s->issues.end());
+  }
+  sortByPosition(out);
+  return out;
 }
 
 std::optional<ClusterFileState::State::Span> ClusterFileState::State::findSpan(
@@ -260,14 +307,15 @@ std::optional<ClusterFileState::State::Span> ClusterFileState::State::findSpan(
   // From the entry holding the byte before the change (text may have been added to its end) to
   // the one holding the first byte after it (its first line may now read otherwise).
   auto holding = [&](size_t at) {
-    auto it = std::upper_bound(entries.begin(), entries.end(), at,
-                               [](size_t off, const ListEntry& e) { return off < e.start; });
-    return static_cast<size_t>(it - entries.begin()) - 1;
+    auto it =
+        std::upper_bound(slots.begin(), slots.end(), at,
+                         [](size_t off, const std::unique_ptr<Slot>& e) { return off < e->start; });
+    return static_cast<size_t>(it - slots.begin()) - 1;
   };
   span.first = holding(p > listFrom ? p - 1 : p);
   span.last = std::max(span.first, holding(oldEnd));
-  span.from = entries[span.first].start;
-  const size_t oldTo = span.last + 1 < entries.size() ? entries[span.last + 1].start : listTo;
+  span.from = slots[span.first]->start;
+  const size_t oldTo = span.last + 1 < slots.size() ? slots[span.last + 1]->start : listTo;
   span.to = static_cast<size_t>(static_cast<ptrdiff_t>(oldTo) + span.bytes);
   if (span.from == 0 || span.to <= span.from || next[span.from - 1] != '\n' ||
       (span.to != next.size() && next[span.to - 1] != '\n')) {
@@ -276,18 +324,23 @@ std::optional<ClusterFileState::State::Span> ClusterFileState::State::findSpan(
   return span;
 }
 
-ListEntry ClusterFileState::State::readEntry(const std::string& next, size_t from, size_t to,
-                                             size_t line, size_t index) const {
-  auto parsed = std::make_shared<const ParsedService>(
+std::unique_ptr<Slot> ClusterFileState::State::readEntry(const std::string& next, size_t from,
+                                                         size_t to, size_t line,
+                                                         size_t index) const {
+  auto slot = std::make_unique<Slot>();
+  slot->parsed = std::make_shared<const ParsedService>(
       parseServiceEntry(file, next.substr(from, to - from), line, index, facts));
-  return ListEntry{std::move(parsed), from, line, line, index, index};
+  slot->start = from;
+  slot->line = slot->parsedLine = line;
+  slot->index = slot->parsedIndex = index;
+  return slot;
 }
 
 // The entries of the span in the next text, each read on its own, when a scan of the span alone
 // finds entries as a scan of the whole next text would: from its first line to its end, at the
 // list's column, with no anchors, aliases or document markers. nullopt otherwise.
-std::optional<std::vector<ListEntry>> ClusterFileState::State::readSpan(const std::string& next,
-                                                                        const Span& span) const {
+std::optional<Slots> ClusterFileState::State::readSpan(const std::string& next,
+                                                       const Span& span) const {
   const std::string_view region(next.data() + span.from, span.to - span.from);
   if (hasDocumentLine(region)) {
     return std::nullopt;
@@ -300,9 +353,9 @@ std::optional<std::vector<ListEntry>> ClusterFileState::State::readSpan(const st
   if (!scan || scan->itemStart.front() != 1 || scan->end != lines.size()) {
     return std::nullopt;
   }
-  std::vector<ListEntry> out;
+  Slots out;
   out.reserve(scan->itemStart.size());
-  const size_t firstLine = entries[span.first].line;
+  const size_t firstLine = slots[span.first]->line;
   for (size_t j = 0; j < scan->itemStart.size(); ++j) {
     const std::string_view line = lines[scan->itemStart[j]];
     if (!entryLineQualifies(line, dashColumn)) {
@@ -319,79 +372,141 @@ std::optional<std::vector<ListEntry>> ClusterFileState::State::readSpan(const st
   return out;
 }
 
-// The entries after the span, moved by the change: they keep their reading unless it has
+// The entries after the span move with the change: they keep their reading unless it has
 // issues of its own (whose messages may quote its position or index); those are read again.
-std::vector<ListEntry> ClusterFileState::State::entriesAfter(const std::string& next,
-                                                             const Span& span, size_t count,
-                                                             size_t& reparsed) const {
-  std::vector<ListEntry> out;
-  out.reserve(entries.size() - span.last - 1);
-  size_t index = span.first + count;
-  for (size_t i = span.last + 1; i < entries.size(); ++i, ++index) {
-    ListEntry e = entries[i];
-    e.start = static_cast<size_t>(static_cast<ptrdiff_t>(e.start) + span.bytes);
-    e.line = static_cast<size_t>(static_cast<ptrdiff_t>(e.line) + span.lines);
-    e.index = index;
-    if (e.moved() && !e.parsed->issues.empty()) {
-      const size_t to =
-          i + 1 < entries.size()
-              ? static_cast<size_t>(static_cast<ptrdiff_t>(entries[i + 1].start) + span.bytes)
-              : static_cast<size_t>(static_cast<ptrdiff_t>(listTo) + span.bytes);
-      e = readEntry(next, e.start, to, e.line, index);
-      ++reparsed;
+void ClusterFileState::State::rereadMoved(const std::string& next, const Span& span,
+                                          Swap& swap) const {
+  auto moved = [&](size_t at) {
+    return static_cast<size_t>(static_cast<ptrdiff_t>(at) + span.bytes);
+  };
+  size_t index = span.first + swap.region.size();
+  for (size_t i = span.last + 1; i < slots.size(); ++i, ++index) {
+    const Slot& s = *slots[i];
+    const size_t line = static_cast<size_t>(static_cast<ptrdiff_t>(s.line) + span.lines);
+    if (s.parsed->issues.empty() || (line == s.parsedLine && index == s.parsedIndex)) {
+      continue;
     }
-    out.push_back(std::move(e));
+    const size_t to = i + 1 < slots.size() ? moved(slots[i + 1]->start) : moved(listTo);
+    swap.reread.emplace_back(i, readEntry(next, moved(s.start), to, line, index));
+  }
+}
+
+// A slot replaced: what it held is no longer held, and what it was accepted as is remembered.
+void ClusterFileState::State::retire(std::unique_ptr<Slot>& s, Swap& swap) {
+  if (s->accepted) {
+    swap.wasAccepted.try_emplace(*s->parsed->id, s->parsed);
+    acceptedById.erase(*s->parsed->id);
+  }
+  claims.remove(s.get(), swap.touched);
+  s->retired = true;
+  swap.retired.push_back(std::move(s));
+}
+
+// The slots in their new order and places: the span's new readings, the ones after it moved.
+void ClusterFileState::State::placeSlots(const Span& span, Swap& swap) {
+  Slots now;
+  now.reserve(slots.size() + swap.region.size());
+  for (size_t i = 0; i < span.first; ++i) {
+    now.push_back(std::move(slots[i]));
+  }
+  for (auto& s : swap.region) {
+    swap.added.push_back(s.get());
+    now.push_back(std::move(s));
+  }
+  auto reread = swap.reread.begin();
+  for (size_t i = span.last + 1; i < slots.size(); ++i) {
+    if (reread != swap.reread.end() && reread->first == i) {
+      swap.added.push_back(reread->second.get());
+      now.push_back(std::move(reread->second));
+      ++reread;
+      continue;
+    }
+    Slot& s = *slots[i];
+    s.start = static_cast<size_t>(static_cast<ptrdiff_t>(s.start) + span.bytes);
+    s.line = static_cast<size_t>(static_cast<ptrdiff_t>(s.line) + span.lines);
+    s.index = now.size();
+    now.push_back(std::move(slots[i]));
+  }
+  slots = std::move(now);
+}
+
+// The new readings' claims added, then every slot whose result may differ checked again: the
+// new ones, those that claim what a retired or new one claims, and (when entries moved) those
+// after the span with issues, whose messages quote positions. Then what the agent is told.
+ClusterServiceChanges ClusterFileState::State::checkAgain(const Span& span, Swap& swap) {
+  for (Slot* s : swap.added) {
+    claims.add(s, swap.touched);
+  }
+  swap.touched.insert(swap.touched.end(), swap.added.begin(), swap.added.end());
+  if (span.lines != 0 || swap.region.size() != span.last - span.first + 1) {
+    for (size_t i = span.first; i < slots.size(); ++i) {
+      if (!slots[i]->issues.empty()) {
+        swap.touched.push_back(slots[i].get());
+      }
+    }
+  }
+  std::vector<Slot*> queue;
+  for (Slot* s : swap.touched) {
+    if (!s->retired && !s->queued) {
+      s->queued = true;
+      queue.push_back(s);
+    }
+  }
+  // What they were accepted as, before any is checked (one id may move between two of them).
+  for (Slot* s : queue) {
+    if (s->accepted) {
+      swap.wasAccepted.try_emplace(*s->parsed->id, s->parsed);
+      acceptedById.erase(*s->parsed->id);
+    }
+  }
+  ClusterServiceChanges out;
+  for (Slot* s : queue) {
+    s->queued = false;
+    claims.check(*s);
+    if (!s->accepted) {
+      continue;
+    }
+    acceptedById[*s->parsed->id] = s;
+    auto was = swap.wasAccepted.find(*s->parsed->id);
+    if (was == swap.wasAccepted.end() ||
+        (was->second != s->parsed && !(*was->second->service == *s->parsed->service))) {
+      out.upserts.push_back(serviceNow(*s));
+    }
+  }
+  for (const auto& [id, parsed] : swap.wasAccepted) {
+    if (!acceptedById.contains(id)) {
+      out.removed.push_back(id);
+    }
   }
   return out;
 }
 
-std::optional<ClusterServiceChanges> ClusterFileState::State::apply(std::string next) {
+std::optional<ClusterServiceChanges> ClusterFileState::State::apply(std::string& next) {
   const std::optional<Span> span = findSpan(next);
   if (!span) {
     return std::nullopt;
   }
-  std::optional<std::vector<ListEntry>> read = readSpan(next, *span);
-  if (!read) {
+  std::optional<Slots> region = readSpan(next, *span);
+  if (!region) {
     return std::nullopt;
   }
-  ClusterServiceChanges out;
-  out.reparsed = read->size();
-  std::vector<ListEntry> now(entries.begin(),
-                             entries.begin() + static_cast<ptrdiff_t>(span->first));
-  now.reserve(entries.size() + read->size());
-  std::move(read->begin(), read->end(), std::back_inserter(now));
-  std::vector<ListEntry> after = entriesAfter(next, *span, read->size(), out.reparsed);
-  std::move(after.begin(), after.end(), std::back_inserter(now));
-
-  ClaimsOutcome claims = runClaims(now);
-  std::optional<AcceptedIndex> ids = acceptedIndex(now, claims.accepted);
-  if (!ids) {
-    return std::nullopt;
+  Swap swap;
+  swap.region = std::move(*region);
+  rereadMoved(next, *span, swap);
+  // Nothing below fails: the state changes from here on.
+  const size_t reparsed = swap.region.size() + swap.reread.size();
+  for (size_t i = span->first; i <= span->last; ++i) {
+    retire(slots[i], swap);
   }
-  for (const auto& [id, at] : *ids) {
-    auto was = acceptedIds.find(id);
-    const ListEntry& e = now[at];
-    if (was == acceptedIds.end() ||
-        (entries[was->second].parsed != e.parsed &&
-         !(*entries[was->second].parsed->service == *e.parsed->service))) {
-      out.upserts.push_back(serviceNow(e));
-    }
+  for (auto& [i, slot] : swap.reread) {
+    retire(slots[i], swap);
   }
-  for (const auto& [id, at] : acceptedIds) {
-    if (!ids->contains(id)) {
-      out.removed.emplace_back(id);
-    }
-  }
-  out.issues = restIssues;
-  std::move(claims.issues.begin(), claims.issues.end(), std::back_inserter(out.issues));
-  sortByPosition(out.issues);
-
-  text = std::move(next);
+  placeSlots(*span, swap);
+  ClusterServiceChanges out = checkAgain(*span, swap);
+  out.reparsed = reparsed;
+  out.issues = allIssues();
+  text.swap(next);
   listTo = static_cast<size_t>(static_cast<ptrdiff_t>(listTo) + span->bytes);
-  entries = std::move(now);
-  accepted = std::move(claims.accepted);
-  acceptedIds = std::move(*ids);
-  issues = out.issues;
   return out;
 }
 
@@ -403,28 +518,27 @@ ClusterFileState::ClusterFileState(ClusterFileState&&) noexcept = default;
 ClusterFileState& ClusterFileState::operator=(ClusterFileState&&) noexcept = default;
 
 ClusterLoad ClusterFileState::parseWhole(std::string text) {
+  ClusterParts parts = parseClusterParts(text, state_->file);
+  forget();
   State& s = *state_;
-  ClusterParts parts = parseClusterParts(text, s.file);
   s.text = std::move(text);
-  s.usable = false;
-  s.entries.clear();
-  s.acceptedIds.clear();
   if (parts.split && !parts.load.fatal) {
     s.adopt(parts);
   }
   return std::move(parts.load);
 }
 
-std::optional<ClusterServiceChanges> ClusterFileState::update(std::string text) {
+std::optional<ClusterServiceChanges> ClusterFileState::update(std::string& text) {
   State& s = *state_;
   if (!s.usable) {
     return std::nullopt;
   }
   if (text == s.text) {
-    return ClusterServiceChanges{{}, {}, s.issues, 0};
+    text.clear();
+    return ClusterServiceChanges{{}, {}, s.allIssues(), 0};
   }
   try {
-    return s.apply(std::move(text));  // changes nothing until it succeeds
+    return s.apply(text);  // changes nothing until it cannot fail
   } catch (const YAML::Exception&) {
     return std::nullopt;  // the whole parse reports it
   }
@@ -435,10 +549,12 @@ bool ClusterFileState::same(const std::string& text) const {
 }
 
 void ClusterFileState::forget() {
-  state_->text.clear();
-  state_->usable = false;
-  state_->entries.clear();
-  state_->acceptedIds.clear();
+  State& s = *state_;
+  s.text.clear();
+  s.usable = false;
+  s.acceptedById.clear();
+  s.claims = ClaimIndex();
+  s.slots.clear();
 }
 
 ClusterLoad ClusterFileState::current() const {
@@ -447,12 +563,12 @@ ClusterLoad ClusterFileState::current() const {
     return parseCluster(s.text, s.file);
   }
   ClusterLoad out = s.rest;
-  for (size_t i = 0; i < s.entries.size(); ++i) {
-    if (s.accepted[i] != 0) {
-      out.cluster.services.push_back(serviceNow(s.entries[i]));
+  for (const auto& slot : s.slots) {
+    if (slot->accepted) {
+      out.cluster.services.push_back(serviceNow(*slot));
     }
   }
-  out.issues = s.issues;
+  out.issues = s.allIssues();
   return out;
 }
 

@@ -39,7 +39,8 @@ class ClusterFileState {
   // services list changed and their layout still allows reading them one at a time (see
   // model/service_scan.h); the text is then the new base. nullopt when it must be parsed whole
   // (parseWhole): any other change, a last text that was not usable (a fatal issue) or unsure.
-  std::optional<ClusterServiceChanges> update(std::string text);
+  // On success the state takes the text (`text` is left empty); else `text` is as it was.
+  std::optional<ClusterServiceChanges> update(std::string& text);
   // Whether `text` is the last text.
   bool same(const std::string& text) const;
   // Drops the last text: the next one is parsed whole.

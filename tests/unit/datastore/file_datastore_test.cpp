@@ -120,5 +120,33 @@ TEST(FileDatastore, OnlyTheChangedServicesAreHandedOver) {
   EXPECT_FALSE(std::get<ClusterLoad>(*change).fatal);
 }
 
+// Another file of the directory written (a temporary file before its rename onto the name) does
+// not make the cluster file a candidate; the rename onto the name does, and so does any event
+// when the name is a symlink.
+TEST(FileDatastore, OnlyEventsThatMayConcernTheFileCount) {
+  TempDir dir;
+  const std::string path = dir.write("cluster.yaml", clusterWith(5));
+  auto store = FileDatastore::create(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE(store->nextChange());
+  EXPECT_FALSE(store->maybeChanged());
+  const std::string next = dir.write("cluster.next", clusterWith(9));
+  EXPECT_FALSE(store->maybeChanged());
+  std::filesystem::rename(next, path);
+  EXPECT_TRUE(store->maybeChanged());
+  ASSERT_TRUE(store->nextChange());
+
+  const std::string target = dir.write("real.yaml", clusterWith(9));
+  std::filesystem::remove(path);
+  std::filesystem::create_symlink(target, path);
+  EXPECT_TRUE(store->maybeChanged());
+  dir.write("real.yaml", clusterWith(7));
+  EXPECT_TRUE(store->maybeChanged());
+  auto change = store->nextChange();
+  ASSERT_TRUE(change && std::holds_alternative<ServiceDelta>(*change));
+  EXPECT_EQ(std::get<ServiceDelta>(*change).upserts.at(0).endpoints.at(0).ip.toString(),
+            "10.244.1.7");
+}
+
 }  // namespace
 }  // namespace ovl
