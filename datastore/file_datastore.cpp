@@ -79,11 +79,12 @@ std::optional<ClusterChange> FileDatastore::nextChange() {
   if (!text) {
     return ClusterChange{unreadable(text.error())};
   }
-  if (state_.same(*text)) {
-    return std::nullopt;
-  }
+  // The comparison with the last text finds what changed, or that nothing did.
   const auto t0 = std::chrono::steady_clock::now();
   if (auto changes = state_.update(*text)) {
+    if (changes->sameText) {
+      return std::nullopt;
+    }
     ServiceDelta delta{std::move(changes->upserts), std::move(changes->removed),
                        std::move(changes->issues), ++revision_};
     spdlog::debug(
@@ -92,6 +93,9 @@ std::optional<ClusterChange> FileDatastore::nextChange() {
         path_, delta.revision, delta.upserts.size(), delta.removed.size(), changes->reparsed,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     return ClusterChange{std::move(delta)};
+  }
+  if (state_.same(*text)) {
+    return std::nullopt;
   }
   ClusterLoad load = state_.parseWhole(std::move(*text));
   load.revision = ++revision_;

@@ -189,6 +189,8 @@ struct ClusterFileState::State {
   Slots slots;
   ClaimIndex claims;
   std::unordered_map<std::string_view, Slot*> acceptedById;  // views into the slots' ids
+  // The slots with issues, so that a change visits these (usually few) and not every entry.
+  std::unordered_set<Slot*> withIssues;
   size_t listFrom = 0;  // bytes of the services list in the text
   size_t listTo = 0;
   size_t dashColumn = 0;
@@ -222,6 +224,8 @@ struct ClusterFileState::State {
   std::unique_ptr<Slot> readEntry(const std::string& next, size_t from, size_t to, size_t line,
                                   size_t index) const;
   void retire(std::unique_ptr<Slot>& s, Swap& swap);
+  void check(Slot& s);
+  std::vector<Slot*> issuesFrom(size_t index) const;
   void placeSlots(const Span& span, Swap& swap);
   ClusterServiceChanges checkAgain(const Span& span, Swap& swap);
   std::vector<ConfigIssue> allIssues() const;
@@ -246,7 +250,7 @@ void ClusterFileState::State::adopt(ClusterParts& parts) {
     slots.push_back(std::move(slot));
   }
   for (auto& s : slots) {
-    claims.check(*s);
+    check(*s);
     if (s->accepted) {
       acceptedById.emplace(*s->parsed->id, s.get());
     }
@@ -277,13 +281,37 @@ bool ClusterFileState::State::matches(const ClusterLoad& whole) const {
   return true;
 }
 
+// In file order: each slot's issues lie on its own lines, so the order in which the slots are
+// visited changes nothing once the list is sorted (stably, as the whole parse sorts it).
 std::vector<ConfigIssue> ClusterFileState::State::allIssues() const {
   std::vector<ConfigIssue> out = restIssues;
-  for (const auto& s : slots) {
+  for (const Slot* s : issuesFrom(0)) {
     out.insert(out.end(), s->issues.begin(), s->issues.end());
   }
   sortByPosition(out);
   return out;
+}
+
+// The slots with issues from `index` on, in list order.
+std::vector<Slot*> ClusterFileState::State::issuesFrom(size_t index) const {
+  std::vector<Slot*> out;
+  for (Slot* s : withIssues) {
+    if (s->index >= index) {
+      out.push_back(s);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Slot* a, const Slot* b) { return a->index < b->index; });
+  return out;
+}
+
+void ClusterFileState::State::check(Slot& s) {
+  claims.check(s);
+  if (s.issues.empty()) {
+    withIssues.erase(&s);
+  } else {
+    withIssues.insert(&s);
+  }
 }
 
 std::optional<ClusterFileState::State::Span> ClusterFileState::State::findSpan(
@@ -379,9 +407,12 @@ void ClusterFileState::State::rereadMoved(const std::string& next, const Span& s
   auto moved = [&](size_t at) {
     return static_cast<size_t>(static_cast<ptrdiff_t>(at) + span.bytes);
   };
-  size_t index = span.first + swap.region.size();
-  for (size_t i = span.last + 1; i < slots.size(); ++i, ++index) {
-    const Slot& s = *slots[i];
+  const ptrdiff_t indexShift = static_cast<ptrdiff_t>(swap.region.size()) -
+                               static_cast<ptrdiff_t>(span.last - span.first + 1);
+  for (const Slot* found : issuesFrom(span.last + 1)) {
+    const Slot& s = *found;
+    const size_t i = s.index;
+    const size_t index = static_cast<size_t>(static_cast<ptrdiff_t>(i) + indexShift);
     const size_t line = static_cast<size_t>(static_cast<ptrdiff_t>(s.line) + span.lines);
     if (s.parsed->issues.empty() || (line == s.parsedLine && index == s.parsedIndex)) {
       continue;
@@ -398,6 +429,7 @@ void ClusterFileState::State::retire(std::unique_ptr<Slot>& s, Swap& swap) {
     acceptedById.erase(*s->parsed->id);
   }
   claims.remove(s.get(), swap.touched);
+  withIssues.erase(s.get());
   s->retired = true;
   swap.retired.push_back(std::move(s));
 }
@@ -439,11 +471,8 @@ ClusterServiceChanges ClusterFileState::State::checkAgain(const Span& span, Swap
   }
   swap.touched.insert(swap.touched.end(), swap.added.begin(), swap.added.end());
   if (span.lines != 0 || swap.region.size() != span.last - span.first + 1) {
-    for (size_t i = span.first; i < slots.size(); ++i) {
-      if (!slots[i]->issues.empty()) {
-        swap.touched.push_back(slots[i].get());
-      }
-    }
+    const std::vector<Slot*> after = issuesFrom(span.first);
+    swap.touched.insert(swap.touched.end(), after.begin(), after.end());
   }
   std::vector<Slot*> queue;
   for (Slot* s : swap.touched) {
@@ -462,7 +491,7 @@ ClusterServiceChanges ClusterFileState::State::checkAgain(const Span& span, Swap
   ClusterServiceChanges out;
   for (Slot* s : queue) {
     s->queued = false;
-    claims.check(*s);
+    check(*s);
     if (!s->accepted) {
       continue;
     }
@@ -482,6 +511,12 @@ ClusterServiceChanges ClusterFileState::State::checkAgain(const Span& span, Swap
 }
 
 std::optional<ClusterServiceChanges> ClusterFileState::State::apply(std::string& next) {
+  if (next.size() == text.size() && commonPrefix(text, next) == text.size()) {
+    ClusterServiceChanges same;
+    same.sameText = true;
+    same.issues = allIssues();
+    return same;
+  }
   const std::optional<Span> span = findSpan(next);
   if (!span) {
     return std::nullopt;
@@ -533,10 +568,6 @@ std::optional<ClusterServiceChanges> ClusterFileState::update(std::string& text)
   if (!s.usable) {
     return std::nullopt;
   }
-  if (text == s.text) {
-    text.clear();
-    return ClusterServiceChanges{{}, {}, s.allIssues(), 0};
-  }
   try {
     return s.apply(text);  // changes nothing until it cannot fail
   } catch (const YAML::Exception&) {
@@ -554,6 +585,7 @@ void ClusterFileState::forget() {
   s.usable = false;
   s.acceptedById.clear();
   s.claims = ClaimIndex();
+  s.withIssues.clear();
   s.slots.clear();
 }
 

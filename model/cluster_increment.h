@@ -20,6 +20,7 @@ struct ClusterServiceChanges {
   std::vector<std::string> removed;   // ids no longer accepted
   std::vector<ConfigIssue> issues;    // every current issue of the file, as parseCluster lists
   size_t reparsed = 0;                // entries parsed again
+  bool sameText = false;              // the text is the last one: nothing changed
 };
 
 // The last text of one cluster file and what it reads as, kept so that the next text costs only
@@ -39,7 +40,8 @@ class ClusterFileState {
   // services list changed and their layout still allows reading them one at a time (see
   // model/service_scan.h); the text is then the new base. nullopt when it must be parsed whole
   // (parseWhole): any other change, a last text that was not usable (a fatal issue) or unsure.
-  // On success the state takes the text (`text` is left empty); else `text` is as it was.
+  // When it changed and the changes are read, the state takes the text (`text` is left empty);
+  // else `text` is as it was.
   std::optional<ClusterServiceChanges> update(std::string& text);
   // Whether `text` is the last text.
   bool same(const std::string& text) const;
