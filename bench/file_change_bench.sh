@@ -105,6 +105,11 @@ large=$STAT_MEDIAN
 stats "$SMALL services" "$D/small.ms"
 printf '  ratio %s/%s: %s (target <= 1.5)\n' "$SERVICES" "$SMALL" \
   "$(awk -v a="$large" -v b="$STAT_MEDIAN" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+printf '  memory of the agents after the changes (the last text and each entry as read are kept):\n'
+for which in 1:large 2:small; do
+  printf '    %-6s %s, %s\n' "${which#*:}" "$(grep VmRSS "/proc/${OVL_AGENT_PID[${which%%:*}]}/status" | tr -s ' \t' ' ')" \
+    "$(grep VmHWM "/proc/${OVL_AGENT_PID[${which%%:*}]}/status" | tr -s ' \t' ' ')"
+done
 printf '\n== where the time goes (the agents at debug level)\n'
 grep -hE 'service\(s\) changed|read whole' "$D/agent-large.log" | tail -n 3 | sed 's/^/  large: /'
 grep -hE 'service\(s\) changed|read whole' "$D/agent-small.log" | tail -n 3 | sed 's/^/  small: /'

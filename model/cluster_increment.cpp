@@ -218,7 +218,7 @@ struct ClusterFileState::State {
   void adopt(ClusterParts& parts);
   bool matches(const ClusterLoad& whole) const;
   std::optional<ClusterServiceChanges> apply(std::string& next);
-  std::optional<Span> findSpan(const std::string& next) const;
+  std::optional<Span> findSpan(const std::string& next, size_t p) const;
   std::optional<Slots> readSpan(const std::string& next, const Span& span) const;
   void rereadMoved(const std::string& next, const Span& span, Swap& swap) const;
   std::unique_ptr<Slot> readEntry(const std::string& next, size_t from, size_t to, size_t line,
@@ -315,8 +315,7 @@ void ClusterFileState::State::check(Slot& s) {
 }
 
 std::optional<ClusterFileState::State::Span> ClusterFileState::State::findSpan(
-    const std::string& next) const {
-  const size_t p = commonPrefix(text, next);
+    const std::string& next, size_t p) const {
   const size_t s = commonSuffix(text, next, std::min(text.size(), next.size()) - p);
   const size_t oldEnd = text.size() - s;
   const size_t newEnd = next.size() - s;
@@ -511,13 +510,14 @@ ClusterServiceChanges ClusterFileState::State::checkAgain(const Span& span, Swap
 }
 
 std::optional<ClusterServiceChanges> ClusterFileState::State::apply(std::string& next) {
-  if (next.size() == text.size() && commonPrefix(text, next) == text.size()) {
+  const size_t prefix = commonPrefix(text, next);  // one pass over the common part
+  if (next.size() == text.size() && prefix == text.size()) {
     ClusterServiceChanges same;
     same.sameText = true;
     same.issues = allIssues();
     return same;
   }
-  const std::optional<Span> span = findSpan(next);
+  const std::optional<Span> span = findSpan(next, prefix);
   if (!span) {
     return std::nullopt;
   }
