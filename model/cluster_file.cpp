@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "model/cluster_parts.h"
 #include "model/network_parser.h"
 #include "model/node_parser.h"
 #include "model/service_claims.h"
@@ -24,8 +25,12 @@ constexpr std::string_view kClusterFields[] = {"network", "nodes", "services"};
 // checked against those before it.
 class ClusterFileParser {
  public:
-  ClusterFileParser(const std::string& fileName, ClusterLoad& out)
-      : out_(out), r_(fileName, out.issues), nodes_(r_) {}
+  ClusterFileParser(const std::string& fileName, ClusterParts& parts)
+      : parts_(parts),
+        out_(parts.load),
+        fileName_(fileName),
+        r_(fileName, out_.issues),
+        nodes_(r_) {}
 
   void parse(const std::string& text);
 
@@ -39,7 +44,9 @@ class ClusterFileParser {
   void parseServiceList(const Fields& top, const NetworkFacts& facts);
   void addService(const YamlNode& entry, const std::string& path, const NetworkFacts& facts);
 
+  ClusterParts& parts_;
   ClusterLoad& out_;
+  std::string fileName_;
   Reader r_;
   NodeParser nodes_;
   ServiceClaims services_;
@@ -72,6 +79,9 @@ void ClusterFileParser::parse(const std::string& text) {
   }
   out_.fatal = r_.issueCount() > 0;
   parseNodes(top, facts);
+  parts_.restIssues = out_.issues;
+  parts_.facts = facts;
+  parts_.split = split;
 
   // Service issues are never fatal: a bad service is rejected, the others are kept.
   if (split) {
@@ -136,20 +146,10 @@ void ClusterFileParser::parseServiceLines(const std::string& text,
     const size_t last = i + 1 < split.itemStart.size() ? split.itemStart[i + 1] : split.end;
     const char* begin = lines[first].data();
     const char* end = last < lines.size() ? lines[last].data() : text.data() + text.size();
-    r_.setLineOffset(first);
-    std::shared_ptr<YamlTree> entry = r_.load(std::string_view(begin, end));
-    if (entry && entry->root().isSequence() && entry->root().size() == 1) {
-      addService(*entry->root().begin(), fmt::format("services[{}]", i), facts);
-    } else if (entry) {
-      r_.setLineOffset(0);
-      // Not expected: the scan checked that every entry has lines of its own.
-      YamlMark at;
-      at.line = static_cast<int>(first);
-      at.column = 0;
-      r_.issue(r_.markOf(at), fmt::format("services[{}]", i),
-               "expected one service entry (- namespace: ...) on these lines");
-    }
-    r_.setLineOffset(0);
+    auto parsed = std::make_shared<const ParsedService>(
+        parseServiceEntry(fileName_, std::string(begin, end), first, i, facts));
+    parts_.entries.push_back(parsed);
+    services_.add(std::move(parsed), out_.cluster.services, out_.issues);
   }
 }
 
@@ -179,11 +179,42 @@ void ClusterFileParser::addService(const YamlNode& entry, const std::string& pat
 
 }  // namespace
 
-ClusterLoad parseCluster(const std::string& yamlText, const std::string& fileName) {
-  ClusterLoad out;
-  ClusterFileParser(fileName, out).parse(yamlText);
+ParsedService parseServiceEntry(const std::string& fileName, const std::string& entryText,
+                                size_t firstLine, size_t index, const NetworkFacts& facts) {
+  std::vector<ConfigIssue> issues;
+  Reader r(fileName, issues);
+  r.setLineOffset(firstLine);
+  const std::string path = fmt::format("services[{}]", index);
+  std::shared_ptr<YamlTree> entry = r.load(std::string_view(entryText));
+  if (entry && entry->root().isSequence() && entry->root().size() == 1) {
+    return parseService(r, *entry->root().begin(), path, facts);
+  }
+  if (entry) {
+    r.setLineOffset(0);
+    // Not expected: the scan checked that every entry has lines of its own.
+    YamlMark at;
+    at.line = static_cast<int>(firstLine);
+    at.column = 0;
+    r.issue(r.markOf(at), path, "expected one service entry (- namespace: ...) on these lines");
+  }
+  // Rejected as it stands: its issues (a YAML error in its lines too) are listed as they are.
+  ParsedService bad;
+  bad.issues = std::move(issues);
+  bad.who = path;
+  bad.annotate = false;
+  return bad;
+}
+
+ClusterParts parseClusterParts(const std::string& yamlText, const std::string& fileName) {
+  ClusterParts parts;
+  ClusterLoad& out = parts.load;
+  ClusterFileParser(fileName, parts).parse(yamlText);
   sortByPosition(out.issues);
-  return out;
+  return parts;
+}
+
+ClusterLoad parseCluster(const std::string& yamlText, const std::string& fileName) {
+  return std::move(parseClusterParts(yamlText, fileName).load);
 }
 
 ClusterLoad loadClusterFile(const std::string& path) {

@@ -11,8 +11,13 @@
 namespace ovl {
 
 ConfigIssue lostClaim(const ServiceClaim& c, const ParsedService& holder) {
+  return lostClaim(c, holder.who, holder.where);
+}
+
+ConfigIssue lostClaim(const ServiceClaim& c, const std::string& holderWho,
+                      const SourceMark& holderWhere) {
   const std::string held =
-      c.whereOnly ? holder.where.toString() : Claim{holder.who, holder.where}.toString();
+      c.whereOnly ? holderWhere.toString() : Claim{holderWho, holderWhere}.toString();
   return ConfigIssue{c.mark, c.field, c.before + held + c.after};
 }
 

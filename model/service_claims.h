@@ -41,6 +41,10 @@ struct ParsedService {
 
 // The problem of a service that claims what `holder` claimed first.
 ConfigIssue lostClaim(const ServiceClaim& c, const ParsedService& holder);
+// The same, the holder given by its name and position (the cluster file's incremental re-read
+// moves an entry's position without reading it again).
+ConfigIssue lostClaim(const ServiceClaim& c, const std::string& holderWho,
+                      const SourceMark& holderWhere);
 
 // A rejected service's issues each name it, for logs read out of context.
 void annotateRejected(const ParsedService& p, std::vector<ConfigIssue>& issues);
