@@ -14,6 +14,10 @@
 # then new TCP connections per second (ovl-tcpprobe connect --repeat, one connection at a time,
 # the process start included, amortised over CONNS connections). Prints each set-up's median
 # (min, max), the per-round ratios' median (min, max), and ovl / hand-made, ovl / underlay.
+# With OVL_TP_PROFILE=1 (needs perf, Debian's linux-perf), after the rounds it profiles one more
+# stream and connection loop on each overlay (perf record -a -g) and prints the share of their
+# CPU spent in nftables chains (and in the FIB lookups they make) and in conntrack and NAT: what
+# ovl adds to the hand-made overlay, measured in a way that other load barely moves.
 # Usage: overlay_throughput.sh OVL_AGENT OVL_TCPPROBE [ROUNDS=9] [SECONDS=5] [CONNS=1000]
 set -euo pipefail
 AGENT=${1:?usage: overlay_throughput.sh OVL_AGENT OVL_TCPPROBE [ROUNDS] [SECONDS] [CONNS]}
@@ -163,3 +167,39 @@ for name, (o, h, u) in (("pod-to-pod TCP throughput, Gbit/s", tp),
     ratio("hand-made / underlay", h, u)
 EOF
 echo "load at the end: $(uptime)"
+
+# profile SETUP WHAT: one perf-recorded stream or connection loop; prints the shares of the CPU of
+# the processes doing it (iperf3 or ovl-tcpprobe, both ends, and ksoftirqd) that were spent in
+# nftables chains (inclusive), in the FIB lookups of `fib daddr type` and in conntrack and NAT.
+profile() {
+  local comms=iperf3 cmd
+  if [[ $2 == stream ]]; then
+    cmd=(iperf3 -c "$(dst_ip "$1")" -p 5201 -t "$SECS")
+  else
+    comms=ovl-tcpprobe
+    cmd=("$PROBE" connect "$(dst_ip "$1")" 7000 --repeat "$CONNS" --timeout-ms 2000)
+  fi
+  perf record -q -a -g -F 1999 -o "$WORK/perf.data" -- ip netns exec "$(src_ns "$1")" "${cmd[@]}" \
+    >/dev/null 2>&1 || { echo "perf record failed" >&2; return 1; }
+  perf report -i "$WORK/perf.data" --children --comm "$comms,ksoftirqd/0,ksoftirqd/1" \
+    --sort sym -g none 2>/dev/null | awk -v s="$1" -v w="$2" '
+    /^#/ || !/%/ { next }
+    { c = $1; self = $2; sub("%", "", c); sub("%", "", self); total += self }
+    $4 == "nft_do_chain_ipv4" { chains = c }
+    $4 == "nft_fib4_eval_type" { fib = c }
+    $4 == "nf_conntrack_in" || $4 == "nf_confirm" || $4 == "nf_nat_inet_fn" ||
+      $4 == "ipv4_conntrack_defrag" { ct += c }
+    END {
+      if (total == 0) { print "  " s " " w ": no samples"; exit }
+      printf "  %-4s %-11s nftables chains %4.1f%% (FIB lookups in them %4.1f%%), conntrack and NAT %4.1f%%\n",
+        s, w, 100 * chains / total, 100 * fib / total, 100 * ct / total
+    }'
+}
+if [[ ${OVL_TP_PROFILE:-0} == 1 ]]; then
+  command -v perf >/dev/null || { echo "OVL_TP_PROFILE=1 needs perf (linux-perf)" >&2; exit 2; }
+  echo "where the CPU of the data path goes (perf, share of the samples of the processes doing it):"
+  for s in hand ovl; do
+    profile "$s" stream
+    profile "$s" connections
+  done
+fi
