@@ -120,12 +120,19 @@ gbits() { # gbits SETUP: one iperf3 run, the receiver's Gbit/s
   jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out"
 }
 conn_rate() { # conn_rate SETUP: new TCP connections per second, one at a time
-  local t0 t1
+  local t0 t1 failed=0
   t0=$EPOCHREALTIME
-  ip netns exec "$(src_ns "$1")" "$PROBE" connect "$(dst_ip "$1")" 7000 --repeat "$CONNS" \
-    --timeout-ms 2000 >/dev/null
+  if ! ip netns exec "$(src_ns "$1")" "$PROBE" connect "$(dst_ip "$1")" 7000 --repeat "$CONNS" \
+    --timeout-ms 2000 >/dev/null 2>"$WORK/connect.err"; then
+    # "connect H:P: F of N failed, last: ...": the failed ones are not counted as connections
+    # (their time-outs stay in the time), and the summary says how many there were.
+    failed=$(sed -n 's/.*: \([0-9]*\) of [0-9]* failed.*/\1/p' "$WORK/connect.err")
+    [[ -n $failed ]] || { cat "$WORK/connect.err" >&2; return 1; }
+    echo "$1: $failed of $CONNS connections failed" >&2
+  fi
   t1=$EPOCHREALTIME
-  awk -v n="$CONNS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
+  printf '%s\n' "$failed" >>"$WORK/failed-$1"
+  awk -v n="$((CONNS - failed))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
 }
 
 echo "== $ROUNDS rounds: iperf3 -t $SECS (TCP, 1 stream), then $CONNS connections, order rotating; load: $(uptime)"
@@ -166,6 +173,10 @@ for name, (o, h, u) in (("pod-to-pod TCP throughput, Gbit/s", tp),
     ratio("ovl / underlay", o, u)
     ratio("hand-made / underlay", h, u)
 EOF
+for s in ovl hand ul; do
+  failed=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/failed-$s")
+  ((failed == 0)) || echo "connections that failed (counted out of the rate, their time-outs kept in the time): $s $failed of $((ROUNDS * CONNS))"
+done
 echo "load at the end: $(uptime)"
 
 # profile SETUP WHAT: one perf-recorded stream or connection loop; prints the shares of the CPU of
