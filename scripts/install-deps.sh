@@ -20,6 +20,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # independent witnesses and peers for tests and benchmarks
   iproute2 nftables iptables procps conntrack ethtool jq
+  # pod-to-pod TCP throughput (bench/overlay_throughput.sh)
+  iperf3
   # ovl-cni's tests: chained after it (portmap), and a real runtime with an image built from
   # busybox-static
   containernetworking-plugins containerd runc busybox-static
