@@ -29,7 +29,6 @@
 #include "overlay/overlay_reconciler.h"
 #include "rules/conntrack.h"
 #include "rules/nat_table.h"
-#include "rules/nft_monitor.h"
 
 namespace ovl {
 
@@ -176,13 +175,13 @@ Result<std::unique_ptr<Datastore>> openDatastore(const AgentConfig& cfg) {
 }
 
 // The kernel handles the loop works through besides the overlay's, opened in this network
-// namespace. The notifications are subscribed before the datastore is first read, so no change
-// between the read and the subscription is missed.
+// namespace. The link notifications are subscribed before the datastore is first read, so no
+// change between the read and the subscription is missed (nftables' own are subscribed by the
+// loop after its first pass; see AgentLoop::subscribeNftEvents).
 struct KernelHandles {
   nl::EventMonitor events;
   nat::NatTable nat;
   conntrack::Conntrack conntrack;
-  nat::NftMonitor nftEvents;
 
   static Result<KernelHandles> open() {
     auto events = nl::EventMonitor::create();
@@ -197,12 +196,7 @@ struct KernelHandles {
     if (!ct) {
       return ct.error();
     }
-    auto nftEvents = nat::NftMonitor::create(table->tableName());
-    if (!nftEvents) {
-      return nftEvents.error();
-    }
-    return KernelHandles{std::move(*events), std::move(*table), std::move(*ct),
-                         std::move(*nftEvents)};
+    return KernelHandles{std::move(*events), std::move(*table), std::move(*ct)};
   }
 };
 
@@ -255,7 +249,7 @@ int serve(const AgentConfig& cfg, NetlinkOverlayKernel& kernel, int sigFd) {
   spdlog::info("ovl-agent {} on node {}: datastore {} ({}), health on {}", version(), cfg.nodeName,
                cfg.datastore, (*store)->describe(),
                cfg.healthAddress.empty() ? "(off)" : cfg.healthAddress);
-  return loop.run(sigFd, handles->events, handles->nftEvents);
+  return loop.run(sigFd, handles->events);
 }
 
 }  // namespace

@@ -103,7 +103,7 @@ class AgentLoop {
 
   // Polls the signalfd, the datastore, the kernel's notifications, nftables' notifications and
   // the endpoints directory until SIGTERM or SIGINT (0) or a failed poll (1).
-  int run(int signalFd, nl::EventMonitor& events, nat::NftMonitor& nftMonitor);
+  int run(int signalFd, nl::EventMonitor& events);
 
   // The state, for tests.
   const std::optional<OverlayPlan>& plan() const { return plan_; }
@@ -128,6 +128,7 @@ class AgentLoop {
   void failed(const ReconcileReport& r, double ms);
   PassSummary passSummary(std::string error, double ms) const;
   void schedulePass(bool fullRead);
+  void subscribeNftEvents();
   void reportDatastore();
   void readVxlanCounter();
   void setStatus(std::string text);
@@ -167,6 +168,9 @@ class AgentLoop {
   std::string vxlanCounterProblem_;                   // as last logged
   bool fullRead_ = true;
   bool notifiedReady_ = false;
+  // Subscribed once the first pass converged: a listener is handed one notification per element
+  // of every commit, and the first commit writes them all (see subscribeNftEvents).
+  std::optional<nat::NftMonitor> nftMonitor_;
   Clock::time_point lastProgress_{};   // of the last progress() step, for its debug line
   std::string status_;                 // as last sent to the service manager
   std::string passStatus_;             // what the last pass did, for status_

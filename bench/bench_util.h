@@ -37,4 +37,8 @@ std::string describe(const std::string& label, const std::vector<double>& sample
 
 double nowMs();
 
+// `nft list table ip ovl`'s output made loadable again by `nft -f` (rewritten in place, the
+// same objects and elements); returns what was rewritten. See bench_util.cpp for why.
+std::string makeNftReloadable(const std::string& path);
+
 }  // namespace ovl::bench

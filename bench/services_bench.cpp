@@ -226,40 +226,6 @@ void writeKubeProxyIptables(const std::string& path, const std::vector<svc::Serv
   }
 }
 
-// `nft list table ip ovl` does not reload as printed: ovl builds its bytecode with libnftnl,
-// and nft 1.0.x cannot parse back (a) a numgen result in the `mark`-typed slot of the
-// `endpoints` key, nor (b) the constant 0.0.0.0 that the NodePort chains put in a
-// concatenation (printed "0x0 [invalid type]"). The smallest rewrite that loads the same
-// objects and elements: the map's key declared by `typeof` (same key layout and length), and
-// the constant written as `ip daddr & 0.0.0.0` (one extra bitwise op in nplb_<N> only). Returns
-// what was rewritten.
-std::string makeReloadable(const std::string& path) {
-  std::string text;
-  {
-    std::ifstream in(path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  auto replaceAll = [&](const std::string& from, const std::string& to) {
-    size_t n = 0;
-    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
-      text.replace(pos, from.size(), to);
-      ++n;
-    }
-    return n;
-  };
-  size_t types = replaceAll(
-      "type ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service",
-      "typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport");
-  size_t consts =
-      replaceAll("dnat ip to 0x0 [invalid type] . ", "dnat ip to ip daddr & 0.0.0.0 . ");
-  std::ofstream out(path);
-  out << text;
-  return fmt::format("{} map type declaration(s) as typeof, {} constant(s) in nplb chains", types,
-                     consts);
-}
-
 // ---- small helpers ---------------------------------------------------------------------------
 
 size_t countLines(const std::string& cmd) {
@@ -608,7 +574,7 @@ int main(int argc, char** argv) {
         fullElements = table.lastSync().elementsAdded;
         if (run == 0) {
           sh("nft list table ip ovl > " + nftFile);
-          nftFixups = makeReloadable(nftFile);
+          nftFixups = bench::makeNftReloadable(nftFile);
         }
       }
       {
