@@ -25,6 +25,8 @@
 # Usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH ETCD_PUT [RUNS=5] [CHANGES=20]
 # Environment: NODES (simulated nodes, 1000), SERVICES (10000), ENDPOINTS (per service, 10),
 # RSS_CHANGES (100); smaller sizes for a quick look, the defaults for the figures.
+# AGENT_BEFORE=PATH: another build of ovl-agent (e.g. before a change), cold-started on etcd in
+# the same runs (alternating with the others) and measured in 2. as well, for before/after.
 set -euo pipefail
 AGENT=${1:?usage: etcd_bench.sh OVL_AGENT OVLCTL OVL_ETCD_CLAIM NFT_WATCH ETCD_PUT [RUNS] [CHANGES]}
 OVLCTL=${2:?}
@@ -98,16 +100,23 @@ wait_until 60 all_peers >/dev/null || fail "the agents do not route to $((NODES 
 wait_until 120 all_services >/dev/null || fail "the agents do not hold the $SERVICES services"
 echo "  every agent routes to $((NODES + 2)) peers and holds the $SERVICES services"
 
-# endpoint_elements NS: the element count of the endpoints map in namespace NS (nft as witness).
-endpoint_elements() {
-  ip netns exec "$1" nft list map ip ovl endpoints |
-    awk '/elements = \{/ { on = 1 } on { n += gsub(/ : /, "") } END { print n + 0 }'
+# elements_in: the element count of the endpoints map in nft's listing on stdin.
+elements_in() {
+  awk '/map endpoints \{/ { on = 1 } on && /elements = \{/ { el = 1 } on && el { n += gsub(/ : /, "") }
+    on && /^\t}/ { on = 0; el = 0 } END { print n + 0 }'
 }
+# endpoint_elements NS: the element count of the endpoints map in namespace NS (nft as witness).
+endpoint_elements() { ip netns exec "$1" nft list map ip ovl endpoints | elements_in; }
 
 # The peer ruleset: what node1's agent programmed, made reloadable by nft -f (as
 # bench/services_bench.cpp's makeReloadable does: nft lists the typeof maps by their types, which
 # it cannot load back with a numgen key, and the nplb chains' constant as an invalid type).
-node_exec 1 nft list table ip ovl >"$D/ruleset.nft"
+# (A listing taken while the kernel's table changes can come out short: taken again until whole.)
+for ((t = 0; t < 10; t++)); do
+  node_exec 1 nft list table ip ovl >"$D/ruleset.nft"
+  (($(elements_in <"$D/ruleset.nft") == SERVICES * ENDPOINTS)) && break
+  sleep 1
+done
 sed -i -e 's/type ipv4_addr \. inet_proto \. inet_service \. mark : ipv4_addr \. inet_service/typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport/' \
   -e 's/dnat ip to 0x0 \[invalid type\] \. /dnat ip to ip daddr \& 0.0.0.0 . /' "$D/ruleset.nft"
 NFT_NS="$RUN-nft"
@@ -116,20 +125,24 @@ ELEMENTS=$(endpoint_elements "$(node_ns 1)")
   fail "node1's endpoints map holds $ELEMENTS elements, expected $((SERVICES * ENDPOINTS))"
 echo "  the peer ruleset: $(wc -l <"$D/ruleset.nft") lines, $ELEMENTS endpoint elements"
 
+# vm_kb PID FIELD: a /proc/PID/status figure in kB.
+vm_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
 # cold_start_once CONFIG OUT: one cold start of node1's agent with CONFIG; its time in OUT.
 cold_start_once() {
-  local cfg=$1 out=$2 t0 routes elems eps
+  local cfg=$1 out=$2 bin=${3:-$AGENT} t0 routes elems eps
   agent_kill 1 TERM
-  node_exec 1 "$AGENT" --config "$D/$cfg" --cleanup >>"$D/cleanup.log" 2>&1
+  node_exec 1 "$bin" --config "$D/$cfg" --cleanup >>"$D/cleanup.log" 2>&1
   node_exec 1 ip link show ovl.1 >/dev/null 2>&1 && fail "cleanup left ovl.1"
   t0=$(_ovl_now_ms)
-  ip netns exec "$(node_ns 1)" "$AGENT" --config "$D/$cfg" </dev/null >>"$D/agent-node1.log" 2>&1 &
+  ip netns exec "$(node_ns 1)" "$bin" --config "$D/$cfg" </dev/null >>"$D/agent-node1.log" 2>&1 &
   OVL_AGENT_PID[1]=$!
   until ready 1; do
     kill -0 "${OVL_AGENT_PID[1]}" 2>/dev/null || fail "agent 1 died; see $D/agent-node1.log"
     sleep 0.02
   done
   echo "$(($(_ovl_now_ms) - t0))" >>"$out"
+  vm_kb "${OVL_AGENT_PID[1]}" VmHWM >>"$out.hwm"
   routes=$(node_exec 1 ip route show dev ovl.1 proto 77 | wc -l)
   elems=$(node_exec 1 nft list map ip ovl services | grep -c 'comment "bench/')
   eps=$(endpoint_elements "$(node_ns 1)")
@@ -154,12 +167,17 @@ step "1. cold start of node1's agent to a fully programmed kernel ($RUNS runs ea
 : >"$D/cold-etcd"
 : >"$D/cold-file"
 : >"$D/cold-nft"
+: >"$D/cold-before"
+rm -f "$D"/cold-*.hwm
+before_once() { [[ -z ${AGENT_BEFORE:-} ]] || cold_start_once node1.yaml "$D/cold-before" "$AGENT_BEFORE"; }
 for ((r = 1; r <= RUNS; r++)); do
   if ((r % 2)); then
     cold_start_once node1.yaml "$D/cold-etcd"
     cold_start_once node1-file.yaml "$D/cold-file"
     nft_once "$D/cold-nft"
+    before_once
   else
+    before_once
     nft_once "$D/cold-nft"
     cold_start_once node1-file.yaml "$D/cold-file"
     cold_start_once node1.yaml "$D/cold-etcd"
@@ -174,18 +192,19 @@ cold_nft=$STAT_MEDIAN
 echo "  every endpoint element ($ELEMENTS) was in the kernel at /readyz 200 in each run"
 echo "  ratio etcd/file: $(ratio "$cold_etcd" "$cold_file")"
 echo "  ratio etcd/(nft -f): $(ratio "$cold_etcd" "$cold_nft") (target <= 0.5)"
+if [[ -n ${AGENT_BEFORE:-} ]]; then
+  stats "etcd datastore, AGENT_BEFORE" "$D/cold-before"
+  echo "  ratio etcd/(etcd, AGENT_BEFORE): $(ratio "$cold_etcd" "$STAT_MEDIAN")"
+  echo "  ratio (etcd, AGENT_BEFORE)/(nft -f): $(ratio "$STAT_MEDIAN" "$cold_nft")"
+fi
+for f in etcd file before; do # peak RSS at /readyz 200, in MB
+  [[ -s $D/cold-$f.hwm ]] || continue
+  read -r m lo hi < <(sort -n "$D/cold-$f.hwm" | awk '{ v[NR] = $1 / 1024 } END {
+    printf "%.1f %.1f %.1f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }')
+  printf '  peak RSS (VmHWM) at /readyz 200, %-7s median %6.1f MB (min %.1f, max %.1f)\n' "$f:" "$m" "$lo" "$hi"
+done
 
 step "2. peak RSS of node1's agent (etcd): cold start, then $RSS_CHANGES endpoint changes"
-# vm_kb PID FIELD: a /proc/PID/status figure in kB.
-vm_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
-agent_kill 1 TERM
-node_exec 1 "$AGENT" --config "$D/node1.yaml" --cleanup >>"$D/cleanup.log" 2>&1
-agent_start 1 "$D" "$AGENT"
-agent_wait_ready 1 60
-hwm_ready=$(vm_kb "${OVL_AGENT_PID[1]}" VmHWM)
-ip netns exec "$(node_ns 1)" "$WATCH" 10.250.1 >"$D/mon-rss" 2>&1 &
-RSS_MONITOR=$!
-wait_until 10 grep -q watching "$D/mon-rss" >/dev/null || fail "the element watcher did not start"
 # rss_doc K IP: svc-K with its ENDPOINTS endpoints, the last one IP.
 rss_doc() {
   local k=$1 j eps=""
@@ -193,23 +212,38 @@ rss_doc() {
   printf '{namespace: bench, name: svc-%d, clusterIP: 172.30.%d.%d, ports: [{port: 80, targetPort: 8080}], endpoints: [%s{ip: %s}]}' \
     "$k" "$((k / 250))" "$((k % 250 + 1))" "$eps" "$2"
 }
-coproc RSSPUT { ul_exec "$PUT" "$(etcd_endpoints)" 2>"$D/put-rss.err"; }
-for ((k = 1; k <= RSS_CHANGES; k++)); do
-  ip=10.250.1.$k
-  printf '%s\t%s\n' "/ovl/services/bench/svc-$((k * (SERVICES / RSS_CHANGES)))" \
-    "$(rss_doc "$((k * (SERVICES / RSS_CHANGES)))" "$ip")" >&"${RSSPUT[1]}"
-  read -r -t 10 _ _ <&"${RSSPUT[0]}" || fail "the Put of change $k failed: $(cat "$D/put-rss.err")"
-  wait_until 10 grep -q " $ip\$" "$D/mon-rss" >/dev/null || fail "change $k not in node1's kernel"
-done
-exec {RSSPUT[1]}>&-
-wait "$RSSPUT_PID" 2>/dev/null || true
-kill "$RSS_MONITOR" 2>/dev/null || true
-wait "$RSS_MONITOR" 2>/dev/null || true
-hwm_end=$(vm_kb "${OVL_AGENT_PID[1]}" VmHWM)
-rss_end=$(vm_kb "${OVL_AGENT_PID[1]}" VmRSS)
-printf '  peak RSS (VmHWM) at /readyz 200: %.1f MB; after %d changes: %.1f MB (VmRSS now %.1f MB; target < 100 MB)\n' \
-  "$(awk -v k="$hwm_ready" 'BEGIN { print k / 1024 }')" "$RSS_CHANGES" \
-  "$(awk -v k="$hwm_end" 'BEGIN { print k / 1024 }')" "$(awk -v k="$rss_end" 'BEGIN { print k / 1024 }')"
+# rss_run BIN LABEL NET: node1's agent BIN cold-started on etcd, then RSS_CHANGES changes (the
+# new endpoints in NET.0/24); prints its peak RSS at readiness and at the end.
+rss_run() {
+  local bin=$1 label=$2 net=$3 k ip svc hwm_ready hwm_end rss_end
+  agent_kill 1 TERM
+  node_exec 1 "$bin" --config "$D/node1.yaml" --cleanup >>"$D/cleanup.log" 2>&1
+  agent_start 1 "$D" "$bin"
+  agent_wait_ready 1 120
+  hwm_ready=$(vm_kb "${OVL_AGENT_PID[1]}" VmHWM)
+  ip netns exec "$(node_ns 1)" "$WATCH" "$net" >"$D/mon-rss" 2>&1 &
+  RSS_MONITOR=$!
+  wait_until 10 grep -q watching "$D/mon-rss" >/dev/null || fail "the element watcher did not start"
+  coproc RSSPUT { ul_exec "$PUT" "$(etcd_endpoints)" 2>"$D/put-rss.err"; }
+  for ((k = 1; k <= RSS_CHANGES; k++)); do
+    ip=$net.$k
+    svc=$((k * (SERVICES / RSS_CHANGES)))
+    printf '%s\t%s\n' "/ovl/services/bench/svc-$svc" "$(rss_doc "$svc" "$ip")" >&"${RSSPUT[1]}"
+    read -r -t 10 _ _ <&"${RSSPUT[0]}" || fail "the Put of change $k failed: $(cat "$D/put-rss.err")"
+    wait_until 20 grep -q " $ip\$" "$D/mon-rss" >/dev/null || fail "change $k not in node1's kernel"
+  done
+  exec {RSSPUT[1]}>&-
+  wait "$RSSPUT_PID" 2>/dev/null || true
+  kill "$RSS_MONITOR" 2>/dev/null || true
+  wait "$RSS_MONITOR" 2>/dev/null || true
+  hwm_end=$(vm_kb "${OVL_AGENT_PID[1]}" VmHWM)
+  rss_end=$(vm_kb "${OVL_AGENT_PID[1]}" VmRSS)
+  printf '  %s: peak RSS (VmHWM) at /readyz 200: %.1f MB; after %d changes: %.1f MB (VmRSS now %.1f MB; target < 100 MB)\n' \
+    "$label" "$(awk -v k="$hwm_ready" 'BEGIN { print k / 1024 }')" "$RSS_CHANGES" \
+    "$(awk -v k="$hwm_end" 'BEGIN { print k / 1024 }')" "$(awk -v k="$rss_end" 'BEGIN { print k / 1024 }')"
+}
+[[ -z ${AGENT_BEFORE:-} ]] || rss_run "$AGENT_BEFORE" "AGENT_BEFORE" 10.250.2
+rss_run "$AGENT" "ovl-agent" 10.250.1
 
 # monitors_start A.B.C: a watcher on each node, its lines ("US IP") in $D/mon-$i.
 monitors_start() {
@@ -278,7 +312,7 @@ for ((k = 1; k <= CHANGES; k++)); do
   sed "/name: svc-$k,/ s/{ip: [0-9.]*}\]}\$/{ip: $ip}]}/" "$D/cluster.yaml" >"$D/cluster.next"
   t0=${EPOCHREALTIME/./}
   mv "$D/cluster.next" "$D/cluster.yaml"
-  wait_until 20 seen_us "$ip" >/dev/null || fail "file change $k not seen on every node"
+  wait_until 60 seen_us "$ip" >/dev/null || fail "file change $k not seen on every node"
   seen=$(seen_us "$ip")
   echo "$(((seen - t0) / 1000))" >>"$D/change-file"
 done

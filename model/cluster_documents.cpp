@@ -4,9 +4,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -21,14 +26,52 @@
 namespace ovl {
 
 // One stored document: its YAML tree, or the syntax error that kept it from being read. (A
-// service document is read on its own when it is checked: ClusterDocuments::Impl.)
+// service document is read on its own when it is checked: ClusterDocuments::Impl.) A stored
+// service document keeps its text instead of its tree: the tree is many times the text's size
+// and is needed only while the service is read, so it is made then and let go (10,000
+// services' trees held at once were most of the agent's memory).
 struct ClusterDocuments::Doc {
   std::string source;
   YAML::Node root;
   std::vector<ConfigIssue> syntax;
+  std::optional<std::string> text;  // a service document, read when it is checked
 };
 
 namespace {
+
+// Runs fn(0) .. fn(n - 1), each once, on up to maxThreads threads (this one included); an
+// exception thrown by fn is rethrown here. Each service document is read on its own, so a
+// cluster's worth of them (an etcd datastore's start) is read by the machine's cores at once.
+void parallelFor(size_t n, const std::function<void(size_t)>& fn, size_t maxThreads = 4) {
+  constexpr size_t kPerThread = 64;  // fewer than this per thread is not worth a thread
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = std::min({maxThreads, cores, (n + kPerThread - 1) / kPerThread});
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr failure;
+  auto work = [&] {
+    try {
+      for (size_t i = next++; i < n; i = next++) {
+        fn(i);
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      failure = std::current_exception();
+      next = n;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    helpers.emplace_back(work);
+  }
+  work();
+  for (auto& h : helpers) {
+    h.join();
+  }
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+}
 
 // The records' origins and the subnet claims, when node records are vetted (etcd).
 struct NodeVetting {
@@ -165,7 +208,7 @@ struct ClusterDocuments::Impl {
     std::vector<const std::string*> upserts;  // sources, now accepted, new or changed
     std::vector<std::string> removed;         // ids
   };
-  Diff checkServices(Reader& r);
+  Diff checkServices();
 
   std::vector<ConfigIssue> issues() const {
     std::vector<ConfigIssue> out = structureIssues;
@@ -176,7 +219,8 @@ struct ClusterDocuments::Impl {
   }
 
  private:
-  std::set<std::string> rereadChanged(Reader& r);
+  std::set<std::string> rereadChanged();
+  std::shared_ptr<const ParsedService> readService(Doc& doc) const;
   void release(const std::string& source, const ParsedService& p, std::set<std::string>& affected);
   void hold(const std::string& source, const ParsedService& p, std::set<std::string>& affected);
   bool judge(const std::string& source, Slot& slot);
@@ -185,7 +229,7 @@ struct ClusterDocuments::Impl {
 // Reads the changed service documents again (every one when the network changed) and moves
 // their claims in `holders`. Returns the sources whose outcome may have changed: the changed
 // ones and those that share a claim with them, before or after.
-std::set<std::string> ClusterDocuments::Impl::rereadChanged(Reader& r) {
+std::set<std::string> ClusterDocuments::Impl::rereadChanged() {
   if (checkedGeneration != networkGeneration) {  // every service is read again
     for (const auto& [source, slot] : slots) {
       dirtyServices.insert(source);
@@ -195,24 +239,58 @@ std::set<std::string> ClusterDocuments::Impl::rereadChanged(Reader& r) {
     }
     checkedGeneration = networkGeneration;
   }
-  std::set<std::string> affected;
+  // Each document is read on its own (several at once); the claims are then moved in order.
+  std::vector<const std::string*> sources;
+  std::vector<Doc*> docs;  // null: erased
   for (const std::string& source : dirtyServices) {
+    auto doc = services.find(source);
+    sources.push_back(&source);
+    docs.push_back(doc == services.end() ? nullptr : &doc->second);
+  }
+  // Entries of a service file share one tree, which yaml-cpp does not let threads read at once.
+  const bool ownTrees =
+      std::all_of(docs.begin(), docs.end(), [](const Doc* d) { return d == nullptr || d->text; });
+  std::vector<std::shared_ptr<const ParsedService>> parsed(docs.size());
+  parallelFor(
+      docs.size(),
+      [&](size_t i) {
+        if (docs[i] != nullptr) {
+          parsed[i] = readService(*docs[i]);
+        }
+      },
+      ownTrees ? 4 : 1);
+  std::set<std::string> affected;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const std::string& source = *sources[i];
     affected.insert(source);
     Slot& slot = slots[source];
     if (slot.parsed) {
       release(source, *slot.parsed, affected);
     }
-    slot.parsed.reset();
-    auto doc = services.find(source);
-    if (doc == services.end() || !doc->second.syntax.empty()) {
-      continue;
+    slot.parsed = std::move(parsed[i]);
+    if (slot.parsed) {
+      hold(source, *slot.parsed, affected);
     }
-    r.setFile(doc->second.source);
-    slot.parsed =
-        std::make_shared<const ParsedService>(parseService(r, doc->second.root, "service", facts));
-    hold(source, *slot.parsed, affected);
   }
   return affected;
+}
+
+// One service document read on its own (any thread; it touches only `doc`): null when it is not
+// valid YAML (its syntax problems are kept in the document). A stored text is parsed here, and
+// its tree let go when the service is read.
+std::shared_ptr<const ParsedService> ClusterDocuments::Impl::readService(Doc& doc) const {
+  YAML::Node root = doc.root;
+  if (doc.text) {
+    Doc fresh = parseDoc(doc.source, *doc.text);
+    doc.syntax = std::move(fresh.syntax);
+    root = fresh.root;
+  }
+  if (!doc.syntax.empty()) {
+    return nullptr;
+  }
+  std::vector<ConfigIssue> scratch;  // parseService takes its issues out of it
+  Reader r(doc.source, scratch);
+  return std::make_shared<const ParsedService>(parseService(r, root, "service", facts));
 }
 
 // Gives up the claims of `source`; those that held them with it are affected.
@@ -264,8 +342,8 @@ bool ClusterDocuments::Impl::judge(const std::string& source, Slot& slot) {
   return true;
 }
 
-ClusterDocuments::Impl::Diff ClusterDocuments::Impl::checkServices(Reader& r) {
-  const std::set<std::string> affected = rereadChanged(r);
+ClusterDocuments::Impl::Diff ClusterDocuments::Impl::checkServices() {
+  const std::set<std::string> affected = rereadChanged();
   std::set<std::string> dirty = std::move(dirtyServices);
   dirtyServices.clear();
 
@@ -381,7 +459,14 @@ void ClusterDocuments::eraseSubnetClaim(const Ipv4Prefix& subnet) {
 }
 
 void ClusterDocuments::setService(const std::string& source, const std::string& text) {
-  impl_->services[source] = parseDoc(source, text);
+  Doc doc;
+  if (text.size() > kMaxDocumentBytes) {
+    doc = parseDoc(source, text);  // refused at once, not held
+  } else {
+    doc.source = source;
+    doc.text = text;  // read when it is checked (Impl::readService)
+  }
+  impl_->services[source] = std::move(doc);
   impl_->dirtyServices.insert(source);
 }
 
@@ -478,7 +563,7 @@ ClusterLoad ClusterDocuments::build() {
     // The same facts read the services as before: only the changed ones are read again.
     m.facts = facts;
     m.structureIssues = out.issues;
-    m.checkServices(r);
+    m.checkServices();
     out.issues = m.issues();
     out.cluster.services.reserve(m.slots.size());
     for (const auto& [source, slot] : m.slots) {
@@ -510,9 +595,7 @@ std::optional<ClusterDocuments::ServiceChanges> ClusterDocuments::serviceChanges
   }
   ServiceChanges out;
   try {
-    std::vector<ConfigIssue> scratch;  // each service takes its own issues out of it
-    Reader r(networkSource_, scratch);
-    Impl::Diff diff = m.checkServices(r);
+    Impl::Diff diff = m.checkServices();
     out.upserts.reserve(diff.upserts.size());
     for (const std::string* source : diff.upserts) {
       out.upserts.push_back(*m.slots.at(*source).parsed->service);
