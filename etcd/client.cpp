@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
@@ -139,6 +140,17 @@ bool endpointFailure(const Error& e) {
 KeyValue fromPb(const pb::KeyValue& kv) {
   return KeyValue{kv.key(),          kv.value(),   kv.create_revision(),
                   kv.mod_revision(), kv.version(), kv.lease()};
+}
+
+// The same, taking the key and value out of the answer instead of copying them (a page of
+// 2,000 services is a few megabytes).
+KeyValue takeFromPb(pb::KeyValue& kv) {
+  return KeyValue{std::move(*kv.mutable_key()),
+                  std::move(*kv.mutable_value()),
+                  kv.create_revision(),
+                  kv.mod_revision(),
+                  kv.version(),
+                  kv.lease()};
 }
 
 void toPb(const TxnOp& op, pb::RequestOp* out) {
@@ -339,14 +351,46 @@ void setDeadline(grpc::ClientContext& ctx, std::chrono::milliseconds timeout) {
 Result<RangeResult> Client::range(const std::string& key, const std::string& rangeEnd,
                                   int64_t revision) {
   RangeResult out;
-  Status st = call([&](Endpoint& ep) -> Status {
-    out = RangeResult{};
+  Status st = readPages(key, rangeEnd, revision, [&](RangePage& page) {
+    if (page.first) {
+      out = RangeResult{};
+    }
+    out.revision = page.revision;
+    if (out.kvs.empty()) {
+      out.kvs = std::move(page.kvs);
+    } else {
+      std::move(page.kvs.begin(), page.kvs.end(), std::back_inserter(out.kvs));
+    }
+    return okStatus();
+  });
+  if (!st) {
+    return st.error();
+  }
+  return out;
+}
+
+Result<int64_t> Client::rangePages(const std::string& key, const std::string& rangeEnd,
+                                   const PageFn& page) {
+  int64_t revision = 0;
+  Status st = readPages(key, rangeEnd, 0, [&](RangePage& p) {
+    revision = p.revision;
+    return page(p);
+  });
+  if (!st) {
+    return st.error();
+  }
+  return revision;
+}
+
+Status Client::readPages(const std::string& key, const std::string& rangeEnd, int64_t revision,
+                         const PageFn& page) {
+  return call([&](Endpoint& ep) -> Status {
     pb::RangeRequest req;
     req.set_key(key);
     req.set_range_end(rangeEnd);
     req.set_revision(revision);
     req.set_limit(rangeEnd.empty() ? 0 : kPageSize);
-    for (;;) {
+    for (bool first = true;; first = false) {
       grpc::ClientContext ctx;
       setDeadline(ctx, options_.requestTimeout);
       pb::RangeResponse resp;
@@ -354,22 +398,27 @@ Result<RangeResult> Client::range(const std::string& key, const std::string& ran
       if (!gs.ok()) {
         return toError(gs, ep.name, "range " + key, ep.tls);
       }
-      out.revision = resp.header().revision();
-      for (const auto& kv : resp.kvs()) {
-        out.kvs.push_back(fromPb(kv));
+      const bool more = resp.more() && resp.kvs_size() > 0;
+      if (more) {
+        // The next page: after the last key, at the revision of the first page.
+        req.set_key(resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0'));
+        req.set_revision(resp.header().revision());
       }
-      if (!resp.more() || resp.kvs_size() == 0) {
+      RangePage p;
+      p.revision = resp.header().revision();
+      p.first = first;
+      p.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
+      for (auto& kv : *resp.mutable_kvs()) {
+        p.kvs.push_back(takeFromPb(kv));
+      }
+      if (auto st = page(p); !st) {
+        return st;
+      }
+      if (!more) {
         return okStatus();
       }
-      // The next page: after the last key, at the revision of the first page.
-      req.set_key(resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0'));
-      req.set_revision(out.revision);
     }
   });
-  if (!st) {
-    return st.error();
-  }
-  return out;
 }
 
 template <typename Req, typename Resp, typename Method>

@@ -55,6 +55,15 @@ struct RangeResult {
   int64_t revision = 0;  // the store's revision the result was read at
 };
 
+// One page of a range read page by page (Client::rangePages).
+struct RangePage {
+  std::vector<KeyValue> kvs;  // moved out of etcd's answer, not copied
+  int64_t revision = 0;       // the revision every page of this read is read at
+  // The first page of a read: when an endpoint fails midway, the read starts over on the next
+  // one (at that member's latest revision), so what the earlier pages gave must be dropped.
+  bool first = false;
+};
+
 // One comparison of a transaction; `Compare::absent(key)` is the usual "create if not there".
 struct Compare {
   enum class Target { kCreateRevision, kValue, kLease };
@@ -149,6 +158,13 @@ class Client {
   Result<RangeResult> rangePrefix(const std::string& prefix) {
     return range(prefix, prefixEnd(prefix));
   }
+  // The same read at the latest revision, handed over one page at a time as each arrives, so
+  // that a caller can use each page and let it go before the next (a large prefix is then
+  // never held whole as raw keys and values as well as what the caller makes of them). A
+  // failed `page` ends the read with its error. Returns the revision the pages were read at.
+  using PageFn = std::function<Status(RangePage& page)>;
+  Result<int64_t> rangePages(const std::string& key, const std::string& rangeEnd,
+                             const PageFn& page);
   Result<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);
   // The number of keys deleted.
   Result<int64_t> deleteRange(const std::string& key, const std::string& rangeEnd = "");
@@ -177,6 +193,9 @@ class Client {
   // endpoint's (ENOTCONN, ETIMEDOUT); the first that answers becomes the current one.
   Status call(const std::function<Status(Endpoint&)>& fn);
   // One unary RPC through call(): `method(endpoint, context, request, response)`.
+  // A range read page by page through call(), from `revision` (0: the latest).
+  Status readPages(const std::string& key, const std::string& rangeEnd, int64_t revision,
+                   const PageFn& page);
   template <typename Req, typename Resp, typename Method>
   Status unary(const std::string& what, const Req& req, Resp& resp, Method method);
 
