@@ -11,6 +11,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
   # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
   libip4tc-dev
+  libabsl-dev
   libyaml-cpp-dev libfmt-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
   libgtest-dev libgmock-dev
