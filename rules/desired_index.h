@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include <absl/container/btree_map.h>
+
 #include "common/ip.h"
 #include "model/service.h"
 #include "rules/nat_plan.h"
@@ -33,15 +35,16 @@ class DesiredIndex {
  public:
   struct Elem {
     int32_t verdict = 0;
+    uint32_t refs = 0;       // next to the verdict: no padding (1.1 million of them at scale)
     std::string_view chain;  // interned in the index
     std::array<uint32_t, 2> value{};
     std::string comment;
-    uint32_t refs = 0;
     DesiredElem view(const ElemKey& key) const {
       return DesiredElem{key, {verdict, chain, value}, comment};
     }
   };
-  using ElemMap = std::map<ElemKey, Elem>;
+  // A B-tree, not std::map: 1.1 million elements at 100,000 services (see KernelElems).
+  using ElemMap = absl::btree_map<ElemKey, Elem>;
 
   DesiredIndex(svc::MasqueradeMode masquerade = svc::MasqueradeMode::kOffCluster,
                Ipv4Prefix podCidr = {});

@@ -87,7 +87,7 @@ class NatTable final : public NatDataplane {
     bool tableExists = false;
     std::map<std::string, ChainState> chains;
     std::map<std::string, SetState> sets;
-    std::array<std::map<nft::ElemKey, nft::KernelElem>, nft::kSyncedSetCount> elems;
+    std::array<nft::KernelElems, nft::kSyncedSetCount> elems;
   };
 
   NatTable(nft::NftSocket sock, std::string table)
@@ -110,8 +110,7 @@ class NatTable final : public NatDataplane {
   Status readSets(View& v);
   Status readElements(View& v, nft::SetId id);
   // Every element of set `l` into `out`; `malformed` when one did not fit the layout.
-  Status dumpElements(const nft::SetLayout& l, std::map<nft::ElemKey, nft::KernelElem>& out,
-                      bool& malformed);
+  Status dumpElements(const nft::SetLayout& l, nft::KernelElems& out, bool& malformed);
 
   // The batch, planned from the difference between `want` and the view (nat_table_diff.cpp).
   // A set with another key or flags, or a base chain on another hook: not changeable in place.

@@ -14,6 +14,7 @@ namespace ovl::nat {
 
 using nft::ElemKey;
 using nft::KernelElem;
+using nft::KernelElems;
 using nft::SetId;
 using nft::SetLayout;
 
@@ -23,7 +24,7 @@ Result<size_t> NatTable::clearStaleAffinity(const nft::DesiredIndex& want) {
   // ones already gone. Kernels before 6.3 have no destroy (EINVAL), and a delete of a missing
   // entry fails the whole batch: there the map is read again and the batch retried.
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    std::map<ElemKey, KernelElem> entries;
+    KernelElems entries;
     bool malformed = false;
     if (auto s = dumpElements(l, entries, malformed); !s) {
       return s.error().withContext("clear stale ClientIP affinity");

@@ -17,6 +17,7 @@ namespace ovl::nat {
 
 using nft::ElemKey;
 using nft::KernelElem;
+using nft::KernelElems;
 using nft::SetLayout;
 
 std::string keyName(const SetLayout& l, const ElemKey& k, bool add) {
@@ -79,8 +80,8 @@ nft::RuleHandle makeRule(const std::string& table, const std::string& chain,
 
 // ---- the element diff -------------------------------------------------------------------
 
-void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want,
-                const std::map<ElemKey, KernelElem>& have, ElemOps& ops) {
+void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want, const KernelElems& have,
+                ElemOps& ops) {
   auto w = want.find(key);
   auto h = have.find(key);
   if (w == want.end()) {
@@ -98,7 +99,7 @@ void compareKey(const ElemKey& key, const nft::DesiredIndex::ElemMap& want,
 }
 
 // Every key of both: a merge of the two sorted maps.
-ElemOps diffAll(const nft::DesiredIndex::ElemMap& want, const std::map<ElemKey, KernelElem>& have) {
+ElemOps diffAll(const nft::DesiredIndex::ElemMap& want, const KernelElems& have) {
   ElemOps ops;
   auto w = want.begin();
   auto h = have.begin();
@@ -123,7 +124,7 @@ ElemOps diffAll(const nft::DesiredIndex::ElemMap& want, const std::map<ElemKey, 
 
 // Only the keys the index touched since the last sync.
 ElemOps diffDirty(std::vector<ElemKey> keys, const nft::DesiredIndex::ElemMap& want,
-                  const std::map<ElemKey, KernelElem>& have) {
+                  const KernelElems& have) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   ElemOps ops;

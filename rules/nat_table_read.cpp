@@ -15,6 +15,7 @@ namespace ovl::nat {
 
 using nft::ElemKey;
 using nft::KernelElem;
+using nft::KernelElems;
 using nft::SetId;
 using nft::SetLayout;
 
@@ -147,8 +148,7 @@ Status NatTable::readSets(View& v) {
   return okStatus();
 }
 
-Status NatTable::dumpElements(const SetLayout& l, std::map<ElemKey, KernelElem>& out,
-                              bool& malformed) {
+Status NatTable::dumpElements(const SetLayout& l, KernelElems& out, bool& malformed) {
   std::vector<char> buf;
   nlmsghdr* nlh = nft::requestHeader(buf, sock_, NFT_MSG_GETSETELEM, NLM_F_DUMP);
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table_.c_str());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,7 @@ class NftBatch {
   // NLM_F_ACK). Call once.
   uint32_t finish();
 
-  const std::vector<char>& buffer() const { return buf_; }
+  std::span<const char> buffer() const { return {buf_.data(), buf_.size()}; }
   size_t operations() const { return ops_; }  // objects/elements touched
   size_t messages() const { return infos_.size(); }
   bool empty() const { return infos_.empty(); }
@@ -56,7 +57,7 @@ class NftBatch {
   void expect(size_t bytes);
   // Frees the buffer and the bookkeeping (after the batch was sent and acknowledged).
   void release() {
-    std::vector<char>().swap(buf_);
+    Buffer().swap(buf_);
     std::vector<Info>().swap(infos_);
   }
 
@@ -69,12 +70,28 @@ class NftBatch {
     std::shared_ptr<std::function<std::string(size_t)>> name;
   };
 
+  // Leaves new bytes uninitialised (libmnl writes every byte it sends, headers and padding
+  // included): a full sync's buffer is sized from an estimate, and zeroing it would make every
+  // page of the estimate resident, the unused end too (tens of MB at 100,000 services).
+  template <typename T>
+  struct UninitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+      using other = UninitAllocator<U>;
+    };
+    template <typename U>
+    void construct(U* p) noexcept {
+      ::new (static_cast<void*>(p)) U;
+    }
+  };
+  using Buffer = std::vector<char, UninitAllocator<char>>;
+
   nlmsghdr* startMessage(uint16_t type, uint16_t flags, std::string what);
   void endMessage(nlmsghdr* nlh);
   void reserve(size_t bytes);
 
   NftSocket& sock_;
-  std::vector<char> buf_;
+  Buffer buf_;
   size_t used_ = 0;
   size_t lastOffset_ = 0;
   size_t ops_ = 0;

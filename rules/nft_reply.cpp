@@ -162,7 +162,7 @@ Result<std::optional<SetReply>> setReply(const nlmsghdr* m, const std::string& t
   return std::optional<SetReply>(std::move(r));
 }
 
-bool elementsReply(const nlmsghdr* m, const SetLayout& l, std::map<ElemKey, KernelElem>& out) {
+bool elementsReply(const nlmsghdr* m, const SetLayout& l, KernelElems& out) {
   std::array<const nlattr*, NFTA_SET_ELEM_LIST_MAX + 1> tb;
   parseMsgAttrs(m, tb);
   if (tb[NFTA_SET_ELEM_LIST_ELEMENTS] == nullptr) {

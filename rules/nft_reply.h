@@ -44,6 +44,6 @@ Result<std::optional<SetReply>> setReply(const nlmsghdr* m, const std::string& t
 
 // The elements of one NFT_MSG_NEWSETELEM message of the set laid out as `l`, into out (by key).
 // False when an element does not fit the layout (it is skipped).
-bool elementsReply(const nlmsghdr* m, const SetLayout& l, std::map<ElemKey, KernelElem>& out);
+bool elementsReply(const nlmsghdr* m, const SetLayout& l, KernelElems& out);
 
 }  // namespace ovl::nft

@@ -152,7 +152,7 @@ Status NftSocket::request(const nlmsghdr* nlh,
   }
 }
 
-Result<std::vector<BatchError>> NftSocket::sendBatch(const std::vector<char>& buf,
+Result<std::vector<BatchError>> NftSocket::sendBatch(std::span<const char> buf,
                                                      uint32_t sentinelSeq) {
   if (Status s = growBuffers(buf.size()); !s) {
     return s.error();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ class NftSocket {
   // it as one skb and runs it as one transaction. Collects the errors the kernel reports; the
   // batch was committed iff the result is empty and the message carrying sentinelSeq (sent
   // with NLM_F_ACK) was acknowledged.
-  Result<std::vector<BatchError>> sendBatch(const std::vector<char>& buf, uint32_t sentinelSeq);
+  Result<std::vector<BatchError>> sendBatch(std::span<const char> buf, uint32_t sentinelSeq);
 
  private:
   explicit NftSocket(MnlSocketHandle sock, uint32_t portId)

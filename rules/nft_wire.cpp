@@ -71,6 +71,8 @@ bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelEl
               mnl_attr_get_payload_len(k[NFTA_DATA_VALUE]), key.w)) {
     return false;
   }
+  int32_t verdict = 0;
+  std::string_view chainName;
   if (tb[NFTA_SET_ELEM_DATA] != nullptr) {
     std::array<const nlattr*, NFTA_DATA_MAX + 1> data;
     parseAttrs(tb[NFTA_SET_ELEM_DATA], data);
@@ -80,11 +82,11 @@ bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelEl
       // Checked before read: a short code or an unterminated chain name would be read past.
       const nlattr* code = v[NFTA_VERDICT_CODE];
       if (code != nullptr && mnl_attr_validate(code, MNL_TYPE_U32) >= 0) {
-        out.verdict = static_cast<int32_t>(ntohl(mnl_attr_get_u32(code)));
+        verdict = static_cast<int32_t>(ntohl(mnl_attr_get_u32(code)));
       }
       const nlattr* chain = v[NFTA_VERDICT_CHAIN];
       if (chain != nullptr && mnl_attr_validate(chain, MNL_TYPE_NUL_STRING) >= 0) {
-        out.chain = mnl_attr_get_str(chain);
+        chainName = mnl_attr_get_str(chain);
       }
     } else if (data[NFTA_DATA_VALUE] != nullptr) {
       std::array<uint32_t, 4> w{};
@@ -95,11 +97,13 @@ bool parseElement(const nlattr* attr, const SetLayout& l, ElemKey& key, KernelEl
       out.value = {w[0], w[1]};
     }
   }
+  std::string comment;
   if (tb[NFTA_SET_ELEM_USERDATA] != nullptr) {
-    out.commentHash = KernelElem::hashComment(parseComment(
-        mnl_attr_get_payload(tb[NFTA_SET_ELEM_USERDATA]),
-        mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_USERDATA]), NFTNL_UDATA_SET_ELEM_COMMENT));
+    comment = parseComment(mnl_attr_get_payload(tb[NFTA_SET_ELEM_USERDATA]),
+                           mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_USERDATA]),
+                           NFTNL_UDATA_SET_ELEM_COMMENT);
   }
+  out.hash = KernelElem::hashOf(verdict, chainName, comment);
   return true;
 }
 

@@ -10,7 +10,7 @@ namespace ovl::nft {
 // are vip . proto . port . slot, values endpoint . port; a backend still reached through
 // another slot of the same service port stays.
 std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKey>& del,
-                                                        const std::map<ElemKey, KernelElem>& before,
+                                                        const KernelElems& before,
                                                         const DesiredIndex::ElemMap& after) {
   std::set<conntrack::StaleUdpFlow> out;
   for (const ElemKey& k : del) {
@@ -40,7 +40,7 @@ std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKe
 
 // Affinity keys are client . daddr . proto . dport (daddr 0.0.0.0 for NodePorts), their data
 // endpoint . port; the endpoints map's keys daddr . proto . dport . slot, in the same units.
-std::vector<ElemKey> staleAffinity(const std::map<ElemKey, KernelElem>& affinity,
+std::vector<ElemKey> staleAffinity(const KernelElems& affinity,
                                    const DesiredIndex::ElemMap& endpoints) {
   std::vector<ElemKey> out;
   for (const auto& [key, elem] : affinity) {

@@ -17,7 +17,7 @@ namespace ovl::nft {
 // endpoint, endpoint port) of a deleted UDP slot that no slot of the same service port still
 // points at. Sorted, without duplicates. Their conntrack entries should be deleted.
 std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKey>& del,
-                                                        const std::map<ElemKey, KernelElem>& before,
+                                                        const KernelElems& before,
                                                         const DesiredIndex::ElemMap& after);
 
 // The entries of the kernel-filled `affinity` map that send a client to an endpoint its service
@@ -25,7 +25,7 @@ std::vector<conntrack::StaleUdpFlow> removedUdpBackends(const std::vector<ElemKe
 // points at the entry's endpoint. ClientIP affinity would keep those clients on the removed
 // endpoint until the entry times out (3 hours by default), where kube-proxy's per-endpoint
 // `recent` lists go with the endpoint.
-std::vector<ElemKey> staleAffinity(const std::map<ElemKey, KernelElem>& affinity,
+std::vector<ElemKey> staleAffinity(const KernelElems& affinity,
                                    const DesiredIndex::ElemMap& endpoints);
 
 }  // namespace ovl::nft

@@ -11,6 +11,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libnetfilter-conntrack-dev
   # reading iptables-legacy rules (ovlctl diagnose), which nftables cannot see
   libip4tc-dev
+  libabsl-dev
   libyaml-cpp-dev libfmt-dev
   # reading YAML (model/yaml_tree.cpp): libyaml's event parser
   libyaml-dev

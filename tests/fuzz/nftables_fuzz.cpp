@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     seen += (*s)->name.size();
   }
   for (size_t i = 0; i < ovl::nft::kSyncedSetCount; ++i) {
-    std::map<ovl::nft::ElemKey, ovl::nft::KernelElem> elems;
+    ovl::nft::KernelElems elems;
     (void)ovl::nft::elementsReply(h, ovl::nft::setLayout(static_cast<ovl::nft::SetId>(i)), elems);
     seen += elems.size();
   }

@@ -77,11 +77,15 @@ TEST(NftElements, KernelElemComparesWithTheWantedOne) {
   const DesiredElem want{ElemKey{{1, 2, 3, 0}}, ElemData{-4, "lb_2", {}}, "default/web:80"};
   KernelElem have = KernelElem::from(want);
   EXPECT_TRUE(have.sameAs(want));
-  have.chain = "lb_3";
-  EXPECT_FALSE(have.sameAs(want));
-  have = KernelElem::from(want);
-  have.commentHash = KernelElem::hashComment("default/web:81");
+  have = KernelElem::from(DesiredElem{want.key, ElemData{-4, "lb_3", {}}, want.comment});
+  EXPECT_FALSE(have.sameAs(want)) << "another chain";
+  have = KernelElem::from(DesiredElem{want.key, ElemData{-3, "lb_2", {}}, want.comment});
+  EXPECT_FALSE(have.sameAs(want)) << "another verdict";
+  have = KernelElem::from(DesiredElem{want.key, want.data, "default/web:81"});
   EXPECT_FALSE(have.sameAs(want)) << "a new comment replaces the element";
+  // The chain's and the comment's bytes are not simply concatenated.
+  have = KernelElem::from(DesiredElem{want.key, ElemData{-4, "default/web:80", {}}, "lb_2"});
+  EXPECT_FALSE(have.sameAs(want)) << "chain and comment swapped";
 }
 
 }  // namespace
