@@ -336,8 +336,7 @@ void inNetns(const std::string& name, F&& fn) {
 // elements counted in what the kernel holds (`nft list`), not in the file.
 void verifyKubeProxyNft(const bench::KubeProxyNftCounts& want) {
   const size_t chains = countLines("nft list chains ip | grep -E '^\\s+chain '");
-  const size_t endpoints =
-      countLines("nft list chains ip | grep -E '^\\s+chain endpoint-'");
+  const size_t endpoints = countLines("nft list chains ip | grep -E '^\\s+chain endpoint-'");
   const size_t elements =
       countLines("nft list map ip kube-proxy service-ips | grep -oE ': goto service-'");
   if (chains != want.chains || endpoints != want.endpointChains ||
@@ -566,11 +565,15 @@ int main(int argc, char** argv) {
   int endpoints = 10;
   int runs = 5;
   int connections = 3000;
+  int blocks = 4;
   std::string agent = OVL_AGENT_PATH;
   std::vector<int> figures = {1, 2, 3, 4};
   app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
   app.add_option("--endpoints", endpoints, "endpoints per service")->check(CLI::Range(1, 250));
   app.add_option("--runs", runs, "runs per figure")->check(CLI::Range(1, 100));
+  app.add_option("--blocks", blocks,
+                 "data-plane samples per run and set-up (the set-ups take turns, block by block)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--connections", connections, "timed connections per data-plane sample")
       ->check(CLI::Range(100, 50000));
   app.add_option("--agent", agent, "the ovl-agent binary");
@@ -867,7 +870,6 @@ int main(int argc, char** argv) {
       uint16_t port = kPort;
       std::vector<double>* samples;
     };
-    constexpr int kBlocks = 4;
     for (int run = 0; run < runs; ++run) {
       std::vector<Setup> setups;
       auto add = [&](const char* id, auto&& load, Ipv4 vip, std::vector<double>& samples,
@@ -911,7 +913,7 @@ int main(int argc, char** argv) {
       // The limit: the endpoint's own address, no table at all, the same two namespaces.
       add(
           "h", [] {}, podEndpoint(0), directR, kTargetPort);
-      for (int block = 0; block < kBlocks; ++block) {
+      for (int block = 0; block < blocks; ++block) {
         for (size_t k = 0; k < setups.size(); ++k) {
           Setup& st = setups[(k + static_cast<size_t>(block + run)) % setups.size()];
           inNetns(st.node->name(),
@@ -928,7 +930,7 @@ int main(int argc, char** argv) {
         "3. data plane: %d sequential connect()+close() (SO_LINGER 0) to the last service's "
         "cluster IP per sample, %d samples per run taking turns with the other set-ups; every "
         "service has %d endpoints, all in one pod namespace\n",
-        connections, kBlocks, endpoints);
+        connections, blocks, endpoints);
     std::printf("%s\n", rate("ovl, 10 services", ovl10).c_str());
     std::printf("%s\n", rate(fmt::format("ovl, {} services", services), ovlS).c_str());
     std::printf("%s\n", rate("kube-proxy iptables layout (legacy), 10 services", ipt10r).c_str());
