@@ -566,6 +566,8 @@ int main(int argc, char** argv) {
   int runs = 5;
   int connections = 3000;
   int blocks = 4;
+  std::vector<std::string> setupNames = {"ovl10", "ovlS", "ipt10", "iptS",
+                                         "kpn10", "kpnS", "min",   "direct"};
   std::string agent = OVL_AGENT_PATH;
   std::vector<int> figures = {1, 2, 3, 4};
   app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
@@ -574,6 +576,10 @@ int main(int argc, char** argv) {
   app.add_option("--blocks", blocks,
                  "data-plane samples per run and set-up (the set-ups take turns, block by block)")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--setups", setupNames,
+                 "figure 3's set-ups to measure (all by default; fewer to profile one with perf)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(setupNames));
   app.add_option("--connections", connections, "timed connections per data-plane sample")
       ->check(CLI::Range(100, 50000));
   app.add_option("--agent", agent, "the ovl-agent binary");
@@ -874,6 +880,9 @@ int main(int argc, char** argv) {
       std::vector<Setup> setups;
       auto add = [&](const char* id, auto&& load, Ipv4 vip, std::vector<double>& samples,
                      uint16_t port = kPort) {
+        if (std::find(setupNames.begin(), setupNames.end(), id) == setupNames.end()) {
+          return;
+        }
         Setup st;
         const std::string name = fmt::format("{}-d{}{}", tag, run, id);
         st.pod = std::make_unique<ScopedNetns>(name + "p", false);
@@ -887,32 +896,32 @@ int main(int argc, char** argv) {
         setups.push_back(std::move(st));
       };
       add(
-          "a",
+          "ovl10",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlan10);
           },
           vipOf(9), ovl10);
       add(
-          "b",
+          "ovlS",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlanFull);
           },
           vipOf(services - 1), ovlS);
       add(
-          "c", [&] { sh("iptables-legacy-restore " + ipt10); }, vipOf(9), ipt10r);
+          "ipt10", [&] { sh("iptables-legacy-restore " + ipt10); }, vipOf(9), ipt10r);
       add(
-          "d", [&] { sh("iptables-legacy-restore " + iptS); }, vipOf(services - 1), iptSr);
+          "iptS", [&] { sh("iptables-legacy-restore " + iptS); }, vipOf(services - 1), iptSr);
       add(
-          "e", [&] { sh("nft -f " + kpn10); }, vipOf(9), kpn10r);
+          "kpn10", [&] { sh("nft -f " + kpn10); }, vipOf(9), kpn10r);
       add(
-          "f", [&] { sh("nft -f " + kpnS); }, vipOf(services - 1), kpnSr);
+          "kpnS", [&] { sh("nft -f " + kpnS); }, vipOf(services - 1), kpnSr);
       add(
-          "g", [&] { sh("nft -f " + minS); }, vipOf(services - 1), minSr);
+          "min", [&] { sh("nft -f " + minS); }, vipOf(services - 1), minSr);
       // The limit: the endpoint's own address, no table at all, the same two namespaces.
       add(
-          "h", [] {}, podEndpoint(0), directR, kTargetPort);
+          "direct", [] {}, podEndpoint(0), directR, kTargetPort);
       for (int block = 0; block < blocks; ++block) {
         for (size_t k = 0; k < setups.size(); ++k) {
           Setup& st = setups[(k + static_cast<size_t>(block + run)) % setups.size()];
@@ -922,6 +931,9 @@ int main(int argc, char** argv) {
       }
     }
     auto rate = [](const std::string& label, const std::vector<double>& v) {
+      if (v.empty()) {
+        return fmt::format("{:<58} not measured (--setups)", label);
+      }
       bench::Stats s = bench::Stats::of(v);
       return fmt::format("{:<58} median {:9.0f} c/s (min {:9.0f}, max {:9.0f}, n={})", label,
                          s.median, s.min, s.max, v.size());
