@@ -1,14 +1,18 @@
 // Service NAT, ovl against its peers, side by side in one run (issue 3, "Benchmark"):
 //  1. full sync of S ClusterIP services x E endpoints: ovl's NatTable::sync of planNat's plan,
 //     against `nft -f` of the very ruleset ovl programmed (dumped once with `nft list table`)
-//     and `iptables-legacy-restore` of the kube-proxy iptables-mode layout for the same
-//     services;
+//     `iptables-legacy-restore` of the kube-proxy iptables-mode layout and `nft -f` of the
+//     kube-proxy nftables-mode layout (kube_proxy_nft.h) for the same services, the latter
+//     verified by counting the chains and elements the kernel then holds;
 //  2. one service's endpoints changed (one endpoint replaced, same count) with S services
 //     present, ovl's incremental sync, against the same change with 100 services present (the
-//     two tables side by side, their changes alternating);
+//     two tables side by side, their changes alternating), and against kube-proxy's nftables
+//     transaction for the same change (`nft -f` against its loaded S-service table, in turn);
 //  3. data plane: new TCP connections per second to the last service added, with 10 and with S
-//     services installed, for ovl and for the kube-proxy iptables layout (the four set-ups side
-//     by side, measured in blocks that take turns);
+//     services installed, for ovl, the kube-proxy iptables and nftables layouts, the minimal
+//     one-map DNAT ruleset (S services, first endpoint) and a direct connect to the endpoint
+//     (no table: the limit), all set-ups side by side, measured in blocks that take turns
+//     (`--blocks` per run, `--setups` to measure some only);
 //  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
 // Compared sizes are measured in turns within a run, so that a burst of noise from the shared
 // machine falls on both rather than on one. Each run uses fresh network namespaces; the figures
