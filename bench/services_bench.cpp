@@ -977,20 +977,38 @@ int main(int argc, char** argv) {
                             .c_str());
     std::printf("%s\n",
                 rate("direct connect to the endpoint (no table: the limit)", directR).c_str());
-    std::printf("ratio ovl %d / 10 services:              %.3f (target >= 0.9)\n", services,
-                med(ovlS) / med(ovl10));
-    std::printf("ratio iptables layout %d / 10 services:  %.3f\n", services,
-                med(iptSr) / med(ipt10r));
-    std::printf("ratio ovl / kube-proxy nftables, 10 services:   %.3f (target >= 1.0)\n",
-                med(ovl10) / med(kpn10r));
-    std::printf("ratio ovl / kube-proxy nftables, %d services: %.3f (target >= 1.0)\n", services,
-                med(ovlS) / med(kpnSr));
-    std::printf("ratio ovl / minimal DNAT map, %d services:    %.3f (target >= 0.95)\n", services,
-                med(ovlS) / med(minSr));
-    std::printf("ratio ovl / direct connect (the limit), %d services: %.3f\n", services,
-                med(ovlS) / med(directR));
-    std::printf("ratio minimal DNAT map / direct connect:    %.3f (NAT and conntrack alone)\n",
-                med(minSr) / med(directR));
+    // Ratios need both of their set-ups; with --setups some are not measured.
+    auto both = [](const std::vector<double>& a, const std::vector<double>& b) {
+      return !a.empty() && !b.empty();
+    };
+    if (both(ovlS, ovl10)) {
+      std::printf("ratio ovl %d / 10 services:              %.3f (target >= 0.9)\n", services,
+                  med(ovlS) / med(ovl10));
+    }
+    if (both(iptSr, ipt10r)) {
+      std::printf("ratio iptables layout %d / 10 services:  %.3f\n", services,
+                  med(iptSr) / med(ipt10r));
+    }
+    if (both(ovl10, kpn10r)) {
+      std::printf("ratio ovl / kube-proxy nftables, 10 services:   %.3f (target >= 1.0)\n",
+                  med(ovl10) / med(kpn10r));
+    }
+    if (both(ovlS, kpnSr)) {
+      std::printf("ratio ovl / kube-proxy nftables, %d services: %.3f (target >= 1.0)\n", services,
+                  med(ovlS) / med(kpnSr));
+    }
+    if (both(ovlS, minSr)) {
+      std::printf("ratio ovl / minimal DNAT map, %d services:    %.3f (target >= 0.95)\n", services,
+                  med(ovlS) / med(minSr));
+    }
+    if (both(ovlS, directR)) {
+      std::printf("ratio ovl / direct connect (the limit), %d services: %.3f\n", services,
+                  med(ovlS) / med(directR));
+    }
+    if (both(minSr, directR)) {
+      std::printf("ratio minimal DNAT map / direct connect:    %.3f (NAT and conntrack alone)\n",
+                  med(minSr) / med(directR));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "services_bench: %s\n", e.what());
     removeTree(dir);
