@@ -1,14 +1,18 @@
 // Service NAT, ovl against its peers, side by side in one run (issue 3, "Benchmark"):
 //  1. full sync of S ClusterIP services x E endpoints: ovl's NatTable::sync of planNat's plan,
 //     against `nft -f` of the very ruleset ovl programmed (dumped once with `nft list table`)
-//     and `iptables-legacy-restore` of the kube-proxy iptables-mode layout for the same
-//     services;
+//     `iptables-legacy-restore` of the kube-proxy iptables-mode layout and `nft -f` of the
+//     kube-proxy nftables-mode layout (kube_proxy_nft.h) for the same services, the latter
+//     verified by counting the chains and elements the kernel then holds;
 //  2. one service's endpoints changed (one endpoint replaced, same count) with S services
 //     present, ovl's incremental sync, against the same change with 100 services present (the
-//     two tables side by side, their changes alternating);
+//     two tables side by side, their changes alternating), and against kube-proxy's nftables
+//     transaction for the same change (`nft -f` against its loaded S-service table, in turn);
 //  3. data plane: new TCP connections per second to the last service added, with 10 and with S
-//     services installed, for ovl and for the kube-proxy iptables layout (the four set-ups side
-//     by side, measured in blocks that take turns);
+//     services installed, for ovl, the kube-proxy iptables and nftables layouts, the minimal
+//     one-map DNAT ruleset (S services, first endpoint) and a direct connect to the endpoint
+//     (no table: the limit), all set-ups side by side, measured in blocks that take turns
+//     (`--blocks` per run, `--setups` to measure some only);
 //  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
 // Compared sizes are measured in turns within a run, so that a burst of noise from the shared
 // machine falls on both rather than on one. Each run uses fresh network namespaces; the figures
@@ -46,6 +50,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
+#include "bench/kube_proxy_nft.h"
 #include "model/service.h"
 #include "rules/nat_planner.h"
 #include "rules/nat_state.h"
@@ -71,6 +76,7 @@ void removeTree(const std::string& dir) {
 constexpr uint16_t kPort = 80;
 constexpr uint16_t kTargetPort = 8080;
 const Ipv4Prefix kPodCidr = *Ipv4Prefix::parse("10.244.0.0/16");
+const Ipv4Prefix kServiceCidr = *Ipv4Prefix::parse("10.96.0.0/12");
 
 Ipv4 ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return Ipv4{(uint32_t{a} << 24) | (uint32_t{b} << 16) | (uint32_t{c} << 8) | d};
@@ -296,6 +302,32 @@ void inNetns(const std::string& name, F&& fn) {
   ::close(orig);
 }
 
+// The kube-proxy nftables table as loaded: its chains, endpoint chains and service-ips
+// elements counted in what the kernel holds (`nft list`), not in the file.
+void verifyKubeProxyNft(const bench::KubeProxyNftCounts& want) {
+  const size_t chains = countLines("nft list chains ip | grep -E '^\\s+chain '");
+  const size_t endpoints = countLines("nft list chains ip | grep -E '^\\s+chain endpoint-'");
+  const size_t elements =
+      countLines("nft list map ip kube-proxy service-ips | grep -oE ': goto service-'");
+  if (chains != want.chains || endpoints != want.endpointChains ||
+      elements != want.serviceElements) {
+    throw std::runtime_error(fmt::format(
+        "kube-proxy nft -f: the kernel holds {} chains, {} endpoint chains, {} service-ips "
+        "elements; expected {}, {}, {}",
+        chains, endpoints, elements, want.chains, want.endpointChains, want.serviceElements));
+  }
+}
+
+// After the changes: an endpoint chain DNATs to the endpoint the last change added.
+void verifyKubeProxyChange(Ipv4 added) {
+  const std::string ep = added.toString();
+  const size_t n =
+      countLines(fmt::format("nft list ruleset | grep -E 'dnat to {}:' | head -1", ep));
+  if (n != 1) {
+    throw std::runtime_error("kube-proxy change: no endpoint chain dnats to " + ep);
+  }
+}
+
 // ---- figure 3: the data plane ----------------------------------------------------------------
 
 // A TCP server on 0.0.0.0:8080 in the pod namespace: accepts and closes at once.
@@ -357,12 +389,12 @@ void dataPlaneNamespaces(const std::string& node, const std::string& pod, int e)
                   node));
 }
 
-// n sequential connect() + close() (SO_LINGER 0: no TIME_WAIT) to vip:80; connections per
+// n sequential connect() + close() (SO_LINGER 0: no TIME_WAIT) to vip:port; connections per
 // second.
-double connectRate(Ipv4 vip, int n) {
+double connectRate(Ipv4 vip, uint16_t port, int n) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_port = htons(kPort);
+  a.sin_port = htons(port);
   a.sin_addr.s_addr = vip.networkOrder();
   auto once = [&] {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -374,7 +406,7 @@ double connectRate(Ipv4 vip, int n) {
       int err = errno;
       ::close(fd);
       throw std::runtime_error(
-          fmt::format("connect {}:{}: {}", vip.toString(), kPort, std::strerror(err)));
+          fmt::format("connect {}:{}: {}", vip.toString(), port, std::strerror(err)));
     }
     ::close(fd);
   };
@@ -503,12 +535,22 @@ int main(int argc, char** argv) {
   int endpoints = 10;
   int runs = 5;
   int connections = 3000;
+  int blocks = 4;
+  std::vector<std::string> setupNames = {"ovl10", "ovlS", "ipt10", "iptS",
+                                         "kpn10", "kpnS", "min",   "direct"};
   std::string agent = OVL_AGENT_PATH;
   std::vector<int> figures = {1, 2, 3, 4};
   std::string peers = "all";
   app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
   app.add_option("--endpoints", endpoints, "endpoints per service")->check(CLI::Range(1, 250));
   app.add_option("--runs", runs, "runs per figure")->check(CLI::Range(1, 100));
+  app.add_option("--blocks", blocks,
+                 "data-plane samples per run and set-up (the set-ups take turns, block by block)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--setups", setupNames,
+                 "figure 3's set-ups to measure (all by default; fewer to profile one with perf)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(setupNames));
   app.add_option("--connections", connections, "timed connections per data-plane sample")
       ->check(CLI::Range(100, 50000));
   app.add_option("--agent", agent, "the ovl-agent binary");
@@ -523,6 +565,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"all", "none"}));
   CLI11_PARSE(app, argc, argv);
   const bool withPeers = peers == "all";
+  if (services % 7919 == 0) {
+    std::fprintf(stderr,
+                 "--services %d: a multiple of 7919 would send every change to one "
+                 "service; take another count\n",
+                 services);
+    return 2;
+  }
   if (geteuid() != 0) {
     std::fprintf(stderr, "services_bench needs root (it creates network namespaces)\n");
     return 2;
@@ -532,6 +581,7 @@ int main(int argc, char** argv) {
   sh("mkdir -p " + dir);
   const std::string nftFile = dir + "/ovl.nft";
   const std::string iptFile = dir + "/kube-proxy.iptables";
+  const std::string kpnFile = dir + "/kube-proxy.nft";
 
   try {
     // ---- figures 1 and 2 ----
@@ -540,8 +590,10 @@ int main(int argc, char** argv) {
     double t0 = bench::nowMs();
     const nat::NatPlan fullPlan = nat::planNat(full, kInputs);
     const double planFullMs = bench::nowMs() - t0;
+    bench::KubeProxyNftCounts kpnCounts{};
     if (withPeers) {
       writeKubeProxyIptables(iptFile, full);
+      kpnCounts = bench::writeKubeProxyNft(kpnFile, full, kServiceCidr, kPodCidr);
     }
 
     // One endpoint of one service replaced, K times per run: change c touches service
@@ -561,6 +613,20 @@ int main(int argc, char** argv) {
       return out;
     };
     const auto fullChanges = changedServices(full);
+    // The same changes as kube-proxy's nftables mode sends them, one `nft -f` file each (the
+    // service before the change is the one the previous change left).
+    std::vector<std::string> kpnChangeFiles;
+    {
+      auto cur = full;
+      for (int c = 0; c < kChanges; ++c) {
+        auto& s = cur[static_cast<size_t>(c * 7919) % cur.size()];
+        const std::string file = fmt::format("{}/kube-proxy-change{}.nft", dir, c);
+        std::ofstream(file) << bench::kubeProxyNftChange(s, fullChanges[static_cast<size_t>(c)],
+                                                         kPodCidr);
+        s = fullChanges[static_cast<size_t>(c)];
+        kpnChangeFiles.push_back(file);
+      }
+    }
     const auto smallChanges = changedServices(small);
     // The whole-file path: a reload of all services where one changed (setServices compares
     // every service, re-plans one). Reported, not a target.
@@ -568,6 +634,7 @@ int main(int argc, char** argv) {
     std::string nftFixups;
     std::vector<double> oneDiff, oneKernel, smallDiff, smallKernel;
     std::vector<double> ovlFull, nftFull, iptFull, oneFull, oneSmall, ovlKernel;
+    std::vector<double> kpnFull, kpnOne;
     size_t fullElements = 0;
     size_t oneOps = 0;
     const auto want = [&](int figure) {
@@ -599,6 +666,13 @@ int main(int argc, char** argv) {
         }
       }
       {
+        ScopedNetns ns(fmt::format("{}-k{}", tag, run), true);
+        kpnFull.push_back(bench::timeShMs("nft -f " + kpnFile));
+        if (run == 0) {
+          verifyKubeProxyNft(kpnCounts);
+        }
+      }
+      {
         ScopedNetns ns(fmt::format("{}-i{}", tag, run), true);
         iptFull.push_back(bench::timeShMs("iptables-legacy-restore " + iptFile));
         if (run == 0) {
@@ -616,6 +690,10 @@ int main(int argc, char** argv) {
     for (int run = 0; run < runs && want(2); ++run) {
       ScopedNetns bigNs(fmt::format("{}-c{}", tag, run), false);
       ScopedNetns smallNs(fmt::format("{}-s{}", tag, run), false);
+      ScopedNetns kpnNs(fmt::format("{}-q{}", tag, run), false);
+      if (withPeers) {
+        sh(fmt::format("ip netns exec {} nft -f {}", kpnNs.name(), kpnFile));
+      }
       std::optional<nat::NatTable> big, little;
       inNetns(bigNs.name(), [&] { big = openTable(); });
       inNetns(smallNs.name(), [&] { little = openTable(); });
@@ -639,6 +717,20 @@ int main(int argc, char** argv) {
         }
         smallDiff.push_back(little->lastSync().diffMs);
         smallKernel.push_back(little->lastSync().kernelMs);
+        // kube-proxy's transaction for the same change, in turn with ovl's (its namespace
+        // entered the same way: `ip netns exec` is not in the timer). Every fourth change
+        // only, the last included: with 10,000 services each takes seconds. The changes touch
+        // distinct services (7919 is prime and --services is no multiple of it), so each file
+        // applies to the loaded table whether or not the others were sent.
+        if (withPeers && c % 4 == 3) {
+          inNetns(kpnNs.name(),
+                  [&] { kpnOne.push_back(bench::timeShMs("nft -f " + kpnChangeFiles[c])); });
+        }
+      }
+      if (run == 0 && withPeers) {
+        inNetns(kpnNs.name(), [&] {
+          verifyKubeProxyChange(ip4(10, 244, 254, static_cast<uint8_t>(2 + kChanges - 1)));
+        });
       }
       // The same changes, as whole reloads of the service list.
       auto cur = full;
@@ -677,10 +769,16 @@ int main(int argc, char** argv) {
                   nftFixups.c_str());
       std::printf("%s\n",
                   describe("iptables-legacy-restore, kube-proxy iptables layout", iptFull).c_str());
+      std::printf("%s\n", describe(fmt::format("nft -f, kube-proxy nftables layout ({} chains)",
+                                               kpnCounts.chains),
+                                   kpnFull)
+                              .c_str());
       std::printf("ratio ovl / nft -f:                       %.3f (target <= 0.333)\n",
                   med(ovlFull) / med(nftFull));
       std::printf("ratio ovl / iptables-legacy-restore:      %.3f (target <= 0.125)\n",
                   med(ovlFull) / med(iptFull));
+      std::printf("ratio ovl / kube-proxy nftables nft -f:   %.3f (target <= 0.1)\n",
+                  med(ovlFull) / med(kpnFull));
     }
     if (want(2)) {
       std::printf(
@@ -697,6 +795,16 @@ int main(int argc, char** argv) {
       std::printf("%s\n", describe("  of which diff (touched keys vs view)", smallDiff).c_str());
       std::printf("%s\n",
                   describe("  of which kernel (batch sent until last ack)", smallKernel).c_str());
+      if (!kpnOne.empty()) {
+        std::printf("%s\n",
+                    describe(fmt::format("kube-proxy nftables, nft -f of its transaction, {} "
+                                         "services (service chain refilled, endpoint chain "
+                                         "added and deleted; process start included, as "
+                                         "kube-proxy pays it)",
+                                         services),
+                             kpnOne)
+                        .c_str());
+      }
       std::printf("%s\n", describe(fmt::format("  (whole-list reload with one change, {} services: "
                                                "compare all, re-plan one, sync)",
                                                services),
@@ -706,6 +814,10 @@ int main(int argc, char** argv) {
                   med(oneFull));
       std::printf("ratio %d services / 100 services:       %.2f (target <= 1.5)\n", services,
                   med(oneFull) / med(oneSmall));
+      if (!kpnOne.empty()) {
+        std::printf("ratio ovl / kube-proxy nftables, one change: %.6f (kube-proxy takes %.0fx)\n",
+                    med(oneFull) / med(kpnOne), med(kpnOne) / med(oneFull));
+      }
     }
     std::fflush(stdout);
 
@@ -752,7 +864,13 @@ int main(int argc, char** argv) {
     const std::string iptS = dir + "/dpS.iptables";
     writeKubeProxyIptables(ipt10, dp10);
     writeKubeProxyIptables(iptS, dpFull);
-    std::vector<double> ovl10, ovlS, ipt10r, iptSr;
+    const std::string kpn10 = dir + "/dp10.nft";
+    const std::string kpnS = dir + "/dpS.nft";
+    const std::string minS = dir + "/dpS-min.nft";
+    (void)bench::writeKubeProxyNft(kpn10, dp10, kServiceCidr, kPodCidr);
+    (void)bench::writeKubeProxyNft(kpnS, dpFull, kServiceCidr, kPodCidr);
+    bench::writeMinimalDnat(minS, dpFull);
+    std::vector<double> ovl10, ovlS, ipt10r, iptSr, kpn10r, kpnSr, minSr, directR;
     // The four set-ups live side by side (a node and a pod namespace each) and are measured in
     // blocks that take turns, the order rotating, so that the machine's noise falls on all of
     // them alike; each block is one sample.
@@ -760,12 +878,16 @@ int main(int argc, char** argv) {
       std::unique_ptr<ScopedNetns> pod, node;
       std::unique_ptr<PodServer> server;
       Ipv4 vip;
+      uint16_t port = kPort;
       std::vector<double>* samples;
     };
-    constexpr int kBlocks = 4;
     for (int run = 0; run < runs; ++run) {
       std::vector<Setup> setups;
-      auto add = [&](const char* id, auto&& load, Ipv4 vip, std::vector<double>& samples) {
+      auto add = [&](const char* id, auto&& load, Ipv4 vip, std::vector<double>& samples,
+                     uint16_t port = kPort) {
+        if (std::find(setupNames.begin(), setupNames.end(), id) == setupNames.end()) {
+          return;
+        }
         Setup st;
         const std::string name = fmt::format("{}-d{}{}", tag, run, id);
         st.pod = std::make_unique<ScopedNetns>(name + "p", false);
@@ -774,36 +896,49 @@ int main(int argc, char** argv) {
         inNetns(st.node->name(), load);
         st.server = std::make_unique<PodServer>(st.pod->name());
         st.vip = vip;
+        st.port = port;
         st.samples = &samples;
         setups.push_back(std::move(st));
       };
       add(
-          "a",
+          "ovl10",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlan10);
           },
           vipOf(9), ovl10);
       add(
-          "b",
+          "ovlS",
           [&] {
             auto t = openTable();
             (void)syncMs(t, dpPlanFull);
           },
           vipOf(services - 1), ovlS);
       add(
-          "c", [&] { sh("iptables-legacy-restore " + ipt10); }, vipOf(9), ipt10r);
+          "ipt10", [&] { sh("iptables-legacy-restore " + ipt10); }, vipOf(9), ipt10r);
       add(
-          "d", [&] { sh("iptables-legacy-restore " + iptS); }, vipOf(services - 1), iptSr);
-      for (int block = 0; block < kBlocks; ++block) {
+          "iptS", [&] { sh("iptables-legacy-restore " + iptS); }, vipOf(services - 1), iptSr);
+      add(
+          "kpn10", [&] { sh("nft -f " + kpn10); }, vipOf(9), kpn10r);
+      add(
+          "kpnS", [&] { sh("nft -f " + kpnS); }, vipOf(services - 1), kpnSr);
+      add(
+          "min", [&] { sh("nft -f " + minS); }, vipOf(services - 1), minSr);
+      // The limit: the endpoint's own address, no table at all, the same two namespaces.
+      add(
+          "direct", [] {}, podEndpoint(0), directR, kTargetPort);
+      for (int block = 0; block < blocks; ++block) {
         for (size_t k = 0; k < setups.size(); ++k) {
           Setup& st = setups[(k + static_cast<size_t>(block + run)) % setups.size()];
           inNetns(st.node->name(),
-                  [&] { st.samples->push_back(connectRate(st.vip, connections)); });
+                  [&] { st.samples->push_back(connectRate(st.vip, st.port, connections)); });
         }
       }
     }
     auto rate = [](const std::string& label, const std::vector<double>& v) {
+      if (v.empty()) {
+        return fmt::format("{:<58} not measured (--setups)", label);
+      }
       bench::Stats s = bench::Stats::of(v);
       return fmt::format("{:<58} median {:9.0f} c/s (min {:9.0f}, max {:9.0f}, n={})", label,
                          s.median, s.min, s.max, v.size());
@@ -812,7 +947,7 @@ int main(int argc, char** argv) {
         "3. data plane: %d sequential connect()+close() (SO_LINGER 0) to the last service's "
         "cluster IP per sample, %d samples per run taking turns with the other set-ups; every "
         "service has %d endpoints, all in one pod namespace\n",
-        connections, kBlocks, endpoints);
+        connections, blocks, endpoints);
     std::printf("%s\n", rate("ovl, 10 services", ovl10).c_str());
     std::printf("%s\n", rate(fmt::format("ovl, {} services", services), ovlS).c_str());
     std::printf("%s\n", rate("kube-proxy iptables layout (legacy), 10 services", ipt10r).c_str());
@@ -820,10 +955,49 @@ int main(int argc, char** argv) {
         "%s\n",
         rate(fmt::format("kube-proxy iptables layout (legacy), {} services", services), iptSr)
             .c_str());
-    std::printf("ratio ovl %d / 10 services:              %.3f (target >= 0.9)\n", services,
-                med(ovlS) / med(ovl10));
-    std::printf("ratio iptables layout %d / 10 services:  %.3f\n", services,
-                med(iptSr) / med(ipt10r));
+    std::printf("%s\n", rate("kube-proxy nftables layout, 10 services", kpn10r).c_str());
+    std::printf(
+        "%s\n",
+        rate(fmt::format("kube-proxy nftables layout, {} services", services), kpnSr).c_str());
+    std::printf("%s\n", rate(fmt::format("minimal ruleset (one DNAT map, first endpoint), {} "
+                                         "services",
+                                         services),
+                             minSr)
+                            .c_str());
+    std::printf("%s\n",
+                rate("direct connect to the endpoint (no table: the limit)", directR).c_str());
+    // Ratios need both of their set-ups; with --setups some are not measured.
+    auto both = [](const std::vector<double>& a, const std::vector<double>& b) {
+      return !a.empty() && !b.empty();
+    };
+    if (both(ovlS, ovl10)) {
+      std::printf("ratio ovl %d / 10 services:              %.3f (target >= 0.9)\n", services,
+                  med(ovlS) / med(ovl10));
+    }
+    if (both(iptSr, ipt10r)) {
+      std::printf("ratio iptables layout %d / 10 services:  %.3f\n", services,
+                  med(iptSr) / med(ipt10r));
+    }
+    if (both(ovl10, kpn10r)) {
+      std::printf("ratio ovl / kube-proxy nftables, 10 services:   %.3f (target >= 1.0)\n",
+                  med(ovl10) / med(kpn10r));
+    }
+    if (both(ovlS, kpnSr)) {
+      std::printf("ratio ovl / kube-proxy nftables, %d services: %.3f (target >= 1.0)\n", services,
+                  med(ovlS) / med(kpnSr));
+    }
+    if (both(ovlS, minSr)) {
+      std::printf("ratio ovl / minimal DNAT map, %d services:    %.3f (target >= 0.95)\n", services,
+                  med(ovlS) / med(minSr));
+    }
+    if (both(ovlS, directR)) {
+      std::printf("ratio ovl / direct connect (the limit), %d services: %.3f\n", services,
+                  med(ovlS) / med(directR));
+    }
+    if (both(minSr, directR)) {
+      std::printf("ratio minimal DNAT map / direct connect:    %.3f (NAT and conntrack alone)\n",
+                  med(minSr) / med(directR));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "services_bench: %s\n", e.what());
     removeTree(dir);

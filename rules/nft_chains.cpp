@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
@@ -156,10 +157,13 @@ ChainSpec affinityRecordChainSpec() {
   return c;
 }
 
-// ct mark & (kMarkAffinity | kMarkNodePortAffinity) != 0 jump affinity_record
-RuleSpec affinityJumpRule() {
-  return rule("ovl: affinity", [](nftnl_rule* r) {
-    ctStatusDnat(r);
+// ct mark & (kMarkAffinity | kMarkNodePortAffinity) != 0 jump affinity_record, after
+// `ct status dnat` unless the chain has checked that already.
+RuleSpec affinityJumpRule(bool checkDnat) {
+  return rule("ovl: affinity", [checkDnat](nftnl_rule* r) {
+    if (checkDnat) {
+      ctStatusDnat(r);
+    }
     ctLoad(r, NFT_CT_MARK, R(0));
     const uint32_t bits = kMarkAffinity | kMarkNodePortAffinity;
     const uint32_t zero = 0;
@@ -190,10 +194,15 @@ ChainSpec masqChainSpec(const std::string& target) {
   return c;
 }
 
-// One vmap rule: <key> vmap @set.
+// One vmap rule: <key> vmap @set. A NodePort's key is first looked up alone (the map as a
+// set): a FIB lookup costs far more than a hash lookup, and nearly every connection that gets
+// here is to no NodePort, so only those to a NodePort's protocol and port pay for the FIB.
 RuleSpec vmapRule(const std::string& comment, bool nodePort, const char* set) {
   return rule(comment, [nodePort, set](nftnl_rule* r) {
     if (nodePort) {
+      l4proto(r, R(0));
+      thDport(r, R(1));
+      lookup(r, set, R(0), std::nullopt);
       localNotLoopback(r);
       l4proto(r, R(0));
       thDport(r, R(1));
@@ -257,7 +266,6 @@ std::optional<RuleSpec> masqueradeRule(svc::MasqueradeMode mode, Ipv4Prefix podC
       const Ipv4Prefix cidr = podCidr;
       return rule("ovl: masquerade off-cluster " + cidr.toString() + " unless keep-source",
                   [cidr](nftnl_rule* r) {
-                    ctStatusDnat(r);
                     ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
                     ipSaddr(r, R(0));
                     const uint32_t mask = htonl(cidr.mask());
@@ -270,7 +278,6 @@ std::optional<RuleSpec> masqueradeRule(svc::MasqueradeMode mode, Ipv4Prefix podC
     }
     case svc::MasqueradeMode::kAll:
       return rule("ovl: masquerade all unless keep-source", [](nftnl_rule* r) {
-        ctStatusDnat(r);
         ctMarkIs(r, kMarkService | kMarkKeepSource, kMarkService);
         masquerade(r);
       });
@@ -280,12 +287,24 @@ std::optional<RuleSpec> masqueradeRule(svc::MasqueradeMode mode, Ipv4Prefix podC
   return std::nullopt;
 }
 
+// The first packet of every connection the node forwards or sends passes nat_postrouting, and
+// every rule there concerns connections a DNAT translated (ovl's service chains, so also the
+// hairpin pairs: an endpoint reaches itself only through its service). The others leave at
+// the first rule, and the rules after it need not test `ct status dnat` again; its ct mark
+// tests then only see marks on connections some DNAT translated, as before.
 ChainSpec natPostroutingChainSpec(svc::MasqueradeMode mode, Ipv4Prefix podCidr) {
-  // New affinity connections are recorded before any masquerade (masquerade ends the chain).
   ChainSpec c{"nat_postrouting", BaseHook{NF_INET_POST_ROUTING, 100, "nat"}, {}};
-  c.rules.push_back(affinityJumpRule());
+  c.rules.push_back(rule("ovl: not DNATed passes", [](nftnl_rule* r) {
+    ctLoad(r, NFT_CT_STATUS, R(0));
+    const uint32_t bit = IPS_DST_NAT;
+    const uint32_t zero = 0;
+    bitwise(r, R(0), &bit, &zero, 4);
+    cmp(r, R(0), NFT_CMP_EQ, &zero, 4);
+    immVerdict(r, NF_ACCEPT, "");
+  }));
+  // New affinity connections are recorded before any masquerade (masquerade ends the chain).
+  c.rules.push_back(affinityJumpRule(false));
   c.rules.push_back(rule("ovl: masquerade marked", [](nftnl_rule* r) {
-    ctStatusDnat(r);
     ctMarkHas(r, kMarkMasquerade);
     masquerade(r);
   }));
@@ -301,12 +320,28 @@ ChainSpec natPostroutingChainSpec(svc::MasqueradeMode mode, Ipv4Prefix podCidr) 
   return c;
 }
 
+// ct state established,related accept: the filter chains see every packet, and a service
+// without endpoints refuses connections, which their first packet opens (conntrack's state is
+// new, or invalid or untracked, which are checked too). Without it every packet of every
+// connection of the node paid two map lookups and a FIB lookup here.
+RuleSpec establishedRule() {
+  return rule("ovl: established and related pass", [](nftnl_rule* r) {
+    ctLoad(r, NFT_CT_STATE, R(0));
+    const uint32_t bits = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
+    const uint32_t zero = 0;
+    bitwise(r, R(0), &bits, &zero, 4);
+    cmp(r, R(0), NFT_CMP_NEQ, &zero, 4);
+    immVerdict(r, NF_ACCEPT, "");
+  });
+}
+
 void addBaseChains(svc::MasqueradeMode mode, Ipv4Prefix podCidr, std::vector<ChainSpec>& out) {
   // Rejects are decided in filter chains (reject is only valid there), before dstnat, so the
   // nat path never sees a service without endpoints.
   for (const auto& [name, hook] : {std::pair{"filter_prerouting", NF_INET_PRE_ROUTING},
                                    std::pair{"filter_output", NF_INET_LOCAL_OUT}}) {
     ChainSpec c{name, BaseHook{static_cast<uint32_t>(hook), -110, "filter"}, {}};
+    c.rules.push_back(establishedRule());
     c.rules.push_back(vmapRule("ovl: reject services", false, "reject_services"));
     c.rules.push_back(vmapRule("ovl: reject nodeports", true, "reject_nodeports"));
     out.push_back(std::move(c));
@@ -321,7 +356,7 @@ void addBaseChains(svc::MasqueradeMode mode, Ipv4Prefix podCidr, std::vector<Cha
   out.push_back(natPostroutingChainSpec(mode, podCidr));
   // Connections to an endpoint on this node's own addresses never reach postrouting.
   ChainSpec input{"nat_input", BaseHook{NF_INET_LOCAL_IN, 100, "nat"}, {}};
-  input.rules.push_back(affinityJumpRule());
+  input.rules.push_back(affinityJumpRule(true));
   out.push_back(std::move(input));
 }
 

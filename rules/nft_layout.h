@@ -8,6 +8,21 @@
 //   stale_elements.h  what deleted elements leave behind (UDP conntrack, affinity entries)
 //   vxlan_allow.h     the VXLAN allow-list: set vxlan_peers and chain vxlan_input
 //
+// What each packet pays (the filter chains see every packet, the nat chains only the first
+// packet of a connection):
+//   filter_prerouting / filter_output  established and related packets leave at the first
+//                                      rule (one ct state test); a first packet is looked up
+//                                      in reject_services, then its protocol . port in
+//                                      reject_nodeports, and only on a hit the FIB (is daddr
+//                                      local?) and the vmap
+//   nat_prerouting / nat_output        services vmap -> lb_<N> (ct mark, numgen, endpoints);
+//                                      the nodeports rule likewise looks the port up before
+//                                      the FIB
+//   nat_postrouting                    connections no DNAT translated leave at the first rule;
+//                                      the rest: affinity mark, masquerade mark, hairpin,
+//                                      masquerade off-cluster / all
+//   vxlan_input                        meta l4proto udp first, so TCP leaves at once
+//
 // Register layout (each concatenation component takes whole 32-bit registers, as the kernel's
 // concat lookups expect; see nft_elements.cpp for the bytes):
 //   services / reject_services key   reg32_00 ip daddr | reg32_01 l4proto | reg32_02 th dport

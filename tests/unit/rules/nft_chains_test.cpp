@@ -253,71 +253,94 @@ TEST(NftChains, HooksLookTheServiceUpInTheVerdictMaps) {
         std::tuple{"nat_output", "services", "nodeports"}}) {
     const ChainSpec* c = findChain(all, chain);
     ASSERT_NE(c, nullptr) << chain;
-    ASSERT_EQ(c->rules.size(), 2u) << chain;
-    EXPECT_EQ(render(c->rules[0]), kVipKey + "[ lookup reg 8 set " + services + " dreg 0 ]\n")
+    // The filter chains check the first packet of a connection only (conntrack's state is
+    // then new, or invalid or untracked): established and related packets leave at once.
+    const bool filter = std::string(chain).rfind("filter_", 0) == 0;
+    ASSERT_EQ(c->rules.size(), filter ? 3u : 2u) << chain;
+    size_t first = 0;
+    if (filter) {
+      EXPECT_EQ(commentName(c->rules[0]), "ovl: established and related pass");
+      EXPECT_EQ(render(c->rules[0]),
+                "[ ct load state => reg 8 ]\n"
+                "[ bitwise reg 8 = ( reg 8 & 0x00000006 ) ^ 0x00000000 ]\n"
+                "[ cmp neq reg 8 0x00000000 ]\n"
+                "[ immediate reg 0 accept ]\n");
+      first = 1;
+    }
+    EXPECT_EQ(render(c->rules[first]), kVipKey + "[ lookup reg 8 set " + services + " dreg 0 ]\n")
         << chain;
-    EXPECT_EQ(render(c->rules[1]), kLocalNotLoopback +
-                                       "[ meta load l4proto => reg 8 ]\n"
-                                       "[ payload load 2b @ transport header + 2 => reg 9 ]\n"
-                                       "[ lookup reg 8 set " +
-                                       nodeports + " dreg 0 ]\n")
+    // The NodePort key alone first (a hash lookup), the FIB only for a NodePort's port.
+    const std::string npKey =
+        "[ meta load l4proto => reg 8 ]\n"
+        "[ payload load 2b @ transport header + 2 => reg 9 ]\n";
+    EXPECT_EQ(render(c->rules[first + 1]), npKey + "[ lookup reg 8 set " + nodeports + " ]\n" +
+                                               kLocalNotLoopback + npKey + "[ lookup reg 8 set " +
+                                               nodeports + " dreg 0 ]\n")
         << chain;
   }
 }
 
 TEST(NftChains, PostroutingRecordsAffinityThenMasqueradesAsConfigured) {
-  const std::string affinityJump = kDnatted +
-                                   "[ ct load mark => reg 8 ]\n"
-                                   "[ bitwise reg 8 = ( reg 8 & 0x0000000c ) ^ 0x00000000 ]\n"
-                                   "[ cmp neq reg 8 0x00000000 ]\n"
-                                   "[ immediate reg 0 jump -> affinity_record ]\n";
+  const std::string markJump =
+      "[ ct load mark => reg 8 ]\n"
+      "[ bitwise reg 8 = ( reg 8 & 0x0000000c ) ^ 0x00000000 ]\n"
+      "[ cmp neq reg 8 0x00000000 ]\n"
+      "[ immediate reg 0 jump -> affinity_record ]\n";
   // ct mark & (service | keep-source) == service.
-  const std::string serviceNotKept = kDnatted +
-                                     "[ ct load mark => reg 8 ]\n"
-                                     "[ bitwise reg 8 = ( reg 8 & 0x00000011 ) ^ 0x00000000 ]\n"
-                                     "[ cmp eq reg 8 0x00000001 ]\n";
+  const std::string serviceNotKept =
+      "[ ct load mark => reg 8 ]\n"
+      "[ bitwise reg 8 = ( reg 8 & 0x00000011 ) ^ 0x00000000 ]\n"
+      "[ cmp eq reg 8 0x00000001 ]\n";
 
   const auto offCluster = chains(svc::MasqueradeMode::kOffCluster);
   const ChainSpec* post = findChain(offCluster, "nat_postrouting");
   ASSERT_NE(post, nullptr);
-  ASSERT_EQ(post->rules.size(), 4u);
-  EXPECT_EQ(commentName(post->rules[0]), "ovl: affinity");
-  EXPECT_EQ(render(post->rules[0]), affinityJump);
-  EXPECT_EQ(commentName(post->rules[1]), "ovl: masquerade marked");
-  EXPECT_EQ(render(post->rules[1]), kDnatted +
-                                        "[ ct load mark => reg 8 ]\n"
-                                        "[ bitwise reg 8 = ( reg 8 & 0x00000002 ) ^ 0x00000000 ]\n"
-                                        "[ cmp eq reg 8 0x00000002 ]\n"
-                                        "[ masq ]\n");
-  EXPECT_EQ(commentName(post->rules[2]), "ovl: hairpin");
-  EXPECT_EQ(render(post->rules[2]),
+  ASSERT_EQ(post->rules.size(), 5u);
+  // Connections no DNAT translated leave first; the rules after it need not test it again.
+  EXPECT_EQ(commentName(post->rules[0]), "ovl: not DNATed passes");
+  EXPECT_EQ(render(post->rules[0]),
+            "[ ct load status => reg 8 ]\n"
+            "[ bitwise reg 8 = ( reg 8 & 0x00000020 ) ^ 0x00000000 ]\n"
+            "[ cmp eq reg 8 0x00000000 ]\n"
+            "[ immediate reg 0 accept ]\n");
+  const std::vector<RuleSpec> rules(post->rules.begin() + 1, post->rules.end());
+  EXPECT_EQ(commentName(rules[0]), "ovl: affinity");
+  EXPECT_EQ(render(rules[0]), markJump);
+  EXPECT_EQ(commentName(rules[1]), "ovl: masquerade marked");
+  EXPECT_EQ(render(rules[1]),
+            "[ ct load mark => reg 8 ]\n"
+            "[ bitwise reg 8 = ( reg 8 & 0x00000002 ) ^ 0x00000000 ]\n"
+            "[ cmp eq reg 8 0x00000002 ]\n"
+            "[ masq ]\n");
+  EXPECT_EQ(commentName(rules[2]), "ovl: hairpin");
+  EXPECT_EQ(render(rules[2]),
             "[ payload load 4b @ network header + 12 => reg 8 ]\n"
             "[ payload load 4b @ network header + 16 => reg 9 ]\n"
             "[ lookup reg 8 set hairpin ]\n"
             "[ masq ]\n");
   // ip saddr & 255.255.0.0 != 10.244.0.0 (bytes 0a f4 00 00).
-  EXPECT_EQ(commentName(post->rules[3]),
-            "ovl: masquerade off-cluster 10.244.0.0/16 unless keep-source");
-  EXPECT_EQ(render(post->rules[3]), serviceNotKept +
-                                        "[ payload load 4b @ network header + 12 => reg 8 ]\n"
-                                        "[ bitwise reg 8 = ( reg 8 & 0x0000ffff ) ^ 0x00000000 ]\n"
-                                        "[ cmp neq reg 8 0x0000f40a ]\n"
-                                        "[ masq ]\n");
+  EXPECT_EQ(commentName(rules[3]), "ovl: masquerade off-cluster 10.244.0.0/16 unless keep-source");
+  EXPECT_EQ(render(rules[3]), serviceNotKept +
+                                  "[ payload load 4b @ network header + 12 => reg 8 ]\n"
+                                  "[ bitwise reg 8 = ( reg 8 & 0x0000ffff ) ^ 0x00000000 ]\n"
+                                  "[ cmp neq reg 8 0x0000f40a ]\n"
+                                  "[ masq ]\n");
   const ChainSpec* input = findChain(offCluster, "nat_input");
   ASSERT_NE(input, nullptr);
   ASSERT_EQ(input->rules.size(), 1u);
-  EXPECT_EQ(render(input->rules[0]), affinityJump);
+  // nat_input has no such first rule: its affinity jump tests ct status dnat itself.
+  EXPECT_EQ(render(input->rules[0]), kDnatted + markJump);
 
   const auto all = chains(svc::MasqueradeMode::kAll);
   post = findChain(all, "nat_postrouting");
-  ASSERT_EQ(post->rules.size(), 4u);
-  EXPECT_EQ(commentName(post->rules[3]), "ovl: masquerade all unless keep-source");
-  EXPECT_EQ(render(post->rules[3]), serviceNotKept + "[ masq ]\n");
+  ASSERT_EQ(post->rules.size(), 5u);
+  EXPECT_EQ(commentName(post->rules[4]), "ovl: masquerade all unless keep-source");
+  EXPECT_EQ(render(post->rules[4]), serviceNotKept + "[ masq ]\n");
 
   const auto none = chains(svc::MasqueradeMode::kNone);
   post = findChain(none, "nat_postrouting");
-  ASSERT_EQ(post->rules.size(), 3u) << "no masquerade rule";
-  EXPECT_EQ(commentName(post->rules[2]), "ovl: hairpin");
+  ASSERT_EQ(post->rules.size(), 4u) << "no masquerade rule";
+  EXPECT_EQ(commentName(post->rules[3]), "ovl: hairpin");
 }
 
 TEST(NftChains, EveryRuleCommentEndsWithTheHashOfItsBody) {
