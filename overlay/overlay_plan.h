@@ -70,12 +70,34 @@ struct PeerState {
 // The desired peer entries on the VTEP with index vtepIndex.
 PeerState desiredPeerState(const OverlayPlan& plan, int vtepIndex);
 
+// The key order of peer entries (a neighbour's IP, a route's destination, an FDB entry's MAC
+// and remote, each after its device; equal keys by value): the order the diff merges in.
+bool peerEntryLess(const nl::Neighbour& a, const nl::Neighbour& b);
+bool peerEntryLess(const nl::FdbEntry& a, const nl::FdbEntry& b);
+bool peerEntryLess(const nl::Route& a, const nl::Route& b);
+
+// Puts each list in peerEntryLess order; a list already in it costs one linear check.
+void sortPeerState(PeerState& state);
+
 // The operations that turn `actual` into `desired`, in a safe order: first the deletions of
 // what is not wanted (route, FDB, neighbour), then what is added or changed (neighbour, FDB,
-// route), by replace, so a changed peer is rewritten in place.
+// route), by replace, so a changed peer is rewritten in place. Lists in sortPeerState order
+// are merged as they are (linear, no copy); others are sorted into copies first.
 std::vector<nl::Netlink::Op> diffPeerState(const PeerState& desired, const PeerState& actual);
 
-// What the kernel holds after `op` was acknowledged: the same effect on the model.
+// What the kernel holds after `op` was acknowledged: the same effect on the model. `state`
+// must be in sortPeerState order and stays in it; each op costs a binary search and one
+// insertion or erasure. A replaced neighbour or route takes the place of the entry with its
+// key on the same device; a replaced FDB entry, of every remote of its MAC.
 void applyToState(PeerState& state, const nl::Netlink::Op& op);
+
+// Turns `desired`, which is sortPeerState(desiredPeerState()) of a plan whose peers were
+// `before`, into that of a plan whose peers are `after`, touching only the entries of the
+// peers that were added, removed or changed: one linear walk of the two peer lists, then per
+// changed peer a binary search and an insertion or erasure per entry. Peer lists not sorted
+// by unique pod subnet (as planOverlay() makes them) are rebuilt in full. Returns whether
+// anything changed.
+bool updateDesiredPeerState(PeerState& desired, const std::vector<PeerPlan>& before,
+                            const std::vector<PeerPlan>& after, int vtepIndex);
 
 }  // namespace ovl

@@ -149,9 +149,10 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
       return report;
     }
     actual_ = std::move(*peers);
+    sortPeerState(actual_);  // applyToState and the diff work on lists in key order
   }
 
-  desired_ = desiredPeerState(plan, *vtepIndex_);
+  updateDesired(plan, report.fullRead);
   const bool peerDrift = afterConverged && desired_ == before;
   auto ops = diffPeerState(desired_, actual_);
   if (!ops.empty()) {
@@ -187,6 +188,20 @@ ReconcileReport OverlayReconciler::reconcile(const OverlayPlan& plan, bool fullR
   // After a failure the kernel may hold something else than believed: read it back next time.
   cacheValid_ = report.errors.empty();
   return report;
+}
+
+void OverlayReconciler::updateDesired(const OverlayPlan& plan, bool rebuild) {
+  // After a re-read everything is rebuilt (and the full diff then finds any drift); between
+  // re-reads only the peers the plan changed are touched, so one node added costs one peer's
+  // work plus linear checks, not a rebuild and sort of every peer's entries.
+  if (rebuild || desiredIndex_ != vtepIndex_) {
+    desired_ = desiredPeerState(plan, *vtepIndex_);
+    sortPeerState(desired_);
+    desiredPeers_ = plan.peers;
+    desiredIndex_ = vtepIndex_;
+  } else if (updateDesiredPeerState(desired_, desiredPeers_, plan.peers, *vtepIndex_)) {
+    desiredPeers_ = plan.peers;
+  }
 }
 
 Status OverlayReconciler::ensureLinks(const OverlayPlan& plan, ReconcileReport& report) {
@@ -372,9 +387,11 @@ Status OverlayReconciler::ensureOnlyAddress(int index, const std::string& name,
 
 namespace {
 
+// Both lists are kept in key order (sortPeerState): a binary search, not a scan per event.
 template <typename T>
 bool has(const std::vector<T>& v, const T& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
+  auto less = [](const T& a, const T& b) { return peerEntryLess(a, b); };
+  return std::binary_search(v.begin(), v.end(), x, less);
 }
 
 // Whether a notification about one of ovl's entry kinds contradicts what ovl believes: an

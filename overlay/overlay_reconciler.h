@@ -65,6 +65,7 @@ class OverlayReconciler {
   Status ensureBridge(const OverlayPlan& plan, uint32_t mtu, ReconcileReport& report);
   void removeRenamedDevices(const OverlayPlan& plan, ReconcileReport& report);
   static std::string linkFields(const OverlayPlan& plan);
+  void updateDesired(const OverlayPlan& plan, bool rebuild);
   Status ensureOnlyAddress(int index, const std::string& name, const Ipv4Prefix& want,
                            ReconcileReport& report);
 
@@ -76,9 +77,11 @@ class OverlayReconciler {
   std::optional<int> vtepIndex_;
   std::optional<int> bridgeIndex_;
   std::optional<int> underlayIndex_;
-  PeerState actual_;      // acknowledged state of the VTEP's peer entries
-  PeerState desired_;     // what the last pass wanted
-  std::string vtepName_;  // the names the last full pass made the devices under
+  PeerState actual_;                    // acknowledged state of the VTEP's peer entries
+  PeerState desired_;                   // what the last pass wanted, in key order (sortPeerState)
+  std::vector<PeerPlan> desiredPeers_;  // the plan's peers desired_ was made from
+  std::optional<int> desiredIndex_;     // the VTEP desired_ was made for
+  std::string vtepName_;                // the names the last full pass made the devices under
   std::string bridgeName_;
   std::string lastLinkPlan_;  // linkFields() of the plan the links were last made for
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -163,12 +164,114 @@ TEST(DiffPeerState, ApplyingTheDiffAlwaysReachesTheDesiredState) {
     PeerState desired = randomState(true);
     PeerState actual = randomState(false);
     PeerState state = actual;
+    sortPeerState(state);  // applyToState's precondition; the diff takes any order
     for (const auto& op : diffPeerState(desired, actual)) {
       applyToState(state, op);
     }
     ASSERT_EQ(sorted(state), sorted(desired)) << "round " << round;
+    PeerState keyOrder = state;
+    sortPeerState(keyOrder);
+    ASSERT_EQ(state, keyOrder) << "applyToState must keep the key order, round " << round;
     EXPECT_TRUE(diffPeerState(desired, state).empty());
   }
+}
+
+TEST(SortPeerState, OrdersByKeyAndTheDiffIsTheSameInAnyOrder) {
+  auto desired = desiredPeerState(*planOverlay(threeNodes(), "node1", PlanNames{"", "b"}), 5);
+  PeerState actual = desired;
+  actual.fdb.push_back(nl::FdbEntry{5, MacAddr{}, *Ipv4::parse("192.168.50.98")});
+  actual.routes.push_back(
+      nl::Route{*Ipv4Prefix::parse("10.9.0.0/16"), *Ipv4::parse("10.244.2.0"), 5, true});
+  actual.neighbours.insert(actual.neighbours.begin(), nl::Neighbour{5, *Ipv4::parse("10.244.9.0"),
+                                                                    MacAddr::fromIdentity("x")});
+  std::reverse(desired.fdb.begin(), desired.fdb.end());
+  const auto unsortedOps = diffPeerState(desired, actual);
+  PeerState sortedDesired = desired, sortedActual = actual;
+  sortPeerState(sortedDesired);
+  sortPeerState(sortedActual);
+  for (const PeerState* s : {&sortedDesired, &sortedActual}) {
+    EXPECT_TRUE(std::is_sorted(s->neighbours.begin(), s->neighbours.end(),
+                               [](const auto& a, const auto& b) { return peerEntryLess(a, b); }));
+    EXPECT_TRUE(std::is_sorted(s->fdb.begin(), s->fdb.end(),
+                               [](const auto& a, const auto& b) { return peerEntryLess(a, b); }));
+    EXPECT_TRUE(std::is_sorted(s->routes.begin(), s->routes.end(),
+                               [](const auto& a, const auto& b) { return peerEntryLess(a, b); }));
+  }
+  EXPECT_EQ(sortedActual.neighbours.back().ip.toString(), "10.244.9.0");
+  EXPECT_EQ(sortedActual.fdb.front().mac, MacAddr{});  // the all-zero MAC sorts first
+  const auto sortedOps = diffPeerState(sortedDesired, sortedActual);
+  ASSERT_EQ(kinds(sortedOps), kinds(unsortedOps));
+  for (size_t i = 0; i < sortedOps.size(); ++i) {
+    EXPECT_EQ(sortedOps[i].toString(), unsortedOps[i].toString());
+  }
+  PeerState again = sortedActual;
+  sortPeerState(again);
+  EXPECT_EQ(again, sortedActual);
+}
+
+TEST(ApplyToState, ReplacedFdbEntryTakesThePlaceOfEveryRemoteOfItsMac) {
+  const MacAddr mac = MacAddr::fromIdentity("n");
+  PeerState s;
+  s.fdb = {{5, mac, *Ipv4::parse("192.168.50.2")}, {5, mac, *Ipv4::parse("192.168.50.3")}};
+  sortPeerState(s);
+  const nl::FdbEntry want{5, mac, *Ipv4::parse("192.168.50.1")};
+  applyToState(s, nl::Netlink::Op{Kind::kReplaceFdb, {}, want, {}});
+  EXPECT_EQ(s.fdb, std::vector<nl::FdbEntry>{want});
+  applyToState(s, nl::Netlink::Op{Kind::kDeleteFdb, {}, want, {}});
+  EXPECT_TRUE(s.fdb.empty());
+}
+
+// Random peer lists over a small universe of subnets, MACs and underlay IPs, sorted by subnet
+// as planOverlay() makes them; MACs collide often (a configured vtepMac may repeat one).
+std::vector<PeerPlan> randomPeers(std::mt19937& rng) {
+  auto pick = [&](unsigned n) { return rng() % n; };
+  std::vector<PeerPlan> peers;
+  for (uint32_t subnet = 0; subnet < 12; ++subnet) {
+    if (pick(2) == 0) {
+      continue;
+    }
+    Ipv4Prefix net{Ipv4{0x0af40000u + subnet * 256}, 24};
+    peers.push_back(PeerPlan{fmt::format("n{}", pick(3)), net.network(),
+                             MacAddr::fromIdentity(fmt::format("m{}", pick(4))),
+                             Ipv4{0xc0a83200u + static_cast<uint32_t>(pick(3))}, net});
+  }
+  return peers;
+}
+
+PeerState sortedDesired(const std::vector<PeerPlan>& peers, int vtepIndex) {
+  OverlayPlan plan;
+  plan.peers = peers;
+  PeerState s = desiredPeerState(plan, vtepIndex);
+  sortPeerState(s);
+  return s;
+}
+
+TEST(UpdateDesiredPeerState, TouchesOnlyChangedPeersAndMatchesARebuild) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    const auto before = randomPeers(rng);
+    auto after = round % 4 == 0 ? before : randomPeers(rng);
+    if (round % 4 == 1 && !before.empty()) {  // one peer moved: the common change
+      after = before;
+      after[rng() % after.size()].underlayIp = Ipv4{0xc0a832ffu};
+    }
+    PeerState state = sortedDesired(before, 5);
+    const bool changed = updateDesiredPeerState(state, before, after, 5);
+    ASSERT_EQ(state, sortedDesired(after, 5)) << "round " << round;
+    EXPECT_EQ(changed, before != after) << "round " << round;
+  }
+}
+
+TEST(UpdateDesiredPeerState, UnsortedPeerListsAreRebuiltInFull) {
+  std::mt19937 rng(3);
+  auto before = randomPeers(rng);
+  auto after = randomPeers(rng);
+  PeerState state = sortedDesired(before, 5);
+  std::reverse(before.begin(), before.end());
+  std::reverse(after.begin(), after.end());
+  ASSERT_GT(after.size(), 1u);
+  updateDesiredPeerState(state, before, after, 5);
+  EXPECT_EQ(state, sortedDesired(after, 5));
 }
 
 }  // namespace

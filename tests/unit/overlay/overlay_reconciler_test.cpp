@@ -83,6 +83,31 @@ TEST_F(ReconcilerTest, ConvergedStateCostsNoWritesAndIncrementalPassesNoReads) {
   EXPECT_TRUE(rep.actions.empty());
 }
 
+TEST_F(ReconcilerTest, IncrementalPassesTouchOnlyChangedPeersAndAgreeWithAFullRead) {
+  OverlayReconciler r(k, "");
+  ASSERT_TRUE(r.reconcile(plan(cluster(6)), false).ok());
+  const int vtepIndex = *r.vtepIndex();
+  Cluster c = cluster(6);
+  c.nodes[3].underlayIp = *Ipv4::parse("192.168.50.44");  // node4 moved
+  c.nodes.erase(c.nodes.begin() + 4);                     // node5 left
+  c.nodes.push_back(node("node9", "192.168.50.9", "10.244.9.0/24"));
+  const int writes = k.writes, peerReads = k.peerReads;
+  auto rep = r.reconcile(plan(c), false);
+  ASSERT_TRUE(rep.ok()) << rep.errors[0].message;
+  // node4: old FDB entry deleted, new written; node5: 3 deleted; node9: 3 added.
+  EXPECT_EQ(k.writes - writes, 8);
+  EXPECT_EQ(k.peerReads, peerReads);
+  PeerState kernel = k.peers(vtepIndex);
+  sortPeerState(kernel);
+  EXPECT_EQ(r.believedPeerState(), kernel);
+  // The same plan again: nothing to do, incrementally or after a full read.
+  EXPECT_EQ(r.reconcile(plan(c), false).opsApplied, 0u);
+  rep = r.reconcile(plan(c), true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep.opsApplied, 0u);
+  EXPECT_EQ(k.writes - writes, 8);
+}
+
 TEST_F(ReconcilerTest, RestartAdoptsWhatTheKernelHoldsAndPrunesDeparted) {
   {
     OverlayReconciler first(k, "");
