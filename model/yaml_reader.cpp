@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <iterator>
@@ -96,11 +97,19 @@ Result<std::string> readConfigFile(const std::string& path) {
     return Error::msg(fmt::format("the file is {} bytes; expected at most {} MiB", st.st_size,
                                   kMaxFileSize >> 20));
   }
-  std::string text;
-  text.reserve(static_cast<size_t>(st.st_size));
-  char buf[65536];
+  // Read straight into the string (a large cluster file is read again at every change, so no
+  // second copy through a buffer); one byte more than stat said, to see a file that grew.
+  std::string text(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t len = 0;
   for (;;) {
-    ssize_t n = ::read(file.get(), buf, sizeof buf);
+    if (len == text.size()) {
+      if (len > kMaxFileSize) {  // it grew while being read
+        return Error::msg(fmt::format("the file is larger than {} MiB; expected at most {} MiB",
+                                      kMaxFileSize >> 20, kMaxFileSize >> 20));
+      }
+      text.resize(std::min(len * 2, kMaxFileSize + 1));
+    }
+    const ssize_t n = ::read(file.get(), text.data() + len, text.size() - len);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -108,13 +117,10 @@ Result<std::string> readConfigFile(const std::string& path) {
       return Error::sys(errno, "cannot read the file");
     }
     if (n == 0) {
+      text.resize(len);
       return text;
     }
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxFileSize) {  // it grew while being read
-      return Error::msg(fmt::format("the file is larger than {} MiB; expected at most {} MiB",
-                                    kMaxFileSize >> 20, kMaxFileSize >> 20));
-    }
+    len += static_cast<size_t>(n);
   }
 }
 
