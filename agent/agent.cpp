@@ -29,6 +29,7 @@
 #include "overlay/overlay_reconciler.h"
 #include "rules/conntrack.h"
 #include "rules/nat_table.h"
+#include "rules/nft_monitor.h"
 
 namespace ovl {
 
@@ -195,6 +196,12 @@ struct KernelHandles {
     auto ct = conntrack::Conntrack::create();
     if (!ct) {
       return ct.error();
+    }
+    // Subscribing needs CAP_NET_ADMIN: tried here, so that an agent without it stops at once
+    // with the permission message, rather than retrying a first pass that cannot succeed. The
+    // subscription itself is closed again (the loop makes its own after the first pass).
+    if (auto probe = nat::NftMonitor::create(table->tableName()); !probe) {
+      return probe.error();
     }
     return KernelHandles{std::move(*events), std::move(*table), std::move(*ct)};
   }
