@@ -345,16 +345,6 @@ pid_t spawnIn(const std::string& ns, const std::vector<std::string>& argv, const
   return pid;
 }
 
-long vmHwmKb(pid_t pid) {
-  std::ifstream f(fmt::format("/proc/{}/status", pid));
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
-}
-
 // One ovl-agent in its own namespace (with an underlay address) and directory.
 class Agent {
  public:
@@ -413,7 +403,7 @@ class Agent {
     }
   }
   double readyMs() const { return readyMs_; }
-  double hwmMb() const { return static_cast<double>(vmHwmKb(pid_)) / 1024.0; }
+  double hwmMb() const { return static_cast<double>(ovl::bench::vmHwmKb(pid_)) / 1024.0; }
   NftWatch& watch() { return *watch_; }
   bool watched() const { return watch_ != nullptr; }
   ClusterFile& file() { return file_; }

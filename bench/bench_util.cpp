@@ -110,4 +110,14 @@ std::string makeNftReloadable(const std::string& path) {
                      consts);
 }
 
+long vmHwmKb(int pid) {
+  std::ifstream f(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return -1;
+}
+
 }  // namespace ovl::bench

@@ -37,6 +37,9 @@ std::string describe(const std::string& label, const std::vector<double>& sample
 
 double nowMs();
 
+// The peak resident set (VmHWM) of process `pid` in KiB, -1 when it cannot be read.
+long vmHwmKb(int pid);
+
 // `nft list table ip ovl`'s output made loadable again by `nft -f` (rewritten in place, the
 // same objects and elements); returns what was rewritten. See bench_util.cpp for why.
 std::string makeNftReloadable(const std::string& path);

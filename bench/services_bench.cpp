@@ -469,16 +469,6 @@ int readyz(int port) {
   return status;
 }
 
-long vmHwmKb(pid_t pid) {
-  std::ifstream f(fmt::format("/proc/{}/status", pid));
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
-}
-
 struct AgentRun {
   double hwmMb = 0;
   double readyMs = 0;
@@ -517,7 +507,7 @@ AgentRun runAgent(const std::string& agent, const std::string& ns, const std::st
     ::usleep(20000);
   }
   r.readyMs = bench::nowMs() - t0;
-  r.hwmMb = static_cast<double>(vmHwmKb(pid)) / 1024.0;
+  r.hwmMb = static_cast<double>(bench::vmHwmKb(pid)) / 1024.0;
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
