@@ -13,7 +13,7 @@
 //     one-map DNAT ruleset (S services, first endpoint) and a direct connect to the endpoint
 //     (no table: the limit), all set-ups side by side, measured in blocks that take turns
 //     (`--blocks` per run, `--setups` to measure some only);
-//  4. peak RSS (VmHWM) of the real ovl-agent holding S x E, read once /readyz answers 200.
+// The real agent end to end (cold start, file changes, peak RSS over a run) is ovl-bench-agent's.
 // Compared sizes are measured in turns within a run, so that a burst of noise from the shared
 // machine falls on both rather than on one. Each run uses fresh network namespaces; the figures
 // are medians with min and max over all samples. `--figures 2,3` measures some only. Nothing here
@@ -55,10 +55,6 @@
 #include "rules/nat_planner.h"
 #include "rules/nat_state.h"
 #include "rules/nat_table.h"
-
-#ifndef OVL_AGENT_PATH
-#define OVL_AGENT_PATH "ovl-agent"
-#endif
 
 namespace {
 
@@ -420,103 +416,6 @@ double connectRate(Ipv4 vip, uint16_t port, int n) {
   return n / ((bench::nowMs() - t0) / 1000.0);
 }
 
-// ---- figure 4: the agent ---------------------------------------------------------------------
-
-void writeAgentFiles(const std::string& dir, int s, int e, int healthPort) {
-  {
-    std::ofstream a(dir + "/agent.yaml");
-    a << "nodeName: node1\nclusterFile: cluster.yaml\n"
-      << fmt::format("healthAddress: 127.0.0.1:{}\nstateDir: {}/state\n", healthPort, dir)
-      << "logLevel: warn\n";
-  }
-  std::ofstream c(dir + "/cluster.yaml");
-  c << "network:\n  podCIDR: 10.244.0.0/16\n  serviceCIDR: 10.96.0.0/12\n"
-       "nodes:\n  - name: node1\n    underlayIP: 192.168.50.1\n    podSubnet: 10.244.0.0/24\n"
-       "services:\n";
-  for (int i = 0; i < s; ++i) {
-    c << fmt::format(
-        "  - namespace: bench\n    name: svc-{}\n    clusterIP: {}\n    ports:\n"
-        "      - name: http\n        port: {}\n        targetPort: {}\n    endpoints:\n",
-        i, vipOf(i).toString(), kPort, kTargetPort);
-    for (const Ipv4& ip : syntheticEndpoints(i, e)) {
-      c << "      - ip: " << ip.toString() << "\n        node: node2\n";
-    }
-  }
-  if (!c) {
-    throw std::runtime_error("cannot write " + dir + "/cluster.yaml");
-  }
-}
-
-// GET /readyz on 127.0.0.1:port of this thread's namespace; the HTTP status, 0 if none.
-int readyz(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int status = 0;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const char req[] = "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof req - 1)) {
-      char buf[64] = {};
-      ssize_t n = ::recv(fd, buf, sizeof buf - 1, MSG_WAITALL);
-      if (n > 12) {
-        status = std::atoi(buf + 9);  // "HTTP/1.x NNN"
-      }
-    }
-  }
-  ::close(fd);
-  return status;
-}
-
-struct AgentRun {
-  double hwmMb = 0;
-  double readyMs = 0;
-};
-
-// Starts the agent in namespace `ns` (this thread is in it), waits for /readyz 200, reads VmHWM.
-AgentRun runAgent(const std::string& agent, const std::string& ns, const std::string& dir,
-                  int healthPort) {
-  const std::string log = dir + "/agent.log";
-  double t0 = bench::nowMs();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    const std::string cfg = dir + "/agent.yaml";
-    // ip netns exec keeps the pid (it execs) and mounts this namespace's /sys for the agent.
-    ::execlp("ip", "ip", "netns", "exec", ns.c_str(), agent.c_str(), "-c", cfg.c_str(),
-             static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  AgentRun r;
-  bool ready = false;
-  while (bench::nowMs() - t0 < 300000) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      throw std::runtime_error("ovl-agent exited before it was ready; see " + log);
-    }
-    if (readyz(healthPort) == 200) {
-      ready = true;
-      break;
-    }
-    ::usleep(20000);
-  }
-  r.readyMs = bench::nowMs() - t0;
-  r.hwmMb = static_cast<double>(bench::vmHwmKb(pid)) / 1024.0;
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!ready) {
-    throw std::runtime_error("ovl-agent not ready after 300 s; see " + log);
-  }
-  return r;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -528,8 +427,7 @@ int main(int argc, char** argv) {
   int blocks = 4;
   std::vector<std::string> setupNames = {"ovl10", "ovlS", "ipt10", "iptS",
                                          "kpn10", "kpnS", "min",   "direct"};
-  std::string agent = OVL_AGENT_PATH;
-  std::vector<int> figures = {1, 2, 3, 4};
+  std::vector<int> figures = {1, 2, 3};
   std::string peers = "all";
   app.add_option("--services", services, "ClusterIP services")->check(CLI::Range(100, 200000));
   app.add_option("--endpoints", endpoints, "endpoints per service")->check(CLI::Range(1, 250));
@@ -543,12 +441,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(setupNames));
   app.add_option("--connections", connections, "timed connections per data-plane sample")
       ->check(CLI::Range(100, 50000));
-  app.add_option("--agent", agent, "the ovl-agent binary");
   app.add_option("--figures", figures,
                  "which figures to measure (1 full sync, 2 one change, "
-                 "3 data plane, 4 agent RSS)")
+                 "3 data plane)")
       ->delimiter(',')
-      ->check(CLI::Range(1, 4));
+      ->check(CLI::Range(1, 3));
   app.add_option("--peers", peers,
                  "figure 1's peers: all (nft -f, iptables-legacy-restore) or none (ovl alone: the "
                  "peers take minutes at 100,000 services)")
@@ -811,32 +708,6 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
 
-    // ---- figure 4: peak RSS of the agent ----
-    std::vector<double> hwm, readyMs;
-    writeAgentFiles(dir, services, endpoints, 19765);
-    for (int run = 0; run < runs && want(4); ++run) {
-      ScopedNetns ns(fmt::format("{}-a{}", tag, run), true);
-      sh(
-          fmt::format("ip -n {0} link add ul0 type veth peer name ul0p && "
-                      "ip -n {0} addr add 192.168.50.1/24 dev ul0 && ip -n {0} link set ul0 up && "
-                      "ip -n {0} link set ul0p up",
-                      ns.name()));
-      sh(fmt::format("rm -rf {}/state", dir));
-      AgentRun r = runAgent(agent, ns.name(), dir, 19765);
-      hwm.push_back(r.hwmMb);
-      readyMs.push_back(r.readyMs);
-    }
-    if (want(4)) {
-      std::printf("4. ovl-agent holding %d x %d (%s)\n", services, endpoints, agent.c_str());
-      std::printf("%s\n", describe("time from exec to /readyz 200", readyMs).c_str());
-      {
-        bench::Stats s = bench::Stats::of(hwm);
-        std::printf("%-58s median %9.1f MB  (min %9.1f, max %9.1f, n=%zu)\n",
-                    "peak RSS (VmHWM) once ready", s.median, s.min, s.max, hwm.size());
-        std::printf("peak RSS median:                          %.1f MB (target <= 100 MB)\n",
-                    s.median);
-      }
-    }
     std::fflush(stdout);
 
     // ---- figure 3: data plane ----
