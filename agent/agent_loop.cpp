@@ -615,16 +615,20 @@ PassSummary AgentLoop::passSummary(std::string error, double ms) const {
 // write (measured: the first sync at 10,000 x 10 about 0.6x as long without the subscription). A
 // change made by someone else between that commit and the subscription is found by the pass
 // scheduled here: the table compares the ruleset's generation and reads itself back when it
-// moved. Should the subscription fail, the next pass tries again; meanwhile drift is repaired by
-// the periodic resync.
+// moved. Should the subscription fail, the next turn of the loop tries again; meanwhile drift is
+// repaired by the periodic resync.
 void AgentLoop::subscribeNftEvents() {
   if (nftMonitor_ || !notifiedReady_) {
     return;
   }
   auto monitor = nat::NftMonitor::create(nat_.tableName());
   if (!monitor) {
-    spdlog::warn("nftables notifications: {}; drift is repaired at the periodic resync only",
-                 monitor.error().message);
+    // Tried again at every turn of the loop; said once until the reason changes.
+    if (monitor.error().message != nftSubscribeProblem_) {
+      nftSubscribeProblem_ = monitor.error().message;
+      spdlog::warn("nftables notifications: {}; drift is repaired at the periodic resync only",
+                   nftSubscribeProblem_);
+    }
     return;
   }
   nftMonitor_ = std::move(*monitor);

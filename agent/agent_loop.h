@@ -171,6 +171,7 @@ class AgentLoop {
   // Subscribed once the first pass converged: a listener is handed one notification per element
   // of every commit, and the first commit writes them all (see subscribeNftEvents).
   std::optional<nat::NftMonitor> nftMonitor_;
+  std::string nftSubscribeProblem_;    // as last logged
   Clock::time_point lastProgress_{};   // of the last progress() step, for its debug line
   std::string status_;                 // as last sent to the service manager
   std::string passStatus_;             // what the last pass did, for status_
